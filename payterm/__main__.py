@@ -1,0 +1,3 @@
+from payterm.cli import main
+
+raise SystemExit(main())

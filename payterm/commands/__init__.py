@@ -1,0 +1,1 @@
+"""One module per ``payterm`` subcommand, each with ``register(subparsers)``."""

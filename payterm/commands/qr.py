@@ -1,0 +1,11 @@
+"""`payterm qr` (being built)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+
+def register(sub: Any) -> None:
+    parser: argparse.ArgumentParser = sub.add_parser("qr", help="(being built)")
+    parser.set_defaults(func=None)

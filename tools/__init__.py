@@ -1,0 +1,1 @@
+"""Field-technician tools and firmware build/deploy helpers (host side)."""
