@@ -55,16 +55,14 @@ class MpyResult:
         return self.returncode == 0 and not self.failed and bool(self.passed)
 
 
-def run_file(
-    path: Path, heap: str = DEFAULT_HEAP, timeout: float = DEFAULT_TIMEOUT_S
-) -> MpyResult:
+def run_file(path: Path, heap: str = DEFAULT_HEAP, timeout: float = DEFAULT_TIMEOUT_S) -> MpyResult:
     """Run one test file under MicroPython and collect its PASS/FAIL lines."""
     env = dict(os.environ)
     # MICROPYPATH replaces the default search path: the repo root gives
     # ``protocols``/``firmware``/``boards``; tests/mpy gives ``mpyunit``.
     env["MICROPYPATH"] = os.pathsep.join([str(REPO_ROOT), str(MPY_TEST_DIR)])
     module = path.stem
-    driver = "import mpyunit, {0}; mpyunit.main({0})".format(module)
+    driver = f"import mpyunit, {module}; mpyunit.main({module})"
     proc = subprocess.run(
         [micropython_binary(), "-X", "heapsize=" + heap, "-c", driver],
         cwd=str(path.parent),
