@@ -272,7 +272,7 @@ def _template(objects: "Objects", tag: str) -> "Objects | None":
 # ---------------------------------------------------------------- decoding
 
 
-def _parse_level(text: str, base: int, context: str, depth: int) -> "Objects":
+def _parse_level(text: str, base: int, context: str, prefix: str) -> "Objects":
     objects: Objects = []
     pos = 0
     end = len(text)
@@ -285,18 +285,22 @@ def _parse_level(text: str, base: int, context: str, depth: int) -> "Objects":
             raise DecodeError("ID is not 2 digits: %r" % tag, offset=base + pos)
         if not _is_digits(length_text) or len(length_text) != 2:
             raise DecodeError(
-                "length is not 2 digits: %r" % length_text, offset=base + pos, tag=tag
+                "length is not 2 digits: %r" % length_text, offset=base + pos, tag=prefix + tag
             )
         length = int(length_text)
         start = pos + 4
         if start + length > end:
             raise DecodeError(
-                "value of %d characters runs past the end" % length, offset=base + pos, tag=tag
+                "value of %d characters runs past the end" % length,
+                offset=base + pos,
+                tag=prefix + tag,
             )
         value_text = text[start : start + length]
         inner = child_context(tag, context)
-        if inner is not None and depth < 2:
-            value: Value = _parse_level(value_text, base + start, inner, depth + 1)
+        if inner is not None:
+            # Templates nest at most two deep (62 -> 50..99): the spec
+            # tables end there, so recursion is bounded.
+            value: Value = _parse_level(value_text, base + start, inner, prefix + tag + ".")
         else:
             value = value_text
         objects.append((tag, value))
@@ -319,7 +323,7 @@ def parse(payload: "str | bytes") -> Payload:
     The CRC is not checked and the EMVCo rules are not applied.
     """
     text = _as_text(payload)
-    objects = _parse_level(text, 0, ROOT, 0)
+    objects = _parse_level(text, 0, ROOT, "")
     if not objects:
         raise DecodeError("empty payload", offset=0)
     last_tag, last_value = objects[-1]
