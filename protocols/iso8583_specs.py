@@ -7,11 +7,15 @@ over TCP behind a 2-byte big-endian length.  docs/iso8583.md describes each
 field and its use per message type.
 """
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 # One dict per field, the same keys as the message dict.  Field names follow
 # ISO 8583:1987 data element names; formats are ISO 8583:1987 unless marked
 # "dialect" (a payterm choice, see docs/iso8583.md).
 # fmt: off
-PAYTERM_1987 = {
+PAYTERM_1987: "dict[str, dict[str, Any]]" = {
     "t": {"data_enc": "bcd", "desc": "Message type indicator"},
     "p": {"data_enc": "binary", "desc": "Bitmap, primary"},
     "1": {"data_enc": "binary", "desc": "Bitmap, secondary"},
@@ -98,5 +102,5 @@ PAYTERM_1987 = {
 # fmt: on
 
 # Specs by the name `payterm iso8583 --spec` takes.
-SPECS = {"PAYTERM_1987": PAYTERM_1987}
+SPECS: "dict[str, dict[str, dict[str, Any]]]" = {"PAYTERM_1987": PAYTERM_1987}
 DEFAULT_SPEC_NAME = "PAYTERM_1987"
