@@ -16,6 +16,9 @@ from hsm_sim.crypto._cardutil import tdes_ecb
 from protocols.crypto import pin_format4
 from protocols.errors import DecodeError, EncodeError
 
+# psec goes through cryptography's TripleDES, which warns that it moved.
+pytestmark = pytest.mark.filterwarnings("ignore:TripleDES has been moved")
+
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     import psec.pinblock
