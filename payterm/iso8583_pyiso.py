@@ -52,12 +52,11 @@ def to_pyiso8583_spec(spec: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[s
         elif fs["data_enc"] == "binary":
             entry["data_enc"] = "b"
         else:  # BCD digits: lengths count nibbles, odd lengths padded
+            numeric = fs["type"] == "n"
+            side = fs.get("pad", "left" if numeric else "right")
             entry["data_enc"] = "b"
             entry["len_count"] = "nibbles"
-            if fs["type"] == "z":
-                entry["right_pad"] = "F"
-            else:
-                entry["left_pad"] = "0"
+            entry[side + "_pad"] = fs.get("pad_nibble", "0" if numeric else "F")
         out[key] = entry
     return out
 

@@ -14,15 +14,16 @@ Every successfully decoded message re-encodes to the same bytes, except that
 decode() accepts an all-zero secondary bitmap which encode() never emits.
 
 Spec format (one dict per field, keyed like the message):
-``type`` n/an/ans/z/b; ``data_enc`` ascii/bcd/binary; ``len_enc``
+``type`` n/a/an/ans/z/b; ``data_enc`` ascii/bcd/binary; ``len_enc``
 ascii/bcd/binary; ``len_type`` 0/1/2/3/4 (number of length digits: fixed, L,
 LL, LLL, LLLL); ``max_len`` (digits for n and z, characters for an and ans,
 bytes for b; the exact length when fixed); ``desc``.  ``"t"`` has data_enc
 ascii or bcd; ``"p"``/``"1"`` have data_enc binary or ascii (hex text).
-BCD numbers of odd length are left-padded with a 0 nibble; BCD track data
-(type z) of odd length is right-padded with an F nibble and its separator
-``=`` travels as nibble D.  A BCD length of N digits takes ceil(N/2) bytes,
-a binary one 1 byte for L/LL and 2 bytes for LLL/LLLL.
+Odd-length BCD gets a pad nibble: optional ``pad`` (left/right) and
+``pad_nibble`` (one hex digit) say which, by default a leading 0 for type n
+and a trailing F for type z.  The track separator ``=`` travels as nibble D.
+A BCD length of N digits takes ceil(N/2) bytes, a binary one 1 byte for L/LL
+and 2 bytes for LLL/LLLL.
 
 TCP framing (the payterm dialect): a 2-byte big-endian length, then the
 message; see frame(), unframe() and split_frame().
@@ -36,14 +37,15 @@ if TYPE_CHECKING:
 
     Spec = Mapping[str, Mapping[str, Any]]
     Value = Union[str, bytes, bytearray]
-    # (number, key, kind, len_kind, len_width, max_len, allowed, len_format)
-    Plan = tuple[int, str, int, int, int, int, bytes, str]
+    # (number, key, kind, len_kind, len_width, max_len, allowed, len_format,
+    #  pad nibble, pad on the left)
+    Plan = tuple[int, str, int, int, int, int, bytes, str, str, bool]
 
 # Value kinds of a compiled field plan.
 _TEXT = 0  # an/ans in ASCII: checked against an allowed byte set
 _ASCII_DIGITS = 1  # n in ASCII
-_BCD_DIGITS = 2  # n in BCD, odd length left-padded with 0
-_BCD_TRACK = 3  # z in BCD, '=' as nibble D, odd length right-padded with F
+_BCD_DIGITS = 2  # n in BCD
+_BCD_TRACK = 3  # z in BCD, '=' as nibble D
 _BINARY = 4  # b as raw bytes
 
 # Length prefix kinds.
@@ -185,7 +187,18 @@ def _compile_field(key: str, number: int, fs: "Mapping[str, Any]") -> "Plan":
             len_format = ""
         else:
             raise ValueError(where + "len_enc must be ascii, bcd or binary, not %r" % (len_enc,))
-    return (number, key, kind, len_kind, len_width, max_len, allowed, len_format)
+    # Odd-length BCD needs a pad nibble: by default a leading 0 for numbers
+    # (the value is unchanged) and a trailing F for track data.
+    pad_side = fs.get("pad", "left" if ftype == "n" else "right")
+    pad = fs.get("pad_nibble", "0" if ftype == "n" else "F")
+    if pad_side not in ("left", "right"):
+        raise ValueError(where + "pad must be left or right, not %r" % (pad_side,))
+    if not isinstance(pad, str) or len(pad) != 1 or pad not in "0123456789ABCDEF":
+        raise ValueError(where + "pad_nibble must be one uppercase hex digit, not %r" % (pad,))
+    return (
+        number, key, kind, len_kind, len_width, max_len, allowed, len_format,
+        pad, pad_side == "left",
+    )  # fmt: skip
 
 
 _compiled_cache: "dict[int, CompiledSpec]" = {}
@@ -287,7 +300,7 @@ def _bits_set(bitmap: bytes, base: int) -> "list[int]":
 
 
 def _decode_field(data: bytes, idx: int, size: int, plan: "Plan", doc: "dict[str, str]") -> int:
-    number, key, kind, len_kind, len_width, max_len, allowed, _ = plan
+    number, key, kind, len_kind, len_width, max_len, allowed, _, pad, pad_left = plan
     start = idx
     if len_kind == _FIXED:
         units = max_len
@@ -326,25 +339,20 @@ def _decode_field(data: bytes, idx: int, size: int, plan: "Plan", doc: "dict[str
         if not _only_has(raw, allowed):
             raise DecodeError("character not allowed for the type", offset=idx, field=number)
         doc[key] = raw.decode()
-    elif kind == _BCD_DIGITS:
-        text = raw.hex()
-        if units & 1:
-            if text[0] != "0":
-                raise DecodeError("BCD pad nibble is not 0", offset=idx, field=number)
-            text = text[1:]
-        if units and not text.isdigit():
-            raise DecodeError("bad BCD nibble", offset=idx, field=number)
-        doc[key] = text
-    else:  # _BCD_TRACK
+    else:  # BCD digits or track data
         text = raw.hex().upper()
         if units & 1:
-            if text[-1] != "F":
-                raise DecodeError("track pad nibble is not F", offset=idx, field=number)
-            text = text[:-1]
-        text = text.replace("D", "=")
-        digits = text.replace("=", "")
-        if digits and not digits.isdigit():
-            raise DecodeError("bad track 2 nibble", offset=idx, field=number)
+            if (text[0] if pad_left else text[-1]) != pad:
+                raise DecodeError("BCD pad nibble is not " + pad, offset=idx, field=number)
+            text = text[1:] if pad_left else text[:-1]
+        if kind == _BCD_DIGITS:
+            if units and not text.isdigit():
+                raise DecodeError("bad BCD nibble", offset=idx, field=number)
+        else:
+            text = text.replace("D", "=")
+            digits = text.replace("=", "")
+            if digits and not digits.isdigit():
+                raise DecodeError("bad track data nibble", offset=idx, field=number)
         doc[key] = text
     return end
 
@@ -400,7 +408,7 @@ def _encode_bitmap(bitmap: bytes, binary: bool) -> bytes:
 
 
 def _encode_field(value: "Value", plan: "Plan", parts: "list[bytes]") -> None:
-    number, _, kind, len_kind, len_width, max_len, allowed, len_format = plan
+    number, _, kind, len_kind, len_width, max_len, allowed, len_format, pad, pad_left = plan
     if kind == _BINARY:
         if isinstance(value, str):
             raw = _hex_to_bytes(value, number)
@@ -419,11 +427,11 @@ def _encode_field(value: "Value", plan: "Plan", parts: "list[bytes]") -> None:
                 raise EncodeError("numeric field must hold only digits", field=number)
         elif not _only_has(raw, allowed):
             raise EncodeError("character not allowed for type", field=number)
-        if kind == _BCD_DIGITS:
-            raw = bytes.fromhex("0" + value if units & 1 else value)
-        elif kind == _BCD_TRACK:
-            nibbles = value.replace("=", "D")
-            raw = bytes.fromhex(nibbles + "F" if units & 1 else nibbles)
+        if kind in (_BCD_DIGITS, _BCD_TRACK):
+            nibbles = value.replace("=", "D") if kind == _BCD_TRACK else value
+            if units & 1:
+                nibbles = pad + nibbles if pad_left else nibbles + pad
+            raw = bytes.fromhex(nibbles)
     if len_kind == _FIXED:
         if units != max_len:
             raise EncodeError("length %d, fixed length is %d" % (units, max_len), field=number)
