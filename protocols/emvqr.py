@@ -246,7 +246,11 @@ class Payload:
         return self.text[-4:]
 
     def computed_crc(self) -> str:
-        return crc16_hex(self.text[:-4].encode("utf-8"))
+        try:
+            data = self.text[:-4].encode("utf-8")
+        except UnicodeError:  # CPython str can hold lone surrogates
+            raise DecodeError("payload is not encodable as UTF-8", tag=CRC_ID)
+        return crc16_hex(data)
 
     def crc_ok(self) -> bool:
         return self.crc == self.computed_crc()
@@ -442,7 +446,7 @@ def _check_root(objects: "Objects", found: "Problems") -> None:
         found.append(("00", "Payload Format Indicator must be the first object"))
     if find(objects, "00") not in (None, "01"):
         found.append(("00", "Payload Format Indicator must be '01'"))
-    if objects and objects[-1][0] != CRC_ID:
+    if find(objects, CRC_ID) is not None and objects[-1][0] != CRC_ID:
         found.append((CRC_ID, "CRC must be the last object"))
     method = find(objects, "01")
     if method is not None and method not in ("11", "12"):
