@@ -33,7 +33,7 @@ def tag_bytes(tag: int) -> bytes:
     """The encoded bytes of ``tag``; EncodeError when they are not a valid tag."""
     if tag <= 0 or tag > 0xFFFFFFFF:
         raise EncodeError("tag out of range", tag=_safe_hex(tag))
-    size = (tag.bit_length() + 7) // 8
+    size = _byte_count(tag)
     raw = tag.to_bytes(size, "big")
     first = raw[0]
     if first in PADDING_BYTES:
@@ -50,6 +50,15 @@ def tag_bytes(tag: int) -> bytes:
     if raw[-1] & 0x80:
         raise EncodeError("last tag byte has the 'more' bit set", tag=tag_hex(tag))
     return raw
+
+
+def _byte_count(number: int) -> int:
+    """Bytes needed for a positive int (MicroPython has no int.bit_length)."""
+    count = 1
+    while number > 0xFF:
+        number >>= 8
+        count += 1
+    return count
 
 
 def tag_hex(tag: int) -> str:
@@ -208,7 +217,7 @@ def encode_length(length: int) -> bytes:
         raise EncodeError("negative length")
     if length < 0x80:
         return bytes((length,))
-    size = (length.bit_length() + 7) // 8
+    size = _byte_count(length)
     if size > MAX_LENGTH_BYTES:
         raise EncodeError("length %d needs more than %d bytes" % (length, MAX_LENGTH_BYTES))
     return bytes((0x80 | size,)) + length.to_bytes(size, "big")
