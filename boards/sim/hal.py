@@ -1,0 +1,198 @@
+"""HAL of the sim board (MicroPython unix port).
+
+Every bus of boards/sim/board.json becomes a loopback TCP client to a
+peripheral emulator; the fiscal flash is littlefs on a file; the clock is the
+host clock.  Buses are opened lazily, on first request, and cached.
+
+Where each bus connects, first match wins:
+  1. ``Board(cfg, endpoints={"uart1": "127.0.0.1:40001", ...})``
+  2. environment ``PAYTERM_SIM_<BUS>`` (``PAYTERM_SIM_UART1=127.0.0.1:40001``)
+  3. ``endpoint`` in board.json
+The status channel (buzzer/LEDs) may be set to ``"none"``: then it is only
+logged on the board object.  Flash image: ``flash_path=`` or
+``PAYTERM_SIM_FLASH`` or ``fiscal.img`` in the working directory.  Clock:
+``clock_start=`` or ``PAYTERM_SIM_CLOCK`` (epoch seconds) or the host clock.
+"""
+
+import os
+
+from boards.sim.channel import DisplayChannel, KeypadChannel, StatusChannel
+from boards.sim.flash import FileBlockDevice, mount
+from boards.sim.i2c import TcpI2C
+from boards.sim.net import parse_endpoint
+from boards.sim.rtc import Rtc
+from boards.sim.uart import TcpUart
+
+
+class Board:
+    def __init__(
+        self, config, endpoints=None, flash_path=None, clock_start=None, connect_timeout_ms=5000
+    ):
+        self.config = config
+        self.name = config["name"]
+        self._endpoints = endpoints or {}
+        self._flash_path = flash_path
+        self._connect_timeout_ms = connect_timeout_ms
+        self._open = {}
+        if clock_start is None:
+            env = os.getenv("PAYTERM_SIM_CLOCK")
+            clock_start = int(env) if env else None
+        self._rtc = Rtc(clock_start)
+        self._flash = None
+
+    # -- where things are --------------------------------------------------
+    def endpoint(self, bus_name):
+        """(host, port) of a bus, or None for a log-only status channel."""
+        if bus_name not in self.config["buses"]:
+            raise ValueError("no bus %r on board %s" % (bus_name, self.name))
+        if bus_name in self._endpoints:
+            text = self._endpoints[bus_name]
+        else:
+            text = os.getenv("PAYTERM_SIM_" + bus_name.upper())
+            if not text:
+                text = self.config["buses"][bus_name].get("endpoint")
+        if text is None or text == "none":
+            return None
+        return parse_endpoint(text)
+
+    def device(self, role):
+        devices = self.config["devices"]
+        if role not in devices:
+            raise ValueError("no device %r on board %s" % (role, self.name))
+        return devices[role]
+
+    # -- buses ---------------------------------------------------------------
+    def bus(self, bus_name):
+        """The bus object for ``bus_name`` (opened on first use)."""
+        if bus_name in self._open:
+            return self._open[bus_name]
+        spec = self.config["buses"].get(bus_name)
+        if spec is None:
+            raise ValueError("no bus %r on board %s" % (bus_name, self.name))
+        kind = spec["kind"]
+        if kind == "uart":
+            obj = self._uart(bus_name, spec)
+        elif kind == "i2c":
+            ep = self._required(bus_name)
+            obj = TcpI2C(
+                ep[0],
+                ep[1],
+                spec.get("id", 0),
+                spec["freq"],
+                connect_timeout_ms=self._connect_timeout_ms,
+            )
+        else:
+            raise ValueError(
+                "bus %s is a %s channel: use display()/keypad()/status()" % (bus_name, kind)
+            )
+        self._open[bus_name] = obj
+        return obj
+
+    def _required(self, bus_name):
+        ep = self.endpoint(bus_name)
+        if ep is None:
+            raise ValueError("bus %s has no endpoint" % bus_name)
+        return ep
+
+    def _uart(self, bus_name, spec):
+        ep = self._required(bus_name)
+        return TcpUart(
+            ep[0],
+            ep[1],
+            uart_id=spec.get("id", 0),
+            baudrate=spec["baudrate"],
+            bits=spec.get("bits", 8),
+            parity=spec.get("parity"),
+            stop=spec.get("stop", 1),
+            timeout=spec.get("timeout_ms", 0),
+            timeout_char=spec.get("timeout_char_ms", 2),
+            rxbuf=spec.get("rxbuf", 1024),
+            connect_timeout_ms=self._connect_timeout_ms,
+            name=bus_name,
+        )
+
+    def bus_for(self, role):
+        """The bus the driver of device ``role`` receives ("nfc" -> uart1)."""
+        dev = self.device(role)
+        if dev.get("bus") is None:
+            raise ValueError("device %s has no bus" % role)
+        kind = self.config["buses"][dev["bus"]]["kind"]
+        if kind == "channel":
+            return {"display": self.display, "keypad": self.keypad}.get(role, self.status)()
+        return self.bus(dev["bus"])
+
+    def uart(self, bus_name):
+        return self.bus(bus_name)
+
+    def i2c(self, bus_name):
+        return self.bus(bus_name)
+
+    # -- human interface -----------------------------------------------------
+    def display(self):
+        """The panel: ``push(x, y, w, h, buf)``, ``backlight(level)``,
+        ``width``, ``height``, ``format`` (a framebuf format name)."""
+        if "display" not in self._open:
+            dev = self.device("display")
+            ep = self._required(dev["bus"])
+            self._open["display"] = DisplayChannel(
+                ep[0], ep[1], dev["width"], dev["height"], dev["format"], self.name
+            )
+        return self._open["display"]
+
+    def keypad(self):
+        """``read_key(timeout_ms) -> key name or None``."""
+        if "keypad" not in self._open:
+            dev = self.device("keypad")
+            ep = self._required(dev["bus"])
+            self._open["keypad"] = KeypadChannel(ep[0], ep[1], dev["keys"], self.name)
+        return self._open["keypad"]
+
+    def status(self):
+        """Buzzer and LEDs: ``beep(freq_hz, duration_ms)``, ``led(name, on)``."""
+        if "status" not in self._open:
+            dev = self.device("leds")
+            ep = self.endpoint(dev["bus"])
+            host, port = (ep[0], ep[1]) if ep is not None else (None, 0)
+            self._open["status"] = StatusChannel(host, port, dev["names"], self.name)
+        return self._open["status"]
+
+    def rtc(self):
+        return self._rtc
+
+    # -- fiscal flash ----------------------------------------------------------
+    def flash_path(self):
+        if self._flash_path is not None:
+            return self._flash_path
+        spec = self.config["flash"]["fiscal"]
+        return os.getenv(spec.get("env", "PAYTERM_SIM_FLASH")) or spec["image"]
+
+    def flash(self):
+        """The fiscal flash block device (file-backed, created erased)."""
+        if self._flash is None:
+            spec = self.config["flash"]["fiscal"]
+            self._flash = FileBlockDevice(
+                self.flash_path(), spec["block_size"], spec["block_count"]
+            )
+        return self._flash
+
+    def mount_fiscal(self, path=None, format_if_needed=True):
+        """Mount littlefs on the fiscal flash; returns the mount point."""
+        spec = self.config["flash"]["fiscal"]
+        where = path or spec["mount"]
+        mount(
+            self.flash(),
+            where,
+            spec.get("readsize", 32),
+            spec.get("progsize", 32),
+            spec.get("lookahead", 32),
+            format_if_needed,
+        )
+        return where
+
+    def deinit(self):
+        for key in sorted(self._open):
+            self._open[key].deinit()
+        self._open = {}
+        if self._flash is not None:
+            self._flash.close()
+            self._flash = None

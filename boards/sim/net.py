@@ -1,0 +1,90 @@
+"""Loopback TCP connections for the sim board's buses (the only socket code).
+
+A peripheral emulator listens; the board connects as a client, the way QEMU
+(``-serial tcp:host:port``) and Renode (``CreateServerSocketTerminal``) wire a
+UART to a socket.
+"""
+
+import errno
+import select
+import socket
+import time
+
+
+def parse_endpoint(text):
+    """'127.0.0.1:7101' -> ('127.0.0.1', 7101)."""
+    if not isinstance(text, str) or ":" not in text:
+        raise ValueError("endpoint must be 'host:port', got %r" % (text,))
+    host, port = text.rsplit(":", 1)
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError("endpoint must be 'host:port', got %r" % (text,))
+    return host, int(port)
+
+
+def connect(host, port, timeout_ms=5000, retry_ms=50):
+    """Connect to host:port, retrying until ``timeout_ms`` (the emulator may
+    still be starting).  Raises OSError(ECONNREFUSED/ETIMEDOUT) at the end."""
+    addr = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)[0][-1]
+    start = time.ticks_ms()
+    last = errno.ETIMEDOUT
+    while True:
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            s.connect(addr)
+            try:
+                s.setsockopt(6, 1, 1)  # IPPROTO_TCP, TCP_NODELAY: no Nagle delay
+            except OSError:
+                pass
+            return s
+        except OSError as e:
+            s.close()
+            last = e.args[0] if e.args else errno.ECONNREFUSED
+        if time.ticks_diff(time.ticks_ms(), start) >= timeout_ms:
+            raise OSError(last)
+        time.sleep_ms(retry_ms)
+
+
+class Link:
+    """A connected stream socket with deadline reads and complete writes."""
+
+    def __init__(self, sock, name="link"):
+        self.sock = sock
+        self.name = name
+        self.eof = False
+        self._poll = select.poll()
+        self._poll.register(sock, select.POLLIN)
+
+    def readable(self, timeout_ms):
+        """True if a recv will not block (data or EOF) within timeout_ms."""
+        if self.sock is None:
+            return False
+        for _obj, ev in self._poll.poll(max(0, timeout_ms)):
+            if ev & (select.POLLIN | select.POLLHUP | select.POLLERR):
+                return True
+        return False
+
+    def recv_some(self, n):
+        """Up to n bytes that are ready now; b'' at EOF (then ``eof`` is set)."""
+        data = self.sock.recv(n)
+        if not data:
+            self.eof = True
+        return data
+
+    def send_all(self, buf):
+        mv = memoryview(buf)
+        sent = 0
+        while sent < len(mv):
+            n = self.sock.send(mv[sent:])
+            if n is None or n <= 0:
+                raise OSError(errno.EIO)
+            sent += n
+        return sent
+
+    def close(self):
+        if self.sock is not None:
+            try:
+                self._poll.unregister(self.sock)
+            except (OSError, KeyError, ValueError):
+                pass
+            self.sock.close()
+            self.sock = None
