@@ -85,3 +85,40 @@ def from_pyiso8583_doc(
         if key in out:
             out[key] = out[key].replace("D", "=")
     return out
+
+
+def from_pyiso8583_spec(pyspec: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    """A pyiso8583 spec of text and plain binary fields in our format.
+
+    Text fields become type ans, binary ones type b.  Field 65 is left out:
+    pyiso8583 reads its bit as a tertiary bitmap, which payterm does not use.
+    BCD (nibble-counted) and header-carrying specs are not translated.
+    """
+    if pyspec["h"]["max_len"] > 0:
+        raise ValueError("pyiso8583 specs with a message header are not supported")
+    out: dict[str, dict[str, Any]] = {
+        "t": {"data_enc": "bcd" if pyspec["t"]["data_enc"] == "b" else "ascii"},
+    }
+    for key in ("p", "1"):
+        binary = pyspec[key]["data_enc"] == "b"
+        out[key] = {"data_enc": "binary" if binary else "ascii"}
+    for key in (k for k in pyspec if k.isdigit() and k not in ("1", "65")):
+        fs = pyspec[key]
+        if fs.get("len_count", "bytes") != "bytes":
+            raise ValueError(f"field {key}: nibble-counted fields are not translated")
+        len_enc = {"ascii": "ascii", "bcd": "bcd", "b": "binary"}[fs["len_enc"]]
+        len_type = fs["len_type"]
+        if len_type and len_enc != "ascii":
+            raise ValueError(f"field {key}: only ASCII length prefixes are translated")
+        binary = fs["data_enc"] == "b"
+        entry: dict[str, Any] = {
+            "type": "b" if binary else "ans",
+            "data_enc": "binary" if binary else "ascii",
+            "len_type": len_type,
+            "max_len": fs["max_len"],
+            "desc": fs.get("desc", ""),
+        }
+        if len_type:
+            entry["len_enc"] = len_enc
+        out[key] = entry
+    return out

@@ -269,7 +269,8 @@ def decode(data: "bytes | bytearray", spec: "Spec | CompiledSpec") -> "dict[str,
         idx = _decode_field(data, idx, size, plan, doc)
 
     if idx != size:
-        raise DecodeError("%d bytes after the last field" % (size - idx), offset=idx)
+        last = fields[-1] if fields else ("1" if "1" in doc else "p")
+        raise DecodeError("%d bytes after the last field" % (size - idx), offset=idx, field=last)
     return doc
 
 
