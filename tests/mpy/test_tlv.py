@@ -106,7 +106,8 @@ def test_find_to_dict_and_walk():
     store = tlv.to_dict(nodes)
     eq(store[0x50], b"VISA DEBIT")
     eq(0x6F in store, False, "templates are not in the flat store")
-    eq([tlv.tag_hex(n.tag) for n in tlv.walk(nodes)], ["6F", "84", "A5", "BF0C", "61", "4F", "50", "87"])
+    order = [tlv.tag_hex(n.tag) for n in tlv.walk(nodes)]
+    eq(order, ["6F", "84", "A5", "BF0C", "61", "4F", "50", "87"])
     eq(len(tlv.find_all(nodes, 0x61)), 1)
 
 
@@ -145,7 +146,7 @@ def test_dictionary_entries():
     eq(len(emv_tags.TAGS) >= 120, True, "dictionary size")
     for tag in emv_tags.TAGS:
         tlv.tag_bytes(tag)  # every key is a well-formed tag
-        name, fmt, source, low, high = emv_tags.TAGS[tag]
+        _name, fmt, source, low, high = emv_tags.TAGS[tag]
         eq(fmt in ("n", "cn", "a", "an", "ans", "b", "var"), True, tlv.tag_hex(tag))
         eq(source in ("ICC", "Terminal", "Issuer", "Issuer/Terminal"), True, tlv.tag_hex(tag))
         if tlv.is_constructed(tag):
