@@ -202,6 +202,7 @@ def _compile_field(key: str, number: int, fs: "Mapping[str, Any]") -> "Plan":
 
 
 _compiled_cache: "dict[int, CompiledSpec]" = {}
+_CACHE_MAX = 4
 
 
 def compile_spec(spec: "Spec | CompiledSpec") -> CompiledSpec:
@@ -216,7 +217,8 @@ def compile_spec(spec: "Spec | CompiledSpec") -> CompiledSpec:
     if cached is not None and cached.spec is spec:
         return cached
     compiled = CompiledSpec(spec)
-    if len(_compiled_cache) > 32:
+    # A device uses one or two specs; a small cap bounds memory on MicroPython.
+    if len(_compiled_cache) >= _CACHE_MAX:
         _compiled_cache.clear()
     _compiled_cache[id(spec)] = compiled
     return compiled
