@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from protocols import emvqr
@@ -391,7 +391,6 @@ def valid_objects(draw: st.DrawFn) -> list[tuple[str, Any]]:
     return [("00", "01"), *draw(st.permutations(middle))]
 
 
-@settings(max_examples=300, deadline=None)
 @given(valid_objects())
 def test_round_trip_generated_payloads(objects: list[tuple[str, Any]]) -> None:
     text = emvqr.encode(objects)
@@ -408,7 +407,6 @@ def _decode_only_decode_error(data: Any) -> None:
     assert time.monotonic() - started < 1.0
 
 
-@settings(max_examples=500, deadline=None)
 @given(st.text())
 def test_fuzz_text_raises_only_decode_error(text: str) -> None:
     _decode_only_decode_error(text)
@@ -416,7 +414,6 @@ def test_fuzz_text_raises_only_decode_error(text: str) -> None:
         emvqr.parse(text)
 
 
-@settings(max_examples=300, deadline=None)
 @given(st.binary())
 def test_fuzz_bytes_raises_only_decode_error(data: bytes) -> None:
     _decode_only_decode_error(data)
@@ -438,7 +435,6 @@ def _mutated(draw: st.DrawFn) -> str:
     return text
 
 
-@settings(max_examples=500, deadline=None)
 @given(_mutated())
 def test_fuzz_mutated_published_payloads(text: str) -> None:
     _decode_only_decode_error(text)

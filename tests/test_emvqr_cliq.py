@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from protocols import emvqr, emvqr_cliq
@@ -166,7 +166,6 @@ ALIAS = st.text(st.sampled_from("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"), min_siz
 ASCII = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), min_size=1, max_size=15)
 
 
-@settings(max_examples=200, deadline=None)
 @given(
     alias=ALIAS,
     name=ASCII,
@@ -199,7 +198,6 @@ def test_dynamic_round_trip(
     assert emvqr.parse(text).encode() == text
 
 
-@settings(max_examples=300, deadline=None)
 @given(st.text())
 def test_parse_cliq_fuzz_raises_only_decode_error(text: str) -> None:
     with contextlib.suppress(DecodeError):
