@@ -438,15 +438,22 @@ def _place_codewords(grid: _Grid, codewords: bytearray) -> None:
         right -= 2
 
 
-def _pack(lines: "list[bytearray]") -> "tuple[list[int], list[int]]":
-    """Each line as (modules, encoding region) ints, first module highest."""
-    modules = []
-    region = []
-    for line in lines:
-        cells = bytes(line)
-        modules.append(int(cells.replace(b"2", b"0").replace(b"3", b"1"), 2))
-        region.append(int(cells.replace(b"1", b"0").replace(b"2", b"1").replace(b"3", b"1"), 2))
-    return modules, region
+def _pack(
+    lines: "list[bytearray]", modules: "list[int]", region: "list[int]", release: bool
+) -> None:
+    """Store each line as (modules, encoding region) ints, first module
+    highest.  With ``release`` the lines are dropped as they are packed so
+    the grid and the ints are not both held in full.
+
+    ``| 0`` copies each parsed int: MicroPython sizes an int parsed from a
+    string for the string's length, about four times what it needs.
+    """
+    for index in range(len(lines) - 1, -1, -1):
+        cells = bytes(lines.pop() if release else lines[index])
+        modules[index] = int(cells.replace(b"2", b"0").replace(b"3", b"1"), 2) | 0
+        region[index] = (
+            int(cells.replace(b"1", b"0").replace(b"2", b"1").replace(b"3", b"1"), 2) | 0
+        )
 
 
 def _popcount(value: int) -> int:
@@ -464,10 +471,15 @@ def _spread(tile: int, size: int) -> int:
 
 
 def _apply_mask(
-    modules: "list[int]", region: "list[int]", tiles: "tuple[int, ...]", size: int
-) -> "list[int]":
+    out: "list[int]",
+    modules: "list[int]",
+    region: "list[int]",
+    tiles: "tuple[int, ...]",
+    size: int,
+) -> None:
     patterns = [_spread(tile, size) for tile in tiles]
-    return [modules[i] ^ (region[i] & patterns[i % 12]) for i in range(size)]
+    for index in range(size):
+        out[index] = modules[index] ^ (region[index] & patterns[index % 12])
 
 
 def _finder_runs(candidates: int) -> int:
@@ -553,13 +565,12 @@ def penalty_score(matrix: "list[bytearray]") -> int:
     return _penalty(rows, columns, size)
 
 
-def _to_rows(lines: "list[int]", size: int) -> "list[bytearray]":
+def _unpack(lines: "list[int]", matrix: "list[bytearray]", size: int) -> None:
+    """Write packed ``lines`` into ``matrix`` rows as 0/1 modules, in place."""
     top = 1 << size
-    matrix = []
-    for line in lines:
-        digits = bytes(bin(line | top)[3:], "ascii")
-        matrix.append(bytearray(digits.replace(b"0", b"\x00").replace(b"1", b"\x01")))
-    return matrix
+    for index in range(size):
+        digits = bytes(bin(lines[index] | top)[3:], "ascii")
+        matrix[index][:] = digits.replace(b"0", b"\x00").replace(b"1", b"\x01")
 
 
 def _write_format_and_version(matrix: "list[bytearray]", version: int, ecc: str, mask: int) -> None:
@@ -686,28 +697,39 @@ def encode(
         data_codewords(payload, MODES[mode_index], chosen_version, level), chosen_version, level
     )
     size = symbol_size(chosen_version)
+    # Everything the mask search keeps is allocated before the grid: on a
+    # small non-moving heap (MicroPython) lists made later, among thousands
+    # of short-lived ints, soon find no contiguous room.
+    row_modules = [0] * size
+    row_region = [0] * size
+    column_modules = [0] * size
+    column_region = [0] * size
+    best_rows = [0] * size
+    rows = [0] * size
+    columns = [0] * size
     grid = _Grid(size)
     _draw_function_patterns(grid, chosen_version)
     _place_codewords(grid, codewords)
-    row_modules, row_region = _pack(grid.rows)
-    column_modules, column_region = _pack(grid.columns)
+    del codewords
+    _pack(grid.columns, column_modules, column_region, True)
+    # The row grid stays: its bytearrays become the output matrix.
+    matrix = grid.rows
+    _pack(matrix, row_modules, row_region, False)
     del grid
     best_mask = 0 if mask is None else mask
-    best_rows = _apply_mask(row_modules, row_region, _MASK_ROW_TILES[best_mask], size)
+    _apply_mask(best_rows, row_modules, row_region, _MASK_ROW_TILES[best_mask], size)
     if mask is None:
-        best_score = _penalty(
-            best_rows, _apply_mask(column_modules, column_region, _MASK_COLUMN_TILES[0], size), size
-        )
+        _apply_mask(columns, column_modules, column_region, _MASK_COLUMN_TILES[0], size)
+        best_score = _penalty(best_rows, columns, size)
         for candidate in range(1, 8):
-            rows = _apply_mask(row_modules, row_region, _MASK_ROW_TILES[candidate], size)
-            columns = _apply_mask(
-                column_modules, column_region, _MASK_COLUMN_TILES[candidate], size
-            )
+            _apply_mask(rows, row_modules, row_region, _MASK_ROW_TILES[candidate], size)
+            _apply_mask(columns, column_modules, column_region, _MASK_COLUMN_TILES[candidate], size)
             score = _penalty(rows, columns, size)
             if score < best_score:
                 best_mask = candidate
-                best_rows = rows
                 best_score = score
-    matrix = _to_rows(best_rows, size)
+                best_rows, rows = rows, best_rows
+    del rows, columns, row_modules, row_region, column_modules, column_region
+    _unpack(best_rows, matrix, size)
     _write_format_and_version(matrix, chosen_version, level, best_mask)
     return QRCode(matrix, chosen_version, level, best_mask, MODES[mode_index])
