@@ -76,8 +76,14 @@ def encrypt_data(sk_smc: bytes, data: bytes, mode: str = "emv") -> bytes:
     return tdes_cbc(sk_smc, pad_method_2(data))
 
 
-def decrypt_data(sk_smc: bytes, enciphered: bytes, mode: str = "emv") -> bytes:
-    """Inverse of encrypt_data (the card side); strips the padding it added."""
+def decrypt_data(
+    sk_smc: bytes, enciphered: bytes, mode: str = "emv", length: int | None = None
+) -> bytes:
+    """Inverse of encrypt_data (the card side); strips the padding it added.
+
+    In ``"mastercard"`` mode block-aligned data is not padded, so the result
+    is ambiguous when such data ends in 80 00..: pass the plaintext ``length``
+    (known from the command) to settle it."""
     _check_mode(mode)
     if len(sk_smc) != 16:
         raise ValueError("session key must be 16 bytes")
@@ -86,16 +92,23 @@ def decrypt_data(sk_smc: bytes, enciphered: bytes, mode: str = "emv") -> bytes:
     if mode == "visa":
         plain = tdes_ecb(sk_smc, enciphered, decrypt=True)
         n = plain[0]
-        if n + 1 > len(plain) or plain[n + 1 :] != pad_method_2(b"")[: len(plain) - n - 1]:
+        if pad_method_2(plain[: n + 1]) != plain:
             raise ValueError("Visa length byte or padding is wrong")
         return plain[1 : n + 1]
     plain = tdes_cbc(sk_smc, enciphered, decrypt=True)
-    if mode == "mastercard" and b"\x80" not in plain[-8:]:
-        return plain  # data was block-aligned and not padded
+    if length is not None:
+        if not 0 <= length <= len(plain):
+            raise ValueError("length runs past the deciphered data")
+        aligned = mode == "mastercard" and length == len(plain) and length % 8 == 0
+        if not aligned and pad_method_2(plain[:length]) != plain:
+            raise ValueError("padding method 2 not found")
+        return plain[:length]
     stripped = plain.rstrip(b"\x00")
-    if not stripped.endswith(b"\x80"):
-        raise ValueError("padding method 2 not found")
-    return stripped[:-1]
+    if stripped.endswith(b"\x80") and pad_method_2(stripped[:-1]) == plain:
+        return stripped[:-1]
+    if mode == "mastercard":
+        return plain  # block-aligned data, sent unpadded
+    raise ValueError("padding method 2 not found")
 
 
 def vis_pin_block(icc_mk_ac: bytes, pin: str, current_pin: str | None = None) -> bytes:
