@@ -388,7 +388,8 @@ def _check_level(objects: "Objects", context: str, prefix: str, found: "Problems
         path = prefix + tag
         if tag in seen:
             found.append((path, "ID appears more than once"))
-        seen.append(tag)
+        else:
+            seen.append(tag)  # at most 100 IDs, so the lookups stay cheap
         row = _spec_row(context, tag)
         inner, fmt, min_len, max_len = row[3], row[4], row[5], row[6]
         if isinstance(value, list):

@@ -450,3 +450,15 @@ def test_long_input_does_not_hang() -> None:
     with pytest.raises(DecodeError):
         emvqr.decode("0000" * 50000)
     assert time.monotonic() - started < 5.0
+
+
+def test_many_objects_with_valid_crc_do_not_hang() -> None:
+    # Syntactically valid and CRC-correct, so every conformance rule runs.
+    text = emvqr.encode([("00", "01")] + [("70", "")] * 20000)
+    started = time.monotonic()
+    with pytest.raises(DecodeError) as info:
+        emvqr.decode(text)
+    assert time.monotonic() - started < 5.0
+    assert info.value.tag == "70"  # empty value
+    paths = {path for path, _ in emvqr.problems(emvqr.parse(text))}
+    assert paths == {"70", "52", "53", "58", "59", "60", "02-51"}
