@@ -77,10 +77,15 @@ def _field_spec(draw: st.DrawFn) -> dict[str, Any]:
     return fs
 
 
+ANY_FIELD = st.integers(2, 128)
+
+
 @st.composite
-def specs(draw: st.DrawFn) -> dict[str, dict[str, Any]]:
+def specs(
+    draw: st.DrawFn, field_numbers: st.SearchStrategy[int] = ANY_FIELD
+) -> dict[str, dict[str, Any]]:
     """Random specs over every supported encoding and length format."""
-    numbers = draw(st.lists(st.integers(2, 128), min_size=1, max_size=20, unique=True))
+    numbers = draw(st.lists(field_numbers, min_size=1, max_size=20, unique=True))
     spec: dict[str, dict[str, Any]] = {
         "t": {"data_enc": draw(st.sampled_from(["ascii", "bcd"]))},
         "p": {"data_enc": draw(st.sampled_from(["binary", "ascii"]))},
