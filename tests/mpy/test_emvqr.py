@@ -111,3 +111,31 @@ def test_cliq_rejected():
     for row in _vectors("emvqr_cliq.json")["rejected"]:
         e = raises(DecodeError, emvqr_cliq.parse_cliq, row["payload"])
         eq(e.tag, row["tag"], row["name"])
+
+
+def test_mutated_payloads_raise_only_decode_error():
+    # A fixed linear congruential sequence: the same mutations on every run,
+    # on the device as on the host.
+    state = 12345
+    alphabet = "0123456789AZ* é最\x00"
+    rows = _vectors("emvqr_payloads.json")["valid"]
+    rejected = 0
+    for round_number in range(300):
+        text = rows[round_number % len(rows)]["payload"]
+        for _ in range(1 + round_number % 3):
+            state = (state * 1103515245 + 12345) & 0x7FFFFFFF
+            at = state % (len(text) + 1)
+            char = alphabet[(state >> 8) % len(alphabet)]
+            action = (state >> 16) % 3
+            if action == 0:
+                text = text[:at] + char + text[at:]
+            elif action == 1:
+                text = text[:at] + text[at + 1 :]
+            else:
+                text = text[:at] + char + text[at + 1 :]
+        try:
+            emvqr.decode(text)
+        except DecodeError:
+            rejected += 1
+    # A changed payload can only pass if the mutation left it unchanged.
+    eq(rejected > 290, True, "rejected %d of 300" % rejected)
