@@ -11,7 +11,8 @@ control nibble C, PIN length N (4–12), the PIN digits, then fill:
 
 Format 4 (AES, ISO 9564-1:2017, 9.4.2) lives in the MicroPython-shared
 ``protocols.crypto.pin_format4``; this module calls it with a pycryptodome AES
-block cipher so host and firmware produce the same bytes.
+block cipher (``hsm_sim.crypto.aes.AesBlock``) so host and firmware produce
+the same bytes.
 
 Clear blocks: ``encode``/``decode``. For format 4 the "clear block" is the
 16-byte plain-text PIN field (the PAN only enters during encipherment).
@@ -28,9 +29,8 @@ from __future__ import annotations
 
 import secrets
 
-from Crypto.Cipher import AES
-
 from hsm_sim.crypto._cardutil import is_digits, tdes_ecb
+from hsm_sim.crypto.aes import AesBlock
 from protocols.crypto import pin_format4
 from protocols.errors import DecodeError, EncodeError
 
@@ -38,21 +38,6 @@ FORMATS = (0, 1, 2, 3, 4)
 PAN_FORMATS = (0, 3, 4)
 MIN_PIN = 4
 MAX_PIN = 12
-
-
-class AesBlockCipher:
-    """AES-ECB single-block cipher with the interface pin_format4 expects."""
-
-    def __init__(self, key: bytes) -> None:
-        if len(key) not in (16, 24, 32):
-            raise ValueError(f"AES key must be 16, 24 or 32 bytes, got {len(key)}")
-        self._aes = AES.new(bytes(key), AES.MODE_ECB)
-
-    def encrypt_block(self, block: bytes) -> bytes:
-        return bytes(self._aes.encrypt(block))
-
-    def decrypt_block(self, block: bytes) -> bytes:
-        return bytes(self._aes.decrypt(block))
 
 
 def _check_format(fmt: int) -> None:
@@ -156,7 +141,7 @@ def encipher(
     if fmt == 4:
         if pan is None:
             raise EncodeError("format 4 needs the PAN", field="pan")
-        return pin_format4.encipher(AesBlockCipher(key), pin, pan, _fill_bytes_4(fill))
+        return pin_format4.encipher(AesBlock(key), pin, pan, _fill_bytes_4(fill))
     return tdes_ecb(key, encode(fmt, pin, pan, fill))
 
 
@@ -167,7 +152,7 @@ def decipher(fmt: int, key: bytes, block: bytes, pan: str | None = None) -> str:
     if fmt == 4:
         if pan is None:
             raise DecodeError("format 4 needs the PAN", field="pan")
-        return pin_format4.decipher(AesBlockCipher(key), block, pan)
+        return pin_format4.decipher(AesBlock(key), block, pan)
     if len(block) != 8:
         raise DecodeError(f"format {fmt} PIN block must be 8 bytes", field="block")
     return decode(fmt, tdes_ecb(key, block, decrypt=True), pan)
