@@ -221,11 +221,12 @@ def _encode_block(bid: str, data: str) -> str:
     total = 4 + len(data)
     if total <= 0xFF:
         return f"{bid}{total:02X}{data}"
-    # Extended length: "00", the length of the length (2 hex), the length.
-    total = 4 + 2 + 4 + len(data)
+    # Extended length: "00", then the length of the length in bytes (2 hex
+    # digits, here 02), then the length (4 hex digits).
+    total = 2 + 2 + 2 + 4 + len(data)
     if total > 0xFFFF:
         raise HeaderError(f"optional block {bid} is too long")
-    return f"{bid}0004{total:04X}{data}"
+    return f"{bid}0002{total:04X}{data}"
 
 
 def _hex_int(text: str, what: str, offset: int) -> int:
@@ -265,7 +266,7 @@ def parse_header(text: str) -> tuple[Header, int]:
         length = _hex_int(text[pos + 2 : pos + 4], "optional block length", pos + 2)
         start = pos + 4
         if length == 0:
-            lenlen = _hex_int(text[pos + 4 : pos + 6], "extended length size", pos + 4)
+            lenlen = 2 * _hex_int(text[pos + 4 : pos + 6], "extended length size", pos + 4)
             if lenlen == 0:
                 raise HeaderError(f"optional block {bid} has an empty extended length")
             length = _hex_int(
