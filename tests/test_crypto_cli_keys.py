@@ -13,6 +13,7 @@ import pytest
 from payterm.cli import main
 
 VECTORS = Path(__file__).parent / "vectors"
+K16 = "00" * 16
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, Any, str]:
@@ -41,7 +42,10 @@ def test_dukpt_tdes(capsys: pytest.CaptureFixture[str]) -> None:
     assert {"initial_key", "pin", "mac", "data"} <= set(out)
     # PIN key = current key XOR the PIN variant (last byte of each half).
     cur = bytes.fromhex(v["sequence"][0]["current_key"])
-    assert out["pin"] == bytes(b ^ (0xFF if i in (7, 15) else 0) for i, b in enumerate(cur)).hex().upper()
+    assert (
+        out["pin"]
+        == bytes(b ^ (0xFF if i in (7, 15) else 0) for i, b in enumerate(cur)).hex().upper()
+    )
 
 
 @pytest.mark.parametrize("alg", ["aes128", "aes256"])
@@ -133,12 +137,32 @@ def test_tr31_round_trip_random_padding(capsys: pytest.CaptureFixture[str]) -> N
         (("dukpt", "--bdk", "00" * 16, "--ksn", "00" * 12, "--alg", "aes256"), "32 bytes"),
         (("dukpt", "--bdk", "00" * 16, "--ksn", "00" * 12, "--alg", "aes128"), "counter"),
         (("mac", "--alg", "retail", "--key", "00" * 24, "--data", "00"), "16 bytes"),
-        (("mac", "--alg", "cmac-aes", "--key", "00" * 16, "--data", "00", "--padding", "2"), "padding"),
+        (
+            ("mac", "--alg", "cmac-aes", "--key", "00" * 16, "--data", "", "--padding", "2"),
+            "padding",
+        ),
         (("tr31", "unwrap", "--kbpk", "00" * 16, "--block", "B0016P0TE00E0000"), "too short"),
-        (("tr31", "wrap", "--kbpk", "00" * 16, "--header", "B0000P0TE00E0000", "--key", "00" * 16, "--random", "00"), "padding must be 6"),
-        (("tr31", "wrap", "--kbpk", "00" * 16, "--header", "B0000P0TG00E0000", "--key", "00" * 16), "mode of use"),
+        (
+            (
+                "tr31",
+                "wrap",
+                "--kbpk",
+                K16,
+                "--header",
+                "B0000P0TE00E0000",
+                "--key",
+                K16,
+                "--random",
+                "00",
+            ),
+            "padding must be 6",
+        ),
+        (
+            ("tr31", "wrap", "--kbpk", K16, "--header", "B0000P0TG00E0000", "--key", K16),
+            "mode of use",
+        ),
     ],
-)  # fmt: skip
+)
 def test_bad_input_exits_2(
     capsys: pytest.CaptureFixture[str], argv: tuple[str, ...], message: str
 ) -> None:
@@ -151,7 +175,7 @@ def test_bad_input_exits_2(
 def test_wrong_kbpk_exits_2_without_leaking(capsys: pytest.CaptureFixture[str]) -> None:
     case = json.loads((VECTORS / "tr31_examples.json").read_text())["cases"][2]
     wrong = "11" + case["kbpk"][2:]
-    code, out, err = run(capsys, "tr31", "unwrap", "--kbpk", wrong, "--block", case["block"])
+    code, _out, err = run(capsys, "tr31", "unwrap", "--kbpk", wrong, "--block", case["block"])
     assert code == 2
     assert "MAC does not verify" in err
     assert case["key"] not in err and wrong not in err

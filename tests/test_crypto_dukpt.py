@@ -141,7 +141,7 @@ def test_aes_derivation_data_layout() -> None:
 def test_aes_errors() -> None:
     with pytest.raises(core.DukptError, match="12 bytes"):
         dukpt_aes.working_keys(BDK128, bytes(10))
-    with pytest.raises(core.DukptError, match="1..FFFFFFFF"):
+    with pytest.raises(core.DukptError, match=r"1\.\.FFFFFFFF"):
         dukpt_aes.working_keys(BDK128, IKID + bytes(4))
     with pytest.raises(core.DukptError, match="cannot derive"):
         dukpt_aes.working_keys(BDK128, IKID + b"\0\0\0\1", core.KEY_AES256)

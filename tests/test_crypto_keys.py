@@ -39,7 +39,9 @@ def test_published_kcvs(case: dict[str, str]) -> None:
 
 
 def test_kcv_default_is_three_bytes() -> None:
-    assert keys.kcv_tdes(bytes.fromhex("5DB50B454F8389ADCE573BE50861F2BF")).hex().upper() == "5C9405"
+    assert (
+        keys.kcv_tdes(bytes.fromhex("5DB50B454F8389ADCE573BE50861F2BF")).hex().upper() == "5C9405"
+    )
     with pytest.raises(ValueError):
         keys.kcv_tdes(bytes(16), 9)
     with pytest.raises(ValueError):

@@ -36,7 +36,7 @@ def test_published_blocks_rewrap_byte_for_byte(case: dict[str, str]) -> None:
     # Recover the padding the example used, wrap again with it: the same block.
     kbpk = bytes.fromhex(case["kbpk"])
     block = case["block"]
-    header, key_data = tr31.decrypt_key_data(kbpk, block)
+    _header, key_data = tr31.decrypt_key_data(kbpk, block)
     key = bytes.fromhex(case["key"])
     padding = key_data[2 + len(key) :]
     if "padding" in case:
@@ -190,10 +190,14 @@ def wrap_inputs(draw: st.DrawFn) -> tuple[bytes, str, bytes]:
     if version == "B":
         kbpk = draw(st.binary(min_size=16, max_size=16) | st.binary(min_size=24, max_size=24))
         alg = "T"
-        key = draw(st.sampled_from([8, 16, 24]).flatmap(lambda n: st.binary(min_size=n, max_size=n)))
+        key = draw(
+            st.sampled_from([8, 16, 24]).flatmap(lambda n: st.binary(min_size=n, max_size=n))
+        )
         key = key[: len(kbpk)]
     else:
-        kbpk = draw(st.sampled_from([16, 24, 32]).flatmap(lambda n: st.binary(min_size=n, max_size=n)))
+        kbpk = draw(
+            st.sampled_from([16, 24, 32]).flatmap(lambda n: st.binary(min_size=n, max_size=n))
+        )
         alg = draw(st.sampled_from("AT"))
         sizes = [n for n in ((16, 24, 32) if alg == "A" else (8, 16, 24)) if n <= len(kbpk)]
         key = draw(st.sampled_from(sizes).flatmap(lambda n: st.binary(min_size=n, max_size=n)))
@@ -251,6 +255,6 @@ def test_round_trip_with_masking(inputs: tuple[bytes, str, bytes], extra: int) -
     kbpk, header, key = inputs
     block = tr31.wrap(kbpk, header, key, masked_length=len(key) + extra)
     assert int(block[1:5]) == len(block)
-    h, got = tr31.unwrap(kbpk, block)
+    _h, got = tr31.unwrap(kbpk, block)
     assert got == key
     assert psec.tr31.unwrap(kbpk, block)[1] == key

@@ -66,7 +66,7 @@ def cmac(cipher: "Any", data: bytes) -> bytes:
     state = bytes(size)
     for off in range(0, body, size):
         state = cipher.encrypt_block(_xor(state, data[off : off + size]))
-    return cipher.encrypt_block(_xor(state, last))
+    return bytes(cipher.encrypt_block(_xor(state, last)))
 
 
 def verify(cipher: "Any", data: bytes, tag: bytes) -> bool:

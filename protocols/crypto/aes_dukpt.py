@@ -144,7 +144,9 @@ def derive_key(new_cipher: "Any", derivation_key: bytes, key_type: int, data: by
     """Counter-mode KDF: AES-ECB of the derivation data, one block per 128 bits."""
     length = key_length(key_type)
     if length > len(derivation_key):
-        raise DukptError("a %d-byte key cannot derive a %d-byte key" % (len(derivation_key), length))
+        raise DukptError(
+            "a %d-byte key cannot derive a %d-byte key" % (len(derivation_key), length)
+        )
     cipher = new_cipher(derivation_key)
     out = b""
     block = bytearray(data)

@@ -27,7 +27,11 @@ def test_rfc4493_vectors():
     cases = _cases("cmac_rfc4493.json")
     eq(len(cases), 4, "case count")
     for c in cases:
-        eq(_hex(aes_cmac.cmac(CryptolibAes(_h(c["key"])), _h(c["message"]))), c["mac"], c["message"])
+        eq(
+            _hex(aes_cmac.cmac(CryptolibAes(_h(c["key"])), _h(c["message"]))),
+            c["mac"],
+            c["message"],
+        )
 
 
 def test_rfc4493_subkeys():
@@ -41,7 +45,11 @@ def test_sp800_38b_aes256_vectors():
     cases = _cases("cmac_sp800_38b.json")
     eq(len(cases), 4, "AES-256 case count")
     for c in cases:
-        eq(_hex(aes_cmac.cmac(CryptolibAes(_h(c["key"])), _h(c["message"]))), c["mac"], c["message"])
+        eq(
+            _hex(aes_cmac.cmac(CryptolibAes(_h(c["key"])), _h(c["message"]))),
+            c["mac"],
+            c["message"],
+        )
 
 
 def test_verify_accepts_truncated_and_rejects_altered():

@@ -37,9 +37,21 @@ def test_working_keys_aes128():
     ik = _ik128()
     for c in A128["working_keys"]:
         ksn = IKID + bytes.fromhex(c["counter"])
-        eq(_hex(d.working_key(CryptolibAes, ik, ksn, d.USAGE_PIN_ENCRYPTION)), c["pin_encryption"], c["counter"])
-        eq(_hex(d.working_key(CryptolibAes, ik, ksn, d.USAGE_MAC_GENERATION)), c["mac_generation"], c["counter"])
-        eq(_hex(d.working_key(CryptolibAes, ik, ksn, d.USAGE_DATA_ENCRYPT)), c["data_encrypt"], c["counter"])
+        eq(
+            _hex(d.working_key(CryptolibAes, ik, ksn, d.USAGE_PIN_ENCRYPTION)),
+            c["pin_encryption"],
+            c["counter"],
+        )
+        eq(
+            _hex(d.working_key(CryptolibAes, ik, ksn, d.USAGE_MAC_GENERATION)),
+            c["mac_generation"],
+            c["counter"],
+        )
+        eq(
+            _hex(d.working_key(CryptolibAes, ik, ksn, d.USAGE_DATA_ENCRYPT)),
+            c["data_encrypt"],
+            c["counter"],
+        )
 
 
 def test_working_keys_aes256():
@@ -47,9 +59,21 @@ def test_working_keys_aes256():
     ksn = IKID + b"\x00\x00\x00\x01"
     w256 = A256["working_keys_aes256_counter_1"]
     w128 = A256["working_keys_aes128_counter_1"]
-    eq(_hex(d.working_key(CryptolibAes, ik, ksn, d.USAGE_PIN_ENCRYPTION)), w256["pin_encryption"], "PIN 256")
-    eq(_hex(d.working_key(CryptolibAes, ik, ksn, d.USAGE_DATA_ENCRYPT)), w256["data_encrypt"], "data 256")
-    eq(_hex(d.working_key(CryptolibAes, ik, ksn, d.USAGE_MAC_GENERATION, d.KEY_AES128)), w128["mac_generation"], "MAC 128")
+    eq(
+        _hex(d.working_key(CryptolibAes, ik, ksn, d.USAGE_PIN_ENCRYPTION)),
+        w256["pin_encryption"],
+        "PIN 256",
+    )
+    eq(
+        _hex(d.working_key(CryptolibAes, ik, ksn, d.USAGE_DATA_ENCRYPT)),
+        w256["data_encrypt"],
+        "data 256",
+    )
+    eq(
+        _hex(d.working_key(CryptolibAes, ik, ksn, d.USAGE_MAC_GENERATION, d.KEY_AES128)),
+        w128["mac_generation"],
+        "MAC 128",
+    )
 
 
 def test_originator_follows_published_sequence():
@@ -71,7 +95,11 @@ def test_originator_matches_host_for_first_counters():
     o = d.Originator(CryptolibAes, ik, IKID)
     for _ in range(40):
         ksn = o.ksn()
-        eq(o.working_key(d.USAGE_DATA_ENCRYPT), d.working_key(CryptolibAes, ik, ksn, d.USAGE_DATA_ENCRYPT), _hex(ksn))
+        eq(
+            o.working_key(d.USAGE_DATA_ENCRYPT),
+            d.working_key(CryptolibAes, ik, ksn, d.USAGE_DATA_ENCRYPT),
+            _hex(ksn),
+        )
         o.advance()
 
 
@@ -89,7 +117,11 @@ def test_originator_skips_and_exhausts_with_small_max_work():
         seen += 1
         if seen % 97 == 0:
             ksn = o.ksn()
-            eq(o.working_key(d.USAGE_PIN_ENCRYPTION), d.working_key(CryptolibAes, ik, ksn, d.USAGE_PIN_ENCRYPTION), _hex(ksn))
+            eq(
+                o.working_key(d.USAGE_PIN_ENCRYPTION),
+                d.working_key(CryptolibAes, ik, ksn, d.USAGE_PIN_ENCRYPTION),
+                _hex(ksn),
+            )
         try:
             o.advance()
         except d.DukptError:
