@@ -16,3 +16,7 @@ settings.register_profile(
 )
 settings.register_profile("thorough", max_examples=5000, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
+# tests/mpy/ holds device-side test modules: they run under MicroPython via
+# tests/test_micropython.py, not as pytest modules.
+collect_ignore_glob = ["mpy/*"]
