@@ -114,6 +114,30 @@ def test_dialect_fields_and_formats_are_as_documented() -> None:
     assert SPECS["PAYTERM_1987"] is PAYTERM_1987
 
 
+def _usage_table() -> dict[str, dict[str, str]]:
+    """docs/iso8583.md's fields-per-message-type table: row -> MTI -> mark."""
+    text = (Path(__file__).parent.parent / "docs" / "iso8583.md").read_text()
+    lines = text[text.index("| field | 0100") :].splitlines()
+    rows = [[c.strip() for c in line.strip("|").split("|")] for line in lines]
+    rows = rows[: next(i for i, r in enumerate(rows) if not lines[i].startswith("|"))]
+    mtis = rows[0][1:]
+    return {row[0]: dict(zip(mtis, row[1:], strict=True)) for row in rows[2:]}
+
+
+@pytest.mark.parametrize("message", PAYTERM["messages"], ids=lambda m: m["name"])
+def test_vectors_follow_the_documented_usage(message: dict[str, Any]) -> None:
+    fields = message["fields"]
+    for row, marks in _usage_table().items():
+        # "12, 13": both; "64 / 128": either.
+        keys = [k.strip() for k in row.replace("/", ",").split(",")]
+        present = [k in fields for k in keys]
+        mark = marks[fields["t"]]
+        if mark in ("M", "E"):
+            assert any(present) if "/" in row else all(present), row
+        elif not mark:
+            assert not any(present), row
+
+
 def test_mac_field_is_last_eight_bytes() -> None:
     # The MAC convention: MAC over everything before the MAC field, which,
     # being the highest-numbered field, is the last 8 bytes on the wire.
