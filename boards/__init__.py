@@ -15,7 +15,7 @@ CPython (the runner and host tools read the same JSON) and MicroPython.
 import json
 
 SCHEMA_VERSION = 1
-BUS_KINDS = ("uart", "i2c", "spi", "channel")
+BUS_KINDS = ("uart", "i2c", "spi", "channel", "usb_cdc")
 # Devices every POS-class board names; a board may add more.
 DEVICE_ROLES = (
     "nfc",
@@ -157,6 +157,8 @@ def validate(cfg):
         if fiscal.get("fs") != "littlefs2":
             problems.append("flash.fiscal.fs must be littlefs2")
     pins = []
+    if isinstance(fiscal, dict):
+        _pins_of("flash fiscal", fiscal, pins)
     buses = cfg["buses"]
     for bname in sorted(buses):
         bus = buses[bname]

@@ -25,6 +25,8 @@ throws the mounted filesystem away, opens the file again with a fresh
 
 import os
 
+from boards.common.fs import mkfs, mount  # noqa: F401 (re-exported)
+
 IOCTL_INIT = 1
 IOCTL_DEINIT = 2
 IOCTL_SYNC = 3
@@ -210,21 +212,3 @@ class PowerCutDevice:
         if self.dead and (op == IOCTL_SYNC or op == IOCTL_INIT or op == IOCTL_DEINIT):  # noqa: SIM109
             raise self._cut
         return self.dev.ioctl(op, arg)
-
-
-def mkfs(dev, readsize=32, progsize=32, lookahead=32):
-    """Format ``dev`` with littlefs v2."""
-    os.VfsLfs2.mkfs(dev, readsize=readsize, progsize=progsize, lookahead=lookahead)
-
-
-def mount(dev, path, readsize=32, progsize=32, lookahead=32, format_if_needed=False):
-    """Mount littlefs v2 on ``dev`` at ``path``; format first if asked and needed."""
-    try:
-        vfs = os.VfsLfs2(dev, readsize=readsize, progsize=progsize, lookahead=lookahead)
-    except OSError:
-        if not format_if_needed:
-            raise
-        mkfs(dev, readsize, progsize, lookahead)
-        vfs = os.VfsLfs2(dev, readsize=readsize, progsize=progsize, lookahead=lookahead)
-    os.mount(vfs, path)
-    return vfs

@@ -16,8 +16,9 @@ logged on the board object.  Flash image: ``flash_path=`` or
 
 import os
 
+from boards.common.fs import mount_spec
 from boards.sim.channel import DisplayChannel, KeypadChannel, StatusChannel
-from boards.sim.flash import FileBlockDevice, mount
+from boards.sim.flash import FileBlockDevice
 from boards.sim.i2c import TcpI2C
 from boards.sim.net import parse_endpoint
 from boards.sim.rtc import Rtc
@@ -177,17 +178,7 @@ class Board:
 
     def mount_fiscal(self, path=None, format_if_needed=True):
         """Mount littlefs on the fiscal flash; returns the mount point."""
-        spec = self.config["flash"]["fiscal"]
-        where = path or spec["mount"]
-        mount(
-            self.flash(),
-            where,
-            spec.get("readsize", 32),
-            spec.get("progsize", 32),
-            spec.get("lookahead", 32),
-            format_if_needed,
-        )
-        return where
+        return mount_spec(self.flash(), self.config["flash"]["fiscal"], path, format_if_needed)
 
     def deinit(self):
         for key in sorted(self._open):

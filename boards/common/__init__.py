@@ -1,0 +1,1 @@
+"""HAL pieces shared by the physical boards (machine.* based)."""

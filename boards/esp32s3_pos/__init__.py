@@ -1,0 +1,1 @@
+"""ESP32-S3 card POS board (see board.json and docs/boards.md)."""

@@ -1,0 +1,1 @@
+"""STM32F405 ECR / fiscal printer board (see board.json and docs/boards.md)."""
