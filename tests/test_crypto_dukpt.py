@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 from pathlib import Path
@@ -210,3 +211,9 @@ def test_ksn_validity_rule(counter: int) -> None:
     ksn = core.make_ksn(IKID, counter)
     assert core.split_ksn(ksn) == (IKID, counter)
     assert core.ksn_is_valid(ksn) == (bin(counter).count("1") <= 16)
+
+
+@given(st.binary(max_size=40), st.binary(max_size=40))
+def test_aes_dukpt_bad_input_raises_only_dukpt_error(bdk: bytes, ksn: bytes) -> None:
+    with contextlib.suppress(core.DukptError):
+        dukpt_aes.working_keys(bdk, ksn)

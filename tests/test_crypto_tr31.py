@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import warnings
 from pathlib import Path
@@ -258,3 +259,38 @@ def test_round_trip_with_masking(inputs: tuple[bytes, str, bytes], extra: int) -
     _h, got = tr31.unwrap(kbpk, block)
     assert got == key
     assert psec.tr31.unwrap(kbpk, block)[1] == key
+
+
+# --- robustness: arbitrary input raises only KeyBlockError ------------------------
+
+_CHARS = "0123456789ABCDEFPTBDKMSXNEV \u00e9\n"
+
+
+@given(
+    st.sampled_from("BDAX"),
+    st.text(alphabet=_CHARS, max_size=200),
+    st.booleans(),
+    st.sampled_from([16, 24, 32]),
+)
+def test_arbitrary_text_raises_only_key_block_errors(
+    version: str, body: str, fix_length: bool, n: int
+) -> None:
+    # Half the time the length field is right, so parsing goes deeper.
+    length = 5 + len(body) if fix_length else 0
+    text = version + f"{length:04d}" + body
+    with contextlib.suppress(tr31.KeyBlockError):
+        tr31.unwrap(bytes(n), text)
+
+
+@given(st.integers(0, len(CASES) - 1), st.data())
+def test_mutated_published_blocks_never_crash(index: int, data: st.DataObject) -> None:
+    case = CASES[index]
+    block = case["block"]
+    i = data.draw(st.integers(0, len(block) - 1))
+    c = data.draw(st.sampled_from("0123456789ABCDEFZ"))
+    mutated = block[:i] + c + block[i + 1 :]
+    try:
+        _, key = tr31.unwrap(bytes.fromhex(case["kbpk"]), mutated)
+    except tr31.KeyBlockError:
+        return
+    assert mutated == block and key.hex().upper() == case["key"]

@@ -388,10 +388,9 @@ def decrypt_key_data(kbpk: bytes, block: str) -> tuple[Header, bytes]:
     rest = block[hlen:]
     if len(rest) < 2 * (mac_len + size) or len(rest) % 2:
         raise KeyBlockError("key block too short for key data and MAC")
-    try:
-        payload = bytes.fromhex(rest)
-    except ValueError:
-        raise KeyBlockError("key data and MAC must be hex") from None
+    if any(c not in "0123456789ABCDEFabcdef" for c in rest):
+        raise KeyBlockError("key data and MAC must be hex")
+    payload = bytes.fromhex(rest)
     enc, mac = payload[:-mac_len], payload[-mac_len:]
     if len(enc) % size:
         raise KeyBlockError(f"encrypted key data is not a multiple of {size} bytes")
