@@ -289,16 +289,23 @@ def _decode_bitmap(data: bytes, idx: int, binary: bool, key: str) -> "tuple[byte
     return bytes.fromhex(raw.decode()), end
 
 
+# Offsets (0-3, from the most significant bit) of the bits set in a nibble:
+# a 16-entry table visits only set bits at a negligible memory cost.
+_NIBBLE_BITS = tuple(tuple(b for b in range(4) if v & (8 >> b)) for v in range(16))
+
+
 def _bits_set(bitmap: bytes, base: int) -> "list[int]":
     """Field numbers whose bits are set, in ascending order (bit 1 = MSB)."""
-    numbers = []
+    numbers: "list[int]" = []
+    append = numbers.append
     for i in range(8):
         byte = bitmap[i]
         if byte:
             first = base + 8 * i + 1
-            for bit in range(8):
-                if byte & (0x80 >> bit):
-                    numbers.append(first + bit)
+            for offset in _NIBBLE_BITS[byte >> 4]:
+                append(first + offset)
+            for offset in _NIBBLE_BITS[byte & 15]:
+                append(first + 4 + offset)
     return numbers
 
 
