@@ -12,7 +12,6 @@ between and after objects, which is skipped).  It is iterative, with the
 nesting depth capped, so hostile input cannot exhaust the stack.
 """
 
-from protocols import emv_tags
 from protocols.errors import DecodeError, EncodeError
 
 TYPE_CHECKING = False
@@ -286,6 +285,8 @@ def to_json(nodes: "Iterable[TLV]") -> "list[dict[str, Any]]":
     (hex) for a primitive one, plus ``text`` when the dictionary says the
     format is a/an/ans and the bytes are printable ASCII.
     """
+    from protocols import emv_tags  # on use: see _tag_format
+
     out: "list[dict[str, Any]]" = []
     for node in nodes:
         item: "dict[str, Any]" = {
@@ -298,7 +299,7 @@ def to_json(nodes: "Iterable[TLV]") -> "list[dict[str, Any]]":
             item["children"] = to_json(node.children)
         else:
             item["value"] = value.hex().upper()
-            if emv_tags.tag_format(node.tag) in _TEXT_FORMATS and _printable(value):
+            if _tag_format(node.tag) in _TEXT_FORMATS and _printable(value):
                 item["text"] = value.decode()
         out.append(item)
     return out
@@ -335,6 +336,15 @@ def _fit(value: bytes, length: int, fmt: "str | None") -> bytes:
     return value + bytes(pad)
 
 
+def _tag_format(tag: int) -> "str | None":
+    # The dictionary is imported on first use, not with this module: it costs
+    # about 34 KB of heap when loaded from .py/.mpy on MicroPython, and the
+    # codec alone does not need it.
+    from protocols import emv_tags
+
+    return emv_tags.tag_format(tag)
+
+
 def build_dol_data(dol: bytes, store: "Mapping[int, bytes]") -> bytes:
     """Concatenate the values a DOL asks for, as EMV Book 3 §5.4 prescribes.
 
@@ -350,5 +360,5 @@ def build_dol_data(dol: bytes, store: "Mapping[int, bytes]") -> bytes:
         if value is None or is_constructed(tag):
             out.append(bytes(length))
             continue
-        out.append(_fit(bytes(value), length, emv_tags.tag_format(tag)))
+        out.append(_fit(bytes(value), length, _tag_format(tag)))
     return b"".join(out)
