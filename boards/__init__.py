@@ -14,6 +14,10 @@ CPython (the runner and host tools read the same JSON) and MicroPython.
 
 import json
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 SCHEMA_VERSION = 1
 BUS_KINDS = ("uart", "i2c", "spi", "channel", "usb_cdc")
 # Devices every POS-class board names; a board may add more.
@@ -32,7 +36,7 @@ DEVICE_ROLES = (
 BOARD_NAMES = ("sim", "esp32s3_pos", "stm32f4_ecr")
 
 
-def parse_size(text):
+def parse_size(text: "str | int") -> int:
     """'512K' -> 524288, '8M' -> 8388608, '4096' or 4096 -> 4096."""
     if isinstance(text, int):
         return text
@@ -49,40 +53,40 @@ def parse_size(text):
     return int(s) * mult
 
 
-def _dirname(path):
+def _dirname(path: str) -> str:
     i = path.rfind("/")
     return path[:i] if i > 0 else "."
 
 
-def board_path(name):
+def board_path(name: str) -> str:
     """Path of ``boards/<name>/board.json``."""
     if not name or "/" in name or "." in name:
         raise ValueError("bad board name %r" % (name,))
+    found: "str | None" = None
     try:
-        base = _dirname(__file__)
+        found = _dirname(__file__)
     except NameError:  # frozen without __file__: look along sys.path
         import sys
 
-        base = None
         for p in sys.path:
             candidate = (p or ".") + "/boards"
             try:
                 open(candidate + "/" + name + "/board.json").close()
-                base = candidate
+                found = candidate
                 break
             except OSError:
                 pass
-        if base is None:
-            raise ValueError("unknown board %r" % (name,))
-    return base + "/" + name + "/board.json"
+    if found is None:
+        raise ValueError("unknown board %r" % (name,))
+    return found + "/" + name + "/board.json"
 
 
-def load(name):
+def load(name: str) -> "dict[str, Any]":
     """The board definition of ``name`` as a dict, validated."""
     path = board_path(name)
     try:
         with open(path) as f:
-            cfg = json.load(f)
+            cfg: "dict[str, Any]" = json.load(f)
     except OSError:
         raise ValueError("unknown board %r" % (name,))
     problems = validate(cfg)
@@ -91,7 +95,7 @@ def load(name):
     return cfg
 
 
-def open_board(name, **overrides):
+def open_board(name: str, **overrides: "Any") -> "Any":
     """Import ``boards.<name>.hal`` and return its ``Board(config, **overrides)``."""
     cfg = load(name)
     module = __import__(cfg["hal"])
@@ -100,7 +104,7 @@ def open_board(name, **overrides):
     return module.Board(cfg, **overrides)
 
 
-def _pins_of(prefix, obj, out):
+def _pins_of(prefix: str, obj: "dict[str, Any]", out: "list[tuple[str, Any]]") -> None:
     # Collect (where, pin) for every "pins" mapping: {"tx": 17, ...}.
     pins = obj.get("pins")
     if not pins:
@@ -113,16 +117,17 @@ def _pins_of(prefix, obj, out):
                 out.append((prefix + "." + key, v))
 
 
-def validate(cfg):
+def validate(cfg: "Any") -> "list[str]":
     """List of problems in a board definition (empty when it is sound).
 
     Checks the required keys and types, that every device names a declared
     bus, that UART framing and I2C addresses are in range, that display
     geometry and flash layout are positive, and that no pin is wired twice.
     """
-    problems = []
+    problems: "list[str]" = []
     if not isinstance(cfg, dict):
         return ["definition is not an object"]
+    kind: "Any"
     for key, kind in (
         ("schema", int),
         ("name", str),
@@ -156,7 +161,7 @@ def validate(cfg):
                 problems.append("flash.fiscal.%s must be a positive integer" % key)
         if fiscal.get("fs") != "littlefs2":
             problems.append("flash.fiscal.fs must be littlefs2")
-    pins = []
+    pins: "list[tuple[str, Any]]" = []
     if isinstance(fiscal, dict):
         _pins_of("flash fiscal", fiscal, pins)
     buses = cfg["buses"]
@@ -205,7 +210,7 @@ def validate(cfg):
             if not isinstance(keys, list) or not keys:
                 problems.append("device keypad: keys")
         _pins_of("device " + dname, dev, pins)
-    seen = {}
+    seen: "dict[Any, str]" = {}
     for where, pin in pins:
         if pin in seen:
             problems.append("pin %r wired twice: %s and %s" % (pin, seen[pin], where))
@@ -214,8 +219,10 @@ def validate(cfg):
     return problems
 
 
-def _endpoint_ok(text):
+def _endpoint_ok(text: "Any") -> bool:
     if not isinstance(text, str) or ":" not in text:
         return False
+    if text.startswith("listen:"):
+        text = text[7:]
     host, port = text.rsplit(":", 1)
     return bool(host) and port.isdigit() and 0 < int(port) < 65536

@@ -465,3 +465,104 @@ print("OUT " + json.dumps({"now": r.now(), "dt": r.datetime()}))
     (clock,) = run_mpy(tmp_path, start)
     assert 1767225600 <= clock["now"] <= 1767225600 + 5
     assert clock["dt"][:4] == [2026, 1, 1, 3]  # 2026-01-01 was a Thursday
+
+
+# -- service port: the board listens, pyserial connects -----------------------------
+SERVICE_SCRIPT = """
+import json, time, boards
+board = boards.open_board("sim", endpoints={"uart0": "listen:127.0.0.1:%(port)d"})
+svc = board.bus_for("service")
+svc.init(timeout=200, timeout_char=50)
+print("OUT " + json.dumps({"listening": repr(svc)}))
+served = []
+t0 = time.ticks_ms()
+while len(served) < 3 and time.ticks_diff(time.ticks_ms(), t0) < 20000:
+    line = svc.readline()
+    if line is None or not line.endswith(b"\\n"):
+        continue
+    served.append(line.decode().strip())
+    svc.write(b"PONG " + line[5:])
+print("OUT " + json.dumps({"served": served, "peers": svc.peers}))
+board.deinit()
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _open_serial(url: str) -> Any:
+    import serial
+
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            return serial.serial_for_url(url, timeout=5)
+        except serial.SerialException:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+def test_sim_service_port_reached_by_pyserial_socket_url(tmp_path: Path) -> None:
+    port = _free_port()
+    results: dict[str, Any] = {}
+
+    def board() -> None:
+        results["out"] = run_mpy(tmp_path, SERVICE_SCRIPT % {"port": port})
+
+    t = threading.Thread(target=board)
+    t.start()
+    url = f"socket://127.0.0.1:{port}"
+    replies = []
+    link = _open_serial(url)
+    link.write(b"PING 1\n")
+    replies.append(link.readline())
+    link.write(b"PING 2\n")
+    replies.append(link.readline())
+    link.close()  # unplug; the board keeps serving the next peer
+    link = _open_serial(url)
+    link.write(b"PING 3\n")
+    replies.append(link.readline())
+    link.close()
+    t.join(60)
+    assert replies == [b"PONG 1\n", b"PONG 2\n", b"PONG 3\n"]
+    out: dict[str, Any] = {}
+    for line in results["out"]:
+        out.update(line)
+    assert "ListeningUart uart0" in out["listening"]
+    assert out["served"] == ["PING 1", "PING 2", "PING 3"]
+    assert out["peers"] == 2
+
+
+# -- heap: the sim HAL inside the tightest board budget ---------------------------------
+HEAP_SCRIPT = """
+import gc, json, boards
+gc.collect()
+before = gc.mem_alloc()
+board = boards.open_board("sim", endpoints={"uart1": "%(ep)s"})
+u = board.bus_for("nfc")
+u.init(timeout=1000)
+u.write(b"\\x55" * 64)
+echo = u.read(64)
+gc.collect()
+print("OUT " + json.dumps({"ok": echo == b"\\x55" * 64, "hal_bytes": gc.mem_alloc() - before}))
+board.deinit()
+"""
+
+
+def test_sim_hal_fits_the_tightest_board_heap(tmp_path: Path) -> None:
+    heap = boards.load("stm32f4_ecr")["memory"]["heap"]
+
+    def peer(conn: socket.socket) -> None:
+        conn.sendall(recv_exact(conn, 64))
+
+    server = Peer(peer)
+    (res,) = run_mpy(tmp_path, HEAP_SCRIPT % {"ep": server.endpoint}, heap=heap)
+    server.finish()
+    assert res["ok"] is True
+    # what the board layer keeps alive (loader, board data, HAL modules, one UART)
+    assert res["hal_bytes"] < boards.parse_size(heap) // 2, res

@@ -12,7 +12,10 @@ display (board -> emulator)
     'P' (0x50) x u16 | y u16 | w u16 | h u16 | pixels
         a rectangle of pixels in the display's format, laid out as
         MicroPython's framebuf lays out a w x h buffer of that format
-        (RGB565: 2 bytes per pixel, little-endian, rows top to bottom;
+        (RGB565: 2 bytes per pixel, big-endian = panel wire order, rows
+        top to bottom -- framebuf stores 16-bit colours little-endian, so
+        draw with byte-swapped colours, as for the SPI panels of the
+        physical boards;
         MONO_VLSB: y and h multiples of 8, one byte = 8 vertical pixels;
         MONO_HLSB: one byte = 8 horizontal pixels, rows padded to a byte;
         GS8: one byte per pixel).  (0, 0, width, height) is a full frame.

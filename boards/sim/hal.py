@@ -8,6 +8,8 @@ Where each bus connects, first match wins:
   1. ``Board(cfg, endpoints={"uart1": "127.0.0.1:40001", ...})``
   2. environment ``PAYTERM_SIM_<BUS>`` (``PAYTERM_SIM_UART1=127.0.0.1:40001``)
   3. ``endpoint`` in board.json
+A UART endpoint written ``listen:host:port`` makes the board listen there
+instead (the service port: pyserial ``socket://host:port`` connects to it).
 The status channel (buzzer/LEDs) may be set to ``"none"``: then it is only
 logged on the board object.  Flash image: ``flash_path=`` or
 ``PAYTERM_SIM_FLASH`` or ``fiscal.img`` in the working directory.  Clock:
@@ -20,9 +22,9 @@ from boards.common.fs import mount_spec
 from boards.sim.channel import DisplayChannel, KeypadChannel, StatusChannel
 from boards.sim.flash import FileBlockDevice
 from boards.sim.i2c import TcpI2C
-from boards.sim.net import parse_endpoint
+from boards.sim.net import is_listen, parse_endpoint
 from boards.sim.rtc import Rtc
-from boards.sim.uart import TcpUart
+from boards.sim.uart import ListeningUart, TcpUart
 
 
 class Board:
@@ -42,8 +44,8 @@ class Board:
         self._flash = None
 
     # -- where things are --------------------------------------------------
-    def endpoint(self, bus_name):
-        """(host, port) of a bus, or None for a log-only status channel."""
+    def endpoint_text(self, bus_name):
+        """The endpoint string of a bus as configured (override, env, data)."""
         if bus_name not in self.config["buses"]:
             raise ValueError("no bus %r on board %s" % (bus_name, self.name))
         if bus_name in self._endpoints:
@@ -52,6 +54,11 @@ class Board:
             text = os.getenv("PAYTERM_SIM_" + bus_name.upper())
             if not text:
                 text = self.config["buses"][bus_name].get("endpoint")
+        return text
+
+    def endpoint(self, bus_name):
+        """(host, port) of a bus, or None for a log-only status channel."""
+        text = self.endpoint_text(bus_name)
         if text is None or text == "none":
             return None
         return parse_endpoint(text)
@@ -97,20 +104,20 @@ class Board:
 
     def _uart(self, bus_name, spec):
         ep = self._required(bus_name)
-        return TcpUart(
-            ep[0],
-            ep[1],
-            uart_id=spec.get("id", 0),
-            baudrate=spec["baudrate"],
-            bits=spec.get("bits", 8),
-            parity=spec.get("parity"),
-            stop=spec.get("stop", 1),
-            timeout=spec.get("timeout_ms", 0),
-            timeout_char=spec.get("timeout_char_ms", 2),
-            rxbuf=spec.get("rxbuf", 1024),
-            connect_timeout_ms=self._connect_timeout_ms,
-            name=bus_name,
-        )
+        kw = {
+            "uart_id": spec.get("id", 0),
+            "baudrate": spec["baudrate"],
+            "bits": spec.get("bits", 8),
+            "parity": spec.get("parity"),
+            "stop": spec.get("stop", 1),
+            "timeout": spec.get("timeout_ms", 0),
+            "timeout_char": spec.get("timeout_char_ms", 2),
+            "rxbuf": spec.get("rxbuf", 1024),
+            "name": bus_name,
+        }
+        if is_listen(self.endpoint_text(bus_name)):
+            return ListeningUart(ep[0], ep[1], **kw)
+        return TcpUart(ep[0], ep[1], connect_timeout_ms=self._connect_timeout_ms, **kw)
 
     def bus_for(self, role):
         """The bus the driver of device ``role`` receives ("nfc" -> uart1)."""

@@ -10,15 +10,36 @@ import select
 import socket
 import time
 
+LISTEN_PREFIX = "listen:"
+
 
 def parse_endpoint(text):
-    """'127.0.0.1:7101' -> ('127.0.0.1', 7101)."""
+    """'127.0.0.1:7101' -> ('127.0.0.1', 7101).  A 'listen:' prefix (see
+    ``is_listen``) is not part of the address."""
+    if isinstance(text, str) and text.startswith(LISTEN_PREFIX):
+        text = text[len(LISTEN_PREFIX) :]
     if not isinstance(text, str) or ":" not in text:
         raise ValueError("endpoint must be 'host:port', got %r" % (text,))
     host, port = text.rsplit(":", 1)
     if not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise ValueError("endpoint must be 'host:port', got %r" % (text,))
     return host, int(port)
+
+
+def is_listen(text):
+    """True for 'listen:host:port': the board listens and the peer connects
+    (a service port that pyserial's socket:// URL reaches directly)."""
+    return isinstance(text, str) and text.startswith(LISTEN_PREFIX)
+
+
+def listen(host, port):
+    """A listening socket on host:port for one peer at a time."""
+    addr = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)[0][-1]
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(addr)
+    s.listen(1)
+    return s
 
 
 def connect(host, port, timeout_ms=5000, retry_ms=50):

@@ -13,12 +13,19 @@ recorded (drivers may change them) but do not slow the link down.
 If the emulator closes the connection, reads return whatever was buffered
 and then raise ``OSError(ECONNRESET)``: a dead link is an error, not a silent
 line, so a test that loses its emulator fails instead of timing out.
+
+``ListeningUart`` is the other way round, for the service port: the board
+listens and a technician's tool connects (pyserial ``socket://host:port``,
+or socat for a pty).  One peer at a time; a new connection replaces the old
+one, like re-plugging a cable.  With no peer, writes go nowhere and reads
+time out, as on a UART with nothing attached; a peer leaving is not an error.
 """
 
 import errno
+import select
 import time
 
-from boards.sim.net import Link, connect
+from boards.sim.net import Link, connect, listen
 
 
 class TcpUart:
@@ -169,4 +176,107 @@ class TcpUart:
         if self._link is not None:
             self._link.close()
             self._link = None
+        self._rx = bytearray()
+
+
+class ListeningUart(TcpUart):
+    def __init__(
+        self,
+        host,
+        port,
+        uart_id=0,
+        baudrate=115200,
+        bits=8,
+        parity=None,
+        stop=1,
+        timeout=0,
+        timeout_char=2,
+        rxbuf=1024,
+        name=None,
+    ):
+        self.id = uart_id
+        self.name = name or "uart%d" % uart_id
+        self.host = host
+        self.port = port
+        self._rx = bytearray()
+        self._rxbuf = rxbuf
+        self.init(baudrate, bits, parity, stop, timeout=timeout, timeout_char=timeout_char)
+        self._server = listen(host, port)
+        self._spoll = select.poll()
+        self._spoll.register(self._server, select.POLLIN)
+        self._link = None
+        self.peers = 0
+
+    def __repr__(self):
+        return "<ListeningUart %s %s:%d baudrate=%d>" % (
+            self.name,
+            self.host,
+            self.port,
+            self.baudrate,
+        )
+
+    def _accept(self, wait_ms):
+        """Take a waiting peer (replacing the current one).  True if taken."""
+        if self._server is None:
+            raise OSError(errno.EBADF)
+        if not self._spoll.poll(max(0, wait_ms)):
+            return False
+        sock, _addr = self._server.accept()
+        if self._link is not None:
+            self._link.close()
+        self._link = Link(sock, self.name)
+        self._rx = bytearray()
+        self.peers += 1
+        try:
+            sock.setsockopt(6, 1, 1)  # TCP_NODELAY
+        except OSError:
+            pass
+        return True
+
+    def connected(self):
+        self._accept(0)
+        return self._link is not None and not self._link.eof
+
+    def _pull(self, wait_ms):
+        start = time.ticks_ms()
+        self._accept(0)
+        if self._link is None or self._link.eof:
+            if self._link is not None:
+                self._link.close()
+                self._link = None
+            if not self._accept(wait_ms):
+                return False
+            wait_ms = max(0, wait_ms - time.ticks_diff(time.ticks_ms(), start))
+        if not self._link.readable(wait_ms):
+            return False
+        data = self._link.recv_some(max(256, self._rxbuf))
+        if not data:
+            return False
+        self._rx.extend(data)
+        return True
+
+    def _dead(self):
+        return False
+
+    def write(self, buf):
+        if self._server is None:
+            raise OSError(errno.EBADF)
+        self._accept(0)
+        if self._link is None or self._link.eof:
+            return len(buf)  # nothing attached: the bytes leave the pin and vanish
+        try:
+            return self._link.send_all(buf)
+        except OSError:
+            self._link.close()
+            self._link = None
+            return len(buf)
+
+    def deinit(self):
+        if self._link is not None:
+            self._link.close()
+            self._link = None
+        if self._server is not None:
+            self._spoll.unregister(self._server)
+            self._server.close()
+            self._server = None
         self._rx = bytearray()
