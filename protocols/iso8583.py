@@ -116,10 +116,11 @@ class CompiledSpec:
 
 
 def _field_number(key: str) -> "int | None":
-    # Only canonical decimal keys ("2", not "02" or " 2") name a field.
-    if not key or not key.isdigit() or key[0] == "0":
+    # Only canonical ASCII decimal keys ("2", not "02", " 2" or "٢") name a field.
+    if not key.isdigit():
         return None
-    return int(key)
+    number = int(key)
+    return number if str(number) == key else None
 
 
 def _mti_is_bcd(spec: "Spec") -> bool:

@@ -250,6 +250,8 @@ def test_malformed_spec_is_rejected(field_spec: dict[str, Any]) -> None:
         {"t": {"data_enc": "binary"}, "p": {"data_enc": "binary"}},
         {"t": {"data_enc": "ascii"}, "p": {"data_enc": "bcd"}},
         {"t": {"data_enc": "ascii"}, "p": {"data_enc": "binary"}, "02": {}},
+        {"t": {"data_enc": "ascii"}, "p": {"data_enc": "binary"}, "\u0662": {}},
+        {"t": {"data_enc": "ascii"}, "p": {"data_enc": "binary"}, "": {}},
         {"t": {"data_enc": "ascii"}, "p": {"data_enc": "binary"}, "70": {}},
     ],
 )
