@@ -217,3 +217,86 @@ def test_ksn_validity_rule(counter: int) -> None:
 def test_aes_dukpt_bad_input_raises_only_dukpt_error(bdk: bytes, ksn: bytes) -> None:
     with contextlib.suppress(core.DukptError):
         dukpt_aes.working_keys(bdk, ksn)
+
+
+# --- originator state: save, restore, and the published rollover sequences ------
+
+
+def _state_at(ik: bytes, counter: int, max_work: int = core.MAX_WORK) -> bytes:
+    """The register contents a terminal must hold when about to use
+    ``counter``, computed independently from the host-side derivation:
+    register p (lowest set bit) holds the counter's own derivation key; a
+    higher register k whose bit is clear holds the key for the counter's bits
+    above k plus bit k, if that parent had room for another one-bit."""
+    low = (counter & -counter).bit_length() - 1
+    regs: dict[int, bytes] = {low: core.intermediate_key(AesBlock, ik, IKID, counter)}
+    for k in range(low + 1, 32):
+        if counter >> k & 1:
+            continue
+        prefix = counter & ~((1 << (k + 1)) - 1)
+        if prefix == 0 or bin(prefix).count("1") < max_work:
+            regs[k] = core.intermediate_key(AesBlock, ik, IKID, prefix | 1 << k)
+    bitmap = sum(1 << k for k in regs)
+    head = bytes([1, core.KEY_AES128, max_work]) + IKID
+    keys = b"".join(regs[k] for k in sorted(regs))
+    return head + counter.to_bytes(4, "big") + bitmap.to_bytes(4, "big") + keys
+
+
+def test_originator_state_matches_independent_model() -> None:
+    ik = dukpt_aes.initial_key(BDK128, IKID)
+    o = dukpt_aes.originator(ik, IKID)
+    for _ in range(600):
+        assert o.to_state() == _state_at(ik, o.counter)
+        o.advance()
+
+
+def test_originator_state_round_trip() -> None:
+    ik = dukpt_aes.initial_key(BDK128, IKID)
+    o = dukpt_aes.originator(ik, IKID)
+    for _ in range(77):
+        o.advance()
+    saved = o.to_state()
+    restored = core.Originator.from_state(AesBlock, saved)
+    for _ in range(300):
+        assert restored.ksn() == o.ksn()
+        assert restored.working_key(core.USAGE_PIN_ENCRYPTION) == o.working_key(
+            core.USAGE_PIN_ENCRYPTION
+        )
+        restored.advance()
+        o.advance()
+    for bad in (b"", saved[:-1], b"\x02" + saved[1:], saved[:11] + bytes(4) + saved[15:]):
+        with pytest.raises(core.DukptError):
+            core.Originator.from_state(AesBlock, bad)
+
+
+@pytest.mark.parametrize("sequence", ["ksn_sequence_rollover", "ksn_sequence_last"])
+def test_originator_skips_counters_with_17_bits(sequence: str) -> None:
+    # From the published KSNs around 0x1FFFF (17 one-bits: never used) and
+    # the last counters (the device is exhausted after FFFF0000).
+    ik = dukpt_aes.initial_key(BDK128, IKID)
+    ksns = AES["aes128"][sequence]
+    first = int(ksns[0][16:], 16)
+    o = core.Originator.from_state(AesBlock, _state_at(ik, first))
+    derivation = {c["counter"]: c["key"] for c in AES["aes128"]["derivation_keys"]}
+    for want in ksns:
+        assert _h(o.ksn()) == want
+        assert _h(o._current()) == derivation[want[16:]]
+        if want != ksns[-1] or sequence != "ksn_sequence_last":
+            o.advance()
+    if sequence == "ksn_sequence_last":
+        with pytest.raises(core.DukptError, match="exhausted"):
+            o.advance()
+
+
+def test_originator_state_model_whole_space_small_max_work() -> None:
+    ik = dukpt_aes.initial_key(BDK128, IKID)
+    o = core.Originator(AesBlock, ik, IKID, max_work=2)
+    visited = 0
+    while True:
+        assert o.to_state() == _state_at(ik, o.counter, 2)
+        visited += 1
+        try:
+            o.advance()
+        except core.DukptError:
+            break
+    assert visited == 528

@@ -221,7 +221,8 @@ class Originator:
     """Transaction-originating side: the terminal's DUKPT state.
 
     Use: ``o = Originator(new_cipher, ik, ikid)`` when the initial key is
-    loaded (the initial key itself is not kept).  Per transaction:
+    loaded (the initial key itself is not kept); ``o.to_state()`` and
+    ``Originator.from_state(new_cipher, state)`` carry it across restarts.  Per transaction:
     ``ksn = o.ksn()``; ``o.working_key(usage)`` as many times as the
     transaction needs (PIN, MAC, data keys all belong to this KSN); then
     ``o.advance()``.  ``DukptError`` when the counter space is exhausted.
@@ -230,16 +231,24 @@ class Originator:
     """
 
     def __init__(
-        self, new_cipher: "Any", ik: bytes, initial_key_id: bytes, max_work: int = MAX_WORK
+        self,
+        new_cipher: "Any",
+        ik: bytes,
+        initial_key_id: bytes,
+        max_work: int = MAX_WORK,
+        state: "bytes | None" = None,
     ) -> None:
+        self._new = new_cipher
+        self._regs: "list[bytes | None]" = [None] * NUM_REGISTERS
+        if state is not None:
+            self._restore(state)
+            return
         _check_ikid(initial_key_id)
         if max_work < 1 or max_work > NUM_REGISTERS:
             raise DukptError("max_work must be 1..32")
         self._max_work = max_work
-        self._new = new_cipher
         self._ikid = bytes(initial_key_id)
         self._type = key_type_for(ik)
-        self._regs: "list[bytes | None]" = [None] * NUM_REGISTERS
         self.counter = 0
         self._fill_below(ik, 0, NUM_REGISTERS)
         self.counter = 1
@@ -278,6 +287,51 @@ class Originator:
     def working_key(self, usage: int, key_type: "int | None" = None) -> bytes:
         kt = self._type if key_type is None else key_type
         return working_key_from(self._new, self._current(), self._ikid, self.counter, usage, kt)
+
+    def to_state(self) -> bytes:
+        """The terminal's DUKPT state as bytes, for secure storage across
+        power cycles (it holds derivation keys: store it like a key).
+
+        Layout: version 01, key type, max_work, initial key ID (8), counter
+        (4), register bitmap (4, bit i = register i), then the registers in
+        use in ascending order."""
+        bitmap = 0
+        keys = b""
+        for i in range(NUM_REGISTERS):
+            key = self._regs[i]
+            if key is not None:
+                bitmap |= 1 << i
+                keys += key
+        head = bytes([1, self._type, self._max_work]) + self._ikid
+        return head + self.counter.to_bytes(4, "big") + bitmap.to_bytes(4, "big") + keys
+
+    @classmethod
+    def from_state(cls, new_cipher: "Any", state: bytes) -> "Originator":
+        """Rebuild an Originator saved by ``to_state``."""
+        return cls(new_cipher, b"", b"", MAX_WORK, state)
+
+    def _restore(self, state: bytes) -> None:
+        if len(state) < 19 or state[0] != 1:
+            raise DukptError("not a DUKPT state (version 01)")
+        kt = state[1]
+        length = key_length(kt)
+        max_work = state[2]
+        counter = int.from_bytes(state[11:15], "big")
+        bitmap = int.from_bytes(state[15:19], "big")
+        if len(state) != 19 + count_bits(bitmap) * length:
+            raise DukptError("DUKPT state length does not match its register bitmap")
+        if max_work < 1 or max_work > NUM_REGISTERS or counter == 0:
+            raise DukptError("DUKPT state holds an invalid counter or max_work")
+        self._ikid = bytes(state[3:11])
+        self._type = kt
+        self._max_work = max_work
+        pos = 19
+        for i in range(NUM_REGISTERS):
+            if bitmap & (1 << i):
+                self._regs[i] = bytes(state[pos : pos + length])
+                pos += length
+        self.counter = counter
+        self._settle()
 
     def advance(self) -> bytes:
         """Finish the current transaction; return the next KSN."""

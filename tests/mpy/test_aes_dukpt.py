@@ -136,3 +136,45 @@ def test_bad_inputs_raise_dukpt_error():
     raises(d.DukptError, d.initial_key, CryptolibAes, b"\x00" * 15, IKID)
     eq(d.ksn_is_valid(IKID + bytes.fromhex("0001FFFF")), False, "17 one-bits")
     eq(d.ksn_is_valid(IKID + bytes.fromhex("0001FFFE")), True, "16 one-bits")
+
+
+def _state_at(ik, counter):
+    # Registers a terminal holds when about to use ``counter`` (see the
+    # CPython test of the same name), built from host-side derivations.
+    low = 0
+    while not (counter >> low) & 1:
+        low += 1
+    bitmap = 1 << low
+    keys = [(low, d.intermediate_key(CryptolibAes, ik, IKID, counter))]
+    for k in range(low + 1, 32):
+        if (counter >> k) & 1:
+            continue
+        prefix = counter & ~((1 << (k + 1)) - 1)
+        if prefix == 0 or d.count_bits(prefix) < d.MAX_WORK:
+            bitmap |= 1 << k
+            keys.append((k, d.intermediate_key(CryptolibAes, ik, IKID, prefix | (1 << k))))
+    head = bytes([1, d.KEY_AES128, d.MAX_WORK]) + IKID
+    return (
+        head + counter.to_bytes(4, "big") + bitmap.to_bytes(4, "big") + b"".join(k for _, k in keys)
+    )
+
+
+def test_state_round_trip_and_published_rollover():
+    ik = _ik128()
+    o = d.Originator(CryptolibAes, ik, IKID)
+    for _ in range(20):
+        o.advance()
+    eq(o.to_state(), _state_at(ik, o.counter), "state model")
+    r = d.Originator.from_state(CryptolibAes, o.to_state())
+    for _ in range(20):
+        eq(r.working_key(d.USAGE_PIN_ENCRYPTION), o.working_key(d.USAGE_PIN_ENCRYPTION), "restored")
+        r.advance()
+        o.advance()
+    for seq in ("ksn_sequence_rollover", "ksn_sequence_last"):
+        ksns = A128[seq]
+        o = d.Originator.from_state(CryptolibAes, _state_at(ik, int(ksns[0][16:], 16)))
+        for want in ksns:
+            eq(_hex(o.ksn()), want, seq)
+            if want != ksns[-1] or seq == "ksn_sequence_rollover":
+                o.advance()
+    raises(d.DukptError, o.advance)
