@@ -566,3 +566,41 @@ def test_sim_hal_fits_the_tightest_board_heap(tmp_path: Path) -> None:
     assert res["ok"] is True
     # what the board layer keeps alive (loader, board data, HAL modules, one UART)
     assert res["hal_bytes"] < boards.parse_size(heap) // 2, res
+
+
+FRAME_SCRIPT = """
+import framebuf, gc, hashlib, json, boards
+board = boards.open_board("sim", endpoints={"display": "%(ep)s"})
+d = board.display()
+buf = bytearray(d.width * d.height * 2)
+fb = framebuf.FrameBuffer(buf, d.width, d.height, framebuf.RGB565)
+swap = lambda c: ((c >> 8) | (c << 8)) & 0xFFFF
+fb.fill(swap(0x001F))
+fb.text("PAYTERM 12.500 JOD", 8, 8, swap(0xFFFF))
+fb.rect(0, 0, d.width, d.height, swap(0xF800))
+gc.collect()
+free = gc.mem_free()
+d.push_frame(buf)
+print("OUT " + json.dumps({"sha": hashlib.sha256(buf).digest().hex(), "free": free,
+                            "px0": buf[(20 * d.width + 20) * 2:(20 * d.width + 20) * 2 + 2].hex()}))
+board.deinit()
+"""
+
+
+def test_sim_display_full_frame_inside_the_heap(tmp_path: Path) -> None:
+    import hashlib
+
+    def peer(conn: socket.socket) -> tuple[int, bytes]:
+        read_msg(conn)  # hello
+        return read_msg(conn)
+
+    server = Peer(peer)
+    (res,) = run_mpy(tmp_path, FRAME_SCRIPT % {"ep": server.endpoint})
+    mtype, body = server.finish()
+    assert mtype == ord("P")
+    assert body[:8] == struct.pack(">HHHH", 0, 0, 320, 240)
+    pixels = body[8:]
+    assert len(pixels) == 320 * 240 * 2
+    assert hashlib.sha256(pixels).hexdigest() == res["sha"]
+    assert res["px0"] == "001f"  # pure blue, big-endian on the wire
+    assert pixels[(20 * 320 + 20) * 2 : (20 * 320 + 20) * 2 + 2] == b"\x00\x1f"

@@ -56,12 +56,15 @@ class Channel:
         self._rx = bytearray()
         self.send(0x48, json.dumps(hello).encode())
 
-    def send(self, mtype, payload=b""):
+    def send(self, mtype, payload=b"", tail=None):
+        """Send one message; ``tail`` (any buffer) follows ``payload``
+        without being copied, so a full frame costs no extra heap."""
         if self._link is None:
             raise OSError(errno.EBADF)
-        self._link.send_all(_u32(len(payload) + 1) + bytes([mtype]))
-        if payload:
-            self._link.send_all(payload)
+        n = 1 + len(payload) + (len(tail) if tail is not None else 0)
+        self._link.send_all(_u32(n) + bytes([mtype]) + payload)
+        if tail is not None and len(tail):
+            self._link.send_all(tail)
 
     def _parse(self):
         if len(self._rx) < 5:
@@ -141,7 +144,7 @@ class DisplayChannel:
                 "buffer is %d bytes, rectangle needs %d"
                 % (len(buf), region_size(self.format, w, h))
             )
-        self._ch.send(0x50, _u16(x) + _u16(y) + _u16(w) + _u16(h) + bytes(buf))
+        self._ch.send(0x50, _u16(x) + _u16(y) + _u16(w) + _u16(h), buf)
 
     def push_frame(self, buf):
         self.push(0, 0, self.width, self.height, buf)
