@@ -604,3 +604,36 @@ def test_sim_display_full_frame_inside_the_heap(tmp_path: Path) -> None:
     assert hashlib.sha256(pixels).hexdigest() == res["sha"]
     assert res["px0"] == "001f"  # pure blue, big-endian on the wire
     assert pixels[(20 * 320 + 20) * 2 : (20 * 320 + 20) * 2 + 2] == b"\x00\x1f"
+
+
+BULK_SCRIPT = """
+import hashlib, json, boards
+board = boards.open_board("sim", endpoints={"uart2": "%(ep)s"})
+u = board.bus_for("printer")
+u.init(timeout=2000, timeout_char=200)
+first = u.read()
+rest = u.read(%(total)d - len(first))
+h = hashlib.sha256(first + rest).digest().hex()
+u.write(h.encode())
+print("OUT " + json.dumps({"first": len(first), "rest": len(rest), "sha": h}))
+board.deinit()
+"""
+
+
+def test_sim_uart_bulk_is_exact_and_read_all_is_bounded(tmp_path: Path) -> None:
+    import hashlib
+
+    total = 50000
+    data = bytes((i * 31 + (i >> 8)) & 0xFF for i in range(total))
+
+    def peer(conn: socket.socket) -> bytes:
+        conn.sendall(data)
+        return recv_exact(conn, 64)
+
+    server = Peer(peer)
+    (res,) = run_mpy(tmp_path, BULK_SCRIPT % {"ep": server.endpoint, "total": total})
+    echoed_sha = server.finish()
+    want = hashlib.sha256(data).hexdigest()
+    assert res["first"] == SIM["buses"]["uart2"].get("rxbuf", 1024)  # read() stops at rxbuf
+    assert res["first"] + res["rest"] == total
+    assert res["sha"] == want and echoed_sha == want.encode()

@@ -101,12 +101,12 @@ class TcpUart:
 
     def _fill(self, n):
         """Wait per the timeouts until ``n`` bytes are buffered (n=None: take
-        whatever comes before the line goes quiet)."""
+        whatever comes before the line goes quiet, at most ``rxbuf`` bytes, so
+        a peer that never stops talking cannot hold read() forever)."""
+        want = self._rxbuf if n is None else n
         if not self._rx:
             self._pull(self.timeout)
-            while self._pull(0):
-                pass
-        while self._rx and (n is None or len(self._rx) < n):
+        while self._rx and len(self._rx) < want:
             if not self._pull(self.timeout_char):
                 break
         if self._dead():
@@ -127,7 +127,7 @@ class TcpUart:
         self._fill(nbytes)
         if not self._rx:
             return None
-        return self._take(nbytes)
+        return self._take(self._rxbuf if nbytes is None else nbytes)
 
     def readinto(self, buf, nbytes=None):
         want = len(buf) if nbytes is None else min(nbytes, len(buf))
