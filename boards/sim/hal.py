@@ -183,9 +183,11 @@ class Board:
             )
         return self._flash
 
-    def mount_fiscal(self, path=None, format_if_needed=True):
-        """Mount littlefs on the fiscal flash; returns the mount point."""
-        return mount_spec(self.flash(), self.config["flash"]["fiscal"], path, format_if_needed)
+    def mount_fiscal(self, path=None, format_if_needed=True, device=None):
+        """Mount littlefs on the fiscal flash; returns the mount point.
+        ``device`` replaces the flash, e.g. ``PowerCutDevice(board.flash(), N)``."""
+        dev = self.flash() if device is None else device
+        return mount_spec(dev, self.config["flash"]["fiscal"], path, format_if_needed)
 
     def deinit(self):
         for key in sorted(self._open):

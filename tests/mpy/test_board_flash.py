@@ -285,3 +285,31 @@ def test_power_cut_device_counts_and_stays_dead():
         d.close()
     finally:
         _rm(p)
+
+
+def test_sim_board_fiscal_mount_with_power_cut():
+    import boards
+
+    p = _tmp("board")
+    try:
+        board = boards.open_board("sim", flash_path=p)
+        spec = board.config["flash"]["fiscal"]
+        where = board.mount_fiscal(MP)
+        _write(where + "/z0001", b"Z report 1")
+        os.umount(MP)
+        cut = PowerCutDevice(board.flash(), cut_at=1)
+        board.mount_fiscal(MP, format_if_needed=False, device=cut)
+        raises(PowerCut, _write, MP + "/z0002", b"Z report 2")
+        _umount()
+        board.deinit()
+        board = boards.open_board("sim", flash_path=p)
+        board.mount_fiscal(MP, format_if_needed=False)
+        eq(_read(MP + "/z0001"), b"Z report 1", "committed report survives")
+        names = os.listdir(MP)
+        eq("z0002" not in names or _read(MP + "/z0002") == b"", True, "cut report absent or empty")
+        eq(os.stat(p)[6], spec["block_size"] * spec["block_count"], "image size from board data")
+        os.umount(MP)
+        board.deinit()
+    finally:
+        _umount()
+        _rm(p)
