@@ -359,6 +359,9 @@ class FrameParser:
         self.skipped = 0
         self._buf = bytearray()
         self._base = 0  # stream offset of _buf[0]
+        # A good frame ended right at the end of the input: its postamble 00
+        # is still to come and must not pair with a following FF as a start code.
+        self._postamble_due = False
 
     @property
     def buffered(self) -> int:
@@ -369,6 +372,7 @@ class FrameParser:
         """Drop any unfinished frame (e.g. after the UART was reopened)."""
         self._base += len(self._buf)
         self._buf = bytearray()
+        self._postamble_due = False
 
     def feed(self, data: bytes) -> "list[Frame]":
         frames: list[Frame] = []
@@ -381,6 +385,10 @@ class FrameParser:
         buf = self._buf
         end = len(buf)
         i = 0
+        if self._postamble_due and end:
+            self._postamble_due = False
+            if buf[0] == 0x00:
+                i = 1
         while True:
             start = _find_start_code(buf, i, end)
             if start < 0:
@@ -401,8 +409,11 @@ class FrameParser:
             if frame.error is not None:
                 frame.error = _shift(frame.error, self._base)
             frames.append(frame)
-            if i < end and buf[i] == 0x00 and frame.kind != KIND_CORRUPT:
-                i += 1  # postamble
+            if frame.kind != KIND_CORRUPT:
+                if i == end:
+                    self._postamble_due = True
+                elif buf[i] == 0x00:
+                    i += 1  # postamble
         if i:
             self._buf = buf[i:]
             self._base += i

@@ -386,7 +386,7 @@ def _apply(target: Any, op: tuple[str, Any]) -> None:
         getattr(target, name)(*args)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(deadline=None)
 @given(st.lists(operations, max_size=12))
 def test_random_sequences_produce_identical_streams(ops: list[tuple[str, Any]]) -> None:
     def run(target: Any) -> None:
@@ -396,7 +396,7 @@ def test_random_sequences_produce_identical_streams(ops: list[tuple[str, Any]]) 
     same(run)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(deadline=None)
 @given(st.text(max_size=40))
 def test_any_text_in_a_forced_page_matches(text: str) -> None:
     # Forced pages never switch: every character is encoded or becomes "?".
@@ -442,7 +442,6 @@ def test_bad_arguments_raise_encode_error_and_emit_nothing(
     assert builder.output == b""
 
 
-@settings(max_examples=300)
 @given(st.sampled_from([name for name, *_ in escpos.BARCODES]), st.text(max_size=20))
 def test_barcode_checks_agree_with_python_escpos(bc: str, code: str) -> None:
     # python-escpos matches with re.match and "$", which also accepts one
