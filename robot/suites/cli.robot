@@ -5,10 +5,10 @@ Resource          ../resources/payterm.resource
 
 
 *** Variables ***
-# EMVCo QRCPS-MPM v1.1 sample payload (see tests/vectors/emvqr_*.json).
+# EMVCo QRCPS-MPM v1.1 sample payload (see tests/vectors/emvqr_payloads.json).
 ${EMVCO_SAMPLE}    00020101021229300012D156000000000510A93FO3230Q31280012D15600000001030812345678520441115802CN5914BEST TRANSPORT6007BEIJING64200002ZH0104最佳运输0202北京540523.7253031565502016233030412340603***0708A60086670902ME91320016A0112233449988770708123456786304A13A
-# GET PROCESSING OPTIONS response, format 2 (EMV Book 3, section 6.5.8.4).
-${GPO_FORMAT_2}    770A82025C009404080101009000
+# GET PROCESSING OPTIONS response in format 2 (EMV Book 3, 6.5.8.4): AIP 5C00, AFL 08010100.
+${GPO_FORMAT_2}    770A82025C00940408010100
 
 
 *** Test Cases ***
@@ -21,9 +21,13 @@ QR Decode Rejects A Wrong CRC
     Payterm Should Reject    qr    decode    ${bad}
 
 TLV Decode Names EMV Tags
-    ${doc}=    Payterm Should Succeed    tlv    decode    770A82025C0094040801010090
+    ${doc}=    Payterm Should Succeed    tlv    decode    ${GPO_FORMAT_2}
     ${text}=    Evaluate    json.dumps($doc)    modules=json
     Should Contain    ${text}    Application Interchange Profile
+    Should Contain    ${text}    5C00
+
+TLV Decode Rejects Trailing Bytes Past The Template
+    Payterm Should Reject    tlv    decode    ${GPO_FORMAT_2}90
 
 TLV Decode Rejects Truncated Input
     Payterm Should Reject    tlv    decode    9F0206000000
