@@ -561,9 +561,10 @@ class EscPosBuilder:
             self._raw(CODE_TABLE + bytes((code_page_number(page),)))
 
     def _write_in(self, page: str, txt: str) -> None:
+        encoded = _encode(page, txt)  # first: it may raise
         self._select(page)
-        if txt:
-            self._raw(_encode(page, txt))
+        if encoded:
+            self._raw(encoded)
 
     def _writable_end(self, page: str, txt: str, start: int) -> int:
         i = start

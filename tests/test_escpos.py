@@ -194,9 +194,8 @@ def test_status_requests_match_query_status() -> None:
     assert ours(lambda b: (b.status_request(1), b.status_request(4))) == printer.output
     # DLE EOT 2/3 and GS r are not in python-escpos: bytes from the Epson
     # command reference ("DLE EOT n": 10 04 n; "GS r n": 1D 72 n).
-    assert ours(lambda b: (b.status_request(2), b.status_request(3))) == bytes.fromhex(
-        "10040210 0403".replace(" ", "")
-    )
+    requests = ours(lambda b: (b.status_request(2), b.status_request(3)))
+    assert requests == bytes.fromhex("100402100403")
     assert ours(lambda b: (b.transmit_status(1), b.transmit_status(50))) == bytes.fromhex(
         "1d72011d7232"
     )
@@ -431,6 +430,7 @@ def test_any_text_in_a_forced_page_matches(text: str) -> None:
         lambda b: b.barcode("4006381333931", "ISBN"),
         lambda b: b.charcode("CP999"),
         lambda b: b.status_request(5),
+        lambda b: (b.charcode("CP866"), b.clear(), b.initialize(), b.clear(), b.text("ж")),
     ],
 )
 def test_bad_arguments_raise_encode_error_and_emit_nothing(
