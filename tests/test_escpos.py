@@ -332,7 +332,8 @@ def _auto_alphabet() -> list[str]:
         candidates.update(c for c in table if c != " ")
     candidates.update("€ж😀ŁΩ")  # in pages we lack, or in none
     chosen = [c for c in sorted(candidates) if _peer_first_choice(c) in (_OUR_PAGES | {None})]
-    assert len(chosen) > 300  # most of the repertoire of the pages we carry
+    # 303 of the 354 characters of our pages with python-escpos 3.1.
+    assert len(chosen) > 300
     return chosen
 
 
