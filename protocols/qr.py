@@ -23,6 +23,10 @@ implementation every mainstream port has) are required from version 3 on.
 from protocols.errors import EncodeError
 from protocols.qr_tables import ALIGNMENT_CENTRES, BLOCK_FIELDS, BLOCKS
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
 ECC_LEVELS = "LMQH"
 MODES = ("numeric", "alphanumeric", "byte")
 ALPHANUMERIC_CHARSET = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:"
@@ -456,8 +460,12 @@ def _pack(
         )
 
 
-def _popcount(value: int) -> int:
+def _popcount_by_string(value: int) -> int:
     return bin(value).count("1")
+
+
+# CPython 3.10+ counts bits natively; MicroPython's int has no bit_count.
+_popcount: "Callable[[int], int]" = getattr(int, "bit_count", _popcount_by_string)
 
 
 def _spread(tile: int, size: int) -> int:
@@ -711,7 +719,10 @@ def encode(
     _draw_function_patterns(grid, chosen_version)
     _place_codewords(grid, codewords)
     del codewords
-    _pack(grid.columns, column_modules, column_region, True)
+    if mask is None:  # columns only matter to the penalty
+        _pack(grid.columns, column_modules, column_region, True)
+    else:
+        grid.columns = []
     # The row grid stays: its bytearrays become the output matrix.
     matrix = grid.rows
     _pack(matrix, row_modules, row_region, False)
