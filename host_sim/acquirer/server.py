@@ -1,0 +1,146 @@
+"""The acquirer host's TCP front end.
+
+Each connection carries frames of a 2-byte big-endian length and one ISO 8583
+message (docs/iso8583.md).  The server answers every request it can read, even
+a malformed one: a message whose MTI decodes but whose fields do not gets the
+response MTI with field 39 = 30 (format error); an MTI the host does not serve
+gets field 39 = 40 (function not supported).  A frame whose MTI cannot be read,
+or a length above ``max_frame``, closes that connection only; the server
+keeps serving everyone else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from host_sim.acquirer import network
+from protocols import iso8583
+from protocols.errors import DecodeError
+from protocols.iso8583_specs import PAYTERM_1987
+
+log = logging.getLogger("payterm.acquirer")
+
+Handler = Callable[[dict[str, str]], dict[str, str]]
+
+DEFAULT_MAX_FRAME = 8192
+READ_TIMEOUT_S = 300.0
+
+
+@dataclass
+class Exchange:
+    """One request/response pair, as the host's journal keeps it (no PAN, no
+    PIN block, no track data: only what operations staff need)."""
+
+    peer: str
+    mti: str
+    stan: str
+    terminal: str
+    response_code: str
+    at: float
+
+
+@dataclass
+class AcquirerHost:
+    spec: dict[str, dict[str, object]] = field(default_factory=lambda: PAYTERM_1987)
+    max_frame: int = DEFAULT_MAX_FRAME
+    network_state: network.NetworkState = field(default_factory=network.NetworkState)
+    journal: list[Exchange] = field(default_factory=list)
+
+    def handlers(self) -> dict[str, Handler]:
+        return {"0800": lambda req: network.handle_0800(req, self.network_state)}
+
+    def respond(self, message: bytes, peer: str = "-") -> bytes | None:
+        """The framed-less response to one message, or None when the message
+        is unreadable (its MTI cannot be decoded)."""
+        mti = _read_mti(message, self.spec)
+        if mti is None:
+            return None
+        response_mti = _response_mti(mti)
+        try:
+            request = iso8583.decode(message, self.spec)
+        except DecodeError as exc:
+            log.warning("format error from %s in %s: %s", peer, mti, exc)
+            response = {"t": response_mti, "39": network.FORMAT_ERROR}
+            self._record(peer, mti, {}, response)
+            return iso8583.encode(response, self.spec)
+        handler = self.handlers().get(mti)
+        if handler is None:
+            response = {"t": response_mti, "39": network.NOT_SUPPORTED}
+            for number in ("11", "41"):
+                if number in request:
+                    response[number] = request[number]
+        else:
+            response = handler(request)
+        self._record(peer, mti, request, response)
+        return iso8583.encode(response, self.spec)
+
+    def _record(
+        self, peer: str, mti: str, request: dict[str, str], response: dict[str, str]
+    ) -> None:
+        entry = Exchange(
+            peer=peer,
+            mti=mti,
+            stan=request.get("11", ""),
+            terminal=request.get("41", ""),
+            response_code=response.get("39", ""),
+            at=time.time(),
+        )
+        self.journal.append(entry)
+        log.info(
+            "%s %s stan=%s tid=%s -> %s", peer, mti, entry.stan, entry.terminal, entry.response_code
+        )
+
+    async def serve_connection(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        peername = writer.get_extra_info("peername")
+        peer = f"{peername[0]}:{peername[1]}" if peername else "-"
+        try:
+            while True:
+                try:
+                    header = await asyncio.wait_for(
+                        reader.readexactly(iso8583.FRAME_HEADER_LEN), READ_TIMEOUT_S
+                    )
+                except (asyncio.IncompleteReadError, TimeoutError):
+                    return
+                length = int.from_bytes(header, "big")
+                if length == 0 or length > self.max_frame:
+                    log.warning("closing %s: frame length %d", peer, length)
+                    return
+                try:
+                    message = await asyncio.wait_for(reader.readexactly(length), READ_TIMEOUT_S)
+                except (asyncio.IncompleteReadError, TimeoutError):
+                    return
+                response = self.respond(message, peer)
+                if response is None:
+                    log.warning("closing %s: unreadable message type", peer)
+                    return
+                writer.write(iso8583.frame(response))
+                await writer.drain()
+        except ConnectionError:
+            return
+        finally:
+            writer.close()
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> asyncio.Server:
+        return await asyncio.start_server(self.serve_connection, host, port)
+
+
+def _read_mti(message: bytes, spec: dict[str, dict[str, object]]) -> str | None:
+    """The message type as 4 digits, or None when the bytes are not one
+    (2 bytes of BCD, or 4 ASCII digits, as the spec says)."""
+    if spec["t"].get("data_enc") == "bcd":
+        text = message[:2].hex() if len(message) >= 2 else ""
+    else:
+        text = message[:4].decode("ascii", "replace") if len(message) >= 4 else ""
+    return text if len(text) == 4 and text.isdigit() else None
+
+
+def _response_mti(mti: str) -> str:
+    # Request MTIs have an even third digit (0, 2); the response adds 10.
+    function = int(mti[2])
+    return mti[:2] + str(function + 1 if function % 2 == 0 else function) + mti[3]
