@@ -123,7 +123,19 @@ TRANSMIT_STATUS_BITS = (
     (1, 3, "paper_end"),
     (2, 0, "drawer_pin3_high"),
 )
-STATUS_REQUESTS = ((1, "printer"), (2, "offline cause"), (3, "error cause"), (4, "paper sensor"))
+# DLE EOT n requests and GS r n requests (49 and 50 are the ASCII spellings).
+REALTIME_STATUS_REQUESTS = (
+    (1, "printer"),
+    (2, "offline cause"),
+    (3, "error cause"),
+    (4, "paper sensor"),
+)
+TRANSMIT_STATUS_REQUESTS = (
+    (1, "paper sensor"),
+    (2, "drawer"),
+    (49, "paper sensor"),
+    (50, "drawer"),
+)
 
 
 def _lookup(pairs: "tuple[tuple[object, int], ...]", key: object, field: str) -> int:
@@ -147,6 +159,13 @@ def _flag(value: object, field: str) -> int:
     if value is False or value == 0:
         return 0
     raise EncodeError("must be True or False", field=field)
+
+
+def _request(requests: "tuple[tuple[int, str], ...]", n: object) -> int:
+    for known, _meaning in requests:
+        if known == n and not isinstance(n, bool):
+            return known
+    raise EncodeError("unknown status request %r" % (n,), field="n")
 
 
 def _le16(value: int, field: str) -> bytes:
@@ -265,14 +284,12 @@ class EscPosBuilder:
 
     def status_request(self, n: int) -> "EscPosBuilder":
         """DLE EOT n: 1 printer, 2 offline cause, 3 error cause, 4 paper sensor."""
-        self._raw(REALTIME_STATUS + bytes((_int_in(n, 1, 4, "n"),)))
+        self._raw(REALTIME_STATUS + bytes((_request(REALTIME_STATUS_REQUESTS, n),)))
         return self
 
     def transmit_status(self, n: int = 1) -> "EscPosBuilder":
         """GS r n: 1 (or 49) paper sensor, 2 (or 50) drawer kick-out connector."""
-        if n not in (1, 2, 49, 50):
-            raise EncodeError("n must be 1, 2, 49 or 50", field="n")
-        self._raw(TRANSMIT_STATUS + bytes((n,)))
+        self._raw(TRANSMIT_STATUS + bytes((_request(TRANSMIT_STATUS_REQUESTS, n),)))
         return self
 
     # -- text -----------------------------------------------------------
