@@ -226,3 +226,29 @@ def test_format4_parse_arbitrary_bytes_raises_only_decode_error(data: bytes) -> 
     except DecodeError:
         return
     assert 4 <= len(pin) <= 12 and pin.isdigit()
+
+
+ALLOWED_PAIRS = [
+    (src, dst)
+    for src in pinblock.FORMATS
+    for dst in pinblock.FORMATS
+    if not (src in pinblock.PAN_FORMATS and dst not in pinblock.PAN_FORMATS)
+]
+
+
+@pytest.mark.parametrize(("src", "dst"), ALLOWED_PAIRS, ids=lambda f: str(f))
+def test_translate_every_allowed_format_pair(src: int, dst: int) -> None:
+    tdes, aes = bytes(range(16)), bytes(range(16, 32))
+    pan = "5413330089600010"
+    src_key = aes if src == 4 else tdes
+    dst_key = aes if dst == 4 else tdes[::-1]
+    block = pinblock.encipher(src, src_key, "24681357", pan)
+    out = pinblock.translate(block, src, src_key, dst, dst_key, pan)
+    assert len(out) == (16 if dst == 4 else 8)
+    assert pinblock.decipher(dst, dst_key, out, pan) == "24681357"
+
+
+def test_format4_fill_as_hex_or_bytes_is_the_same() -> None:
+    fill = bytes.fromhex("0011223344556677")
+    assert pinblock.encode(4, "1234", fill=fill) == pinblock.encode(4, "1234", fill=fill.hex())
+    assert pinblock.encode(4, "1234", fill=fill)[8:] == fill
