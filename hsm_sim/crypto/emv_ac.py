@@ -175,8 +175,8 @@ def verify_arqc_and_respond(
     un: bytes | None = None,
 ) -> bytes | None:
     """Issuer side: verify the ARQC and, when it is right, return the ARPC by
-    the CVN's method (method 1 uses ``arc``, method 2 ``csu``/``prop_data``);
-    None when the ARQC is wrong."""
+    the CVN's method and key (method 1 uses ``arc``, 2 bytes, default "00" =
+    30 30; method 2 uses ``csu``/``prop_data``); None when the ARQC is wrong."""
     prof = profile(cvn)
     icc_mk, key = ac_keys(imk, pan, psn, atc, cvn, option, un)
     if not verify_ac(key, data, arqc, prof["padding"]):
