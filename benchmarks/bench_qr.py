@@ -174,11 +174,14 @@ def best_times(
 
 # Runs under MicroPython: best time per symbol over a few runs.
 _MICROPYTHON_TIMING = """
-import time
+import gc, time
 from protocols import qr
 data = %r
 best = 10 ** 12
+symbol = None
 for _ in range(%d):
+    symbol = None  # as a terminal would: drop the last symbol first
+    gc.collect()
     start = time.ticks_us()
     symbol = qr.encode(data, %r)
     best = min(best, time.ticks_diff(time.ticks_us(), start))
@@ -232,6 +235,7 @@ def smallest_heap_kib(code: str, path: str, low: int = 8, high: int = 2048) -> i
 
 def heap_search(typical: str) -> dict[str, Any]:
     cases = {
+        "import_only": "from protocols import qr\n",
         "typical_payload_M": f"from protocols import qr\nqr.encode({typical!r}, 'M')\n",
         "version_40_L_full": f"from protocols import qr\nqr.encode({_V40_DATA}, 'L')\n",
     }
