@@ -20,7 +20,7 @@ that both meet the same machine load.
 Under MicroPython (the ``micropython`` unix port, a fresh process with
 -X heapsize) the same encoder is timed on the payload closest to 150
 characters and on a full version 40-L symbol, and the smallest heap each
-needs is found by bisection, importing protocols.qr from source and from
+needs is found by walking the heap size down, importing protocols.qr from source and from
 mpy-cross output.
 
 Usage: ``python -m benchmarks.bench_qr [--payloads N] [--repeat R]
@@ -220,17 +220,17 @@ def micropython_timing(data: str | None, ecc: str, heap: str, runs: int) -> dict
     }
 
 
-def smallest_heap_kib(code: str, path: str, low: int = 8, high: int = 2048) -> int | None:
-    """Smallest -X heapsize (KiB) at which ``code`` exits 0, by bisection."""
-    if run_micropython(code, f"{high}K", path).returncode != 0:
+def smallest_heap_kib(code: str, path: str, top: int = 512, step: int = 4) -> int | None:
+    """Smallest -X heapsize (KiB) from which every size up to ``top``, in
+    ``step`` KiB steps, runs ``code`` to exit 0.  Walked down from the top,
+    not bisected: near the limit success is not monotonic in the heap size
+    (where the heap fragments depends on its size)."""
+    if run_micropython(code, f"{top}K", path).returncode != 0:
         return None
-    while high - low > 1:
-        middle = (low + high) // 2
-        if run_micropython(code, f"{middle}K", path).returncode == 0:
-            high = middle
-        else:
-            low = middle
-    return high
+    size = top
+    while size > step and run_micropython(code, f"{size - step}K", path).returncode == 0:
+        size -= step
+    return size
 
 
 def heap_search(typical: str) -> dict[str, Any]:
