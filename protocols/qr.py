@@ -14,6 +14,12 @@ the symbol counting as light; scanning a row (column) from its start, a run
 that overlaps the previous counted run is not counted again.  This is how
 segno 1.6.6 reads the rule, so both pick the same mask.
 
+Padding follows 7.4.10: 0 bits up to the next codeword boundary only, then
+the pad codewords.  segno 1.6.6 adds a whole 0x00 codeword when the stream
+already ends on a boundary (heuer/segno#148), which in byte mode is every
+symbol that is not full; with that corrected, its matrices equal ours for
+every version, level and mask (tests/test_qr.py).
+
 Speed on the device: the penalty works on whole rows and columns packed into
 integers (one bit a module), so each rule is a handful of shifts and ANDs per
 line instead of a Python loop per module; arbitrary precision ints (the MPZ
