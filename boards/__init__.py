@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 SCHEMA_VERSION = 1
-BUS_KINDS = ("uart", "i2c", "spi", "channel", "usb_cdc")
+BUS_KINDS = ("uart", "i2c", "spi", "channel", "usb_cdc", "net")
 # Devices every POS-class board names; a board may add more.
 DEVICE_ROLES = (
     "nfc",

@@ -80,6 +80,19 @@ class Board:
         kind = spec["kind"]
         if kind == "uart":
             obj = self._uart(bus_name, spec)
+        elif kind == "net":
+            # A network peer is a byte stream like a UART: same object, longer
+            # first-byte timeout (a host may take seconds to answer).
+            ep = self._required(bus_name)
+            obj = TcpUart(
+                ep[0],
+                ep[1],
+                timeout=spec.get("timeout_ms", 30000),
+                timeout_char=spec.get("timeout_char_ms", 1000),
+                rxbuf=spec.get("rxbuf", 4096),
+                connect_timeout_ms=self._connect_timeout_ms,
+                name=bus_name,
+            )
         elif kind == "i2c":
             ep = self._required(bus_name)
             obj = TcpI2C(
