@@ -194,8 +194,11 @@ _V40_DATA = "bytes(range(256)) * 11 + bytes(range(137))"  # 2953 bytes: full 40-
 def run_micropython(code: str, heap: str, path: str) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ)
     env["MICROPYPATH"] = path
+    # The working directory is on MicroPython's path too ("" first): run in
+    # ``path`` so that only the intended copy of protocols/ can be imported.
     return subprocess.run(
         [micropython_binary(), "-X", "heapsize=" + heap, "-c", code],
+        cwd=path,
         capture_output=True,
         text=True,
         env=env,

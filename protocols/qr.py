@@ -166,8 +166,8 @@ def symbol_size(version: int) -> int:
 def block_structure(version: int, ecc: str) -> "tuple[int, int, int, int, int]":
     """Table 9 entry: (EC codewords per block, group-1 blocks, data codewords
     per group-1 block, group-2 blocks, data codewords per group-2 block)."""
-    start = ((version - 1) * 4 + ECC_LEVELS.index(ecc)) * BLOCK_FIELDS
-    entry = BLOCKS[start : start + BLOCK_FIELDS]
+    start = ECC_LEVELS.index(ecc) * BLOCK_FIELDS
+    entry = BLOCKS[version - 1][start : start + BLOCK_FIELDS]
     return entry[0], entry[1], entry[2], entry[3], entry[4]
 
 
