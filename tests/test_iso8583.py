@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import copy
 import json
+import os
+import subprocess
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from iso8583_strategies import messages, specs
 
@@ -19,6 +21,7 @@ from payterm import cli
 from protocols import iso8583
 from protocols.errors import DecodeError, EncodeError
 from protocols.iso8583_specs import PAYTERM_1987, SPECS
+from tools.mpytest import micropython_binary
 
 VECTOR_DIR = Path(__file__).parent / "vectors"
 DOCS = json.loads((VECTOR_DIR / "iso8583_pyiso8583_docs.json").read_text())
@@ -542,3 +545,68 @@ def test_cli_encode_spec_option_must_agree_with_json(
     code, out, _ = _run(capsys, "iso8583", "encode", str(path))
     assert code == 0
     assert json.loads(out) == {"hex": "08000000000000000000"}
+
+
+# ---------------------------------------------------------------- CPython vs MicroPython
+
+# Reads one case per line (JSON) and prints one result per line, so the heap
+# only ever holds one case.
+_MICROPYTHON_DIFF = """
+import json
+from protocols import iso8583
+from protocols.errors import DecodeError
+
+def outcome(wire, spec):
+    try:
+        return {"doc": iso8583.decode(wire, spec)}
+    except DecodeError as e:
+        return {"error": [e.field, e.offset]}
+
+with open(%r) as f:
+    for line in f:
+        case = json.loads(line)
+        spec = case["spec"]
+        result = {"hex": iso8583.encode(case["doc"], spec).hex()}
+        result["decoded"] = outcome(bytes.fromhex(case["hex"]), spec)
+        result["damaged"] = outcome(bytes.fromhex(case["damaged"]), spec)
+        print(json.dumps(result))
+"""
+
+
+def _outcome(wire: bytes, spec: Any) -> dict[str, Any]:
+    try:
+        return {"doc": iso8583.decode(wire, spec)}
+    except DecodeError as e:
+        return {"error": [e.field, e.offset]}
+
+
+@settings(max_examples=3)
+@given(data=st.data())
+def test_micropython_matches_cpython_on_generated_cases(
+    data: st.DataObject, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    cases = []
+    for _ in range(40):
+        spec = data.draw(specs())
+        wire = iso8583.encode(data.draw(messages(spec)), spec)
+        cut = data.draw(st.integers(0, len(wire)))
+        damaged = wire[:cut] + data.draw(st.binary(max_size=6)) + wire[cut + 1 :]
+        decoded = iso8583.decode(wire, spec)
+        cases.append({"spec": spec, "doc": decoded, "hex": wire.hex(), "damaged": damaged.hex()})
+    path = tmp_path_factory.mktemp("mpy") / "cases.jsonl"
+    path.write_text("".join(json.dumps(c) + "\n" for c in cases))
+    proc = subprocess.run(
+        [micropython_binary(), "-X", "heapsize=256K", "-c", _MICROPYTHON_DIFF % str(path)],
+        env={**os.environ, "MICROPYPATH": str(Path(__file__).resolve().parent.parent)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    results = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert len(results) == len(cases)
+    for case, result in zip(cases, results, strict=True):
+        assert result["hex"] == case["hex"]
+        assert result["decoded"] == {"doc": case["doc"]}
+        assert result["damaged"] == _outcome(bytes.fromhex(case["damaged"]), case["spec"])
