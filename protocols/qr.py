@@ -158,15 +158,28 @@ class QRCode:
         )
 
 
+def _check_version(version: object) -> None:
+    if not isinstance(version, int) or isinstance(version, bool) or not 1 <= version <= 40:
+        raise EncodeError("version must be 1..40: %r" % (version,), field="version")
+
+
+def _level_index(ecc: object) -> int:
+    if not isinstance(ecc, str) or len(ecc) != 1 or ecc.upper() not in ECC_LEVELS:
+        raise EncodeError("error correction level must be L, M, Q or H: %r" % (ecc,), field="ecc")
+    return ECC_LEVELS.index(ecc.upper())
+
+
 def symbol_size(version: int) -> int:
     """Modules per side of a symbol of ``version`` (without quiet zone)."""
+    _check_version(version)
     return 4 * version + 17
 
 
 def block_structure(version: int, ecc: str) -> "tuple[int, int, int, int, int]":
     """Table 9 entry: (EC codewords per block, group-1 blocks, data codewords
     per group-1 block, group-2 blocks, data codewords per group-2 block)."""
-    start = ECC_LEVELS.index(ecc) * BLOCK_FIELDS
+    _check_version(version)
+    start = _level_index(ecc) * BLOCK_FIELDS
     entry = BLOCKS[version - 1][start : start + BLOCK_FIELDS]
     return entry[0], entry[1], entry[2], entry[3], entry[4]
 
@@ -235,8 +248,16 @@ class _BitWriter:
 
 def data_codewords(payload: bytes, mode: str, version: int, ecc: str) -> bytearray:
     """The data codewords (7.4): mode indicator, character count, data,
-    terminator, padding bits and pad codewords.  ``payload`` must fit."""
-    mode_index = MODES.index(mode)
+    terminator, padding bits and pad codewords, for one segment of ``mode``.
+    EncodeError if an argument is invalid or ``payload`` does not fit."""
+    if mode is None or version is None:
+        raise EncodeError("data_codewords needs an explicit mode and version", field="mode")
+    payload, level, mode_index = _normalize(payload, ecc, version, None, mode)
+    _fit_version(payload, mode_index, level, version)
+    return _data_codewords(payload, mode_index, version, level)
+
+
+def _data_codewords(payload: bytes, mode_index: int, version: int, ecc: str) -> bytearray:
     capacity = data_capacity(version, ecc)
     writer = _BitWriter(capacity)
     write = writer.write
@@ -281,8 +302,8 @@ def _generator_logs(degree: int) -> bytearray:
                 coefficients[index] ^= _EXP[_LOG[term] + root]
     logs = bytearray(degree)
     for index in range(degree):
-        # No coefficient of these generators is zero (Annex A), so every one
-        # has a logarithm.
+        # No coefficient of a generator of degree 1..254 is zero (checked in
+        # tests/test_qr.py), so every one has a logarithm.
         logs[index] = _LOG[coefficients[index + 1]]
     return logs
 
@@ -290,6 +311,8 @@ def _generator_logs(degree: int) -> bytearray:
 def ec_codewords(block: "bytes | bytearray", degree: int) -> bytearray:
     """Reed-Solomon error correction codewords of one data block (7.5.2):
     the remainder of block(x) * x^degree divided by the generator polynomial."""
+    if not isinstance(degree, int) or not 1 <= degree <= 254:
+        raise EncodeError("EC codeword count must be 1..254: %r" % (degree,), field="degree")
     return _ec_codewords(block, 0, len(block), _generator_logs(degree))
 
 
@@ -315,6 +338,12 @@ def _ec_codewords(
 def final_codewords(data: bytearray, version: int, ecc: str) -> bytearray:
     """Split ``data`` into blocks, add their EC codewords and interleave (7.6)."""
     degree, blocks1, data1, blocks2, data2 = block_structure(version, ecc)
+    if len(data) != blocks1 * data1 + blocks2 * data2:
+        raise EncodeError(
+            "%d data codewords given, version %d-%s has %d"
+            % (len(data), version, ecc, blocks1 * data1 + blocks2 * data2),
+            field="data",
+        )
     generator = _generator_logs(degree)
     block_count = blocks1 + blocks2
     starts = []
@@ -343,7 +372,9 @@ def final_codewords(data: bytearray, version: int, ecc: str) -> bytearray:
 
 def format_information(ecc: str, mask: int) -> int:
     """The 15-bit format information (7.9.1), BCH coded and masked."""
-    value = (_FORMAT_ECC_BITS[ECC_LEVELS.index(ecc)] << 3) | mask
+    if not isinstance(mask, int) or isinstance(mask, bool) or not 0 <= mask <= 7:
+        raise EncodeError("mask must be 0..7: %r" % (mask,), field="mask")
+    value = (_FORMAT_ECC_BITS[_level_index(ecc)] << 3) | mask
     remainder = value << 10
     for shift in range(4, -1, -1):
         if remainder & (1 << (shift + 10)):
@@ -353,6 +384,7 @@ def format_information(ecc: str, mask: int) -> int:
 
 def version_information(version: int) -> int:
     """The 18-bit version information (7.10), BCH coded (versions >= 7)."""
+    _check_version(version)
     remainder = version << 12
     for shift in range(5, -1, -1):
         if remainder & (1 << (shift + 12)):
@@ -641,12 +673,9 @@ def _normalize(
         payload = bytes(data)
     else:
         raise EncodeError("data must be bytes or str, not " + type(data).__name__, field="data")
-    if not isinstance(ecc, str) or ecc.upper() not in ("L", "M", "Q", "H"):
-        raise EncodeError("error correction level must be L, M, Q or H: %r" % (ecc,), field="ecc")
-    if version is not None and (
-        not isinstance(version, int) or isinstance(version, bool) or not 1 <= version <= 40
-    ):
-        raise EncodeError("version must be 1..40: %r" % (version,), field="version")
+    level = ECC_LEVELS[_level_index(ecc)]
+    if version is not None:
+        _check_version(version)
     if mask is not None and (
         not isinstance(mask, int) or isinstance(mask, bool) or not 0 <= mask <= 7
     ):
@@ -664,7 +693,7 @@ def _normalize(
             )
     else:
         raise EncodeError("mode must be numeric, alphanumeric or byte: %r" % (mode,), field="mode")
-    return payload, ecc.upper(), mode_index
+    return payload, level, mode_index
 
 
 def _fit_version(payload: bytes, mode_index: int, ecc: str, version: "int | None") -> int:
@@ -708,7 +737,7 @@ def encode(
     payload, level, mode_index = _normalize(data, ecc, version, mask, mode)
     chosen_version = _fit_version(payload, mode_index, level, version)
     codewords = final_codewords(
-        data_codewords(payload, MODES[mode_index], chosen_version, level), chosen_version, level
+        _data_codewords(payload, mode_index, chosen_version, level), chosen_version, level
     )
     size = symbol_size(chosen_version)
     # Everything the mask search keeps is allocated before the grid: on a

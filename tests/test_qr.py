@@ -146,6 +146,64 @@ def test_published_codewords(vector: dict[str, Any]) -> None:
     assert bytes(final) == bytes(data) + expected_ec
 
 
+def _gf_multiply(a: int, b: int) -> int:
+    # Carry-less multiplication reduced by the QR field polynomial 0x11D.
+    product = 0
+    while b:
+        if b & 1:
+            product ^= a
+        b >>= 1
+        a <<= 1
+        if a & 0x100:
+            a ^= 0x11D
+    return product
+
+
+def _reference_ec(block: bytes, degree: int) -> bytes:
+    """Schoolbook: block(x) * x^degree mod prod(x - 2^i), i < degree."""
+    generator = [1]
+    root = 1
+    for _ in range(degree):
+        shifted = [*generator, 0]
+        for index, coefficient in enumerate(generator):
+            shifted[index + 1] ^= _gf_multiply(coefficient, root)
+        generator = shifted
+        root = _gf_multiply(root, 2)
+    remainder = list(block) + [0] * degree
+    for index in range(len(block)):
+        factor = remainder[index]
+        if factor:
+            for offset, coefficient in enumerate(generator):
+                remainder[index + offset] ^= _gf_multiply(coefficient, factor)
+    return bytes(remainder[len(block) :])
+
+
+@pytest.mark.parametrize("degree", [*range(1, 69), 100, 180, 254])
+def test_reed_solomon_against_schoolbook_division(degree: int) -> None:
+    rng = random.Random(degree)
+    block = bytes(rng.randrange(256) for _ in range(rng.randint(1, 255 - degree)))
+    assert bytes(qr.ec_codewords(block, degree)) == _reference_ec(block, degree)
+
+
+def test_helpers_reject_invalid_arguments() -> None:
+    calls: list[tuple[Any, tuple[Any, ...], str]] = [
+        (qr.data_codewords, (b"x", None, 1, "M"), "mode"),
+        (qr.data_codewords, (b"x" * 20, "byte", 1, "H"), "data"),
+        (qr.data_codewords, (b"x", "numeric", 1, "M"), "data"),
+        (qr.final_codewords, (bytearray(3), 1, "M"), "data"),
+        (qr.block_structure, (0, "M"), "version"),
+        (qr.data_capacity, (1, "Z"), "ecc"),
+        (qr.symbol_size, (41,), "version"),
+        (qr.format_information, ("M", 8), "mask"),
+        (qr.version_information, (0,), "version"),
+        (qr.ec_codewords, (b"abc", 0), "degree"),
+    ]
+    for function, arguments, field in calls:
+        with pytest.raises(EncodeError) as caught:
+            function(*arguments)
+        assert caught.value.field == field, (function.__name__, arguments)
+
+
 def test_format_information_all_32_against_segno_table() -> None:
     for ecc in "LMQH":
         for mask in range(8):
