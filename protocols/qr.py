@@ -293,9 +293,9 @@ def _generator_logs(degree: int) -> bytearray:
     coefficients = bytearray(degree + 1)
     coefficients[0] = 1
     for root in range(degree):
-        # Multiply by (x + a^root): new[k] = old[k] + a^root * old[k - 1],
-        # highest power first, updated from the low end so old[k - 1] is
-        # still unchanged when it is read.
+        # Multiply by (x + a^root): new[k] = old[k] + a^root * old[k - 1]
+        # (highest power first); k runs downwards so old[k - 1] is still
+        # unchanged when it is read.
         for index in range(root + 1, 0, -1):
             term = coefficients[index - 1]
             if term:
