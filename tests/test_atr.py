@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from smartcard import ATR as pyscard_atr
+import smartcard.ATR
 
 from protocols import atr
 from protocols.errors import DecodeError
@@ -124,7 +124,7 @@ def test_trailing_bytes_and_overlong_atrs_are_refused() -> None:
 
 
 def _pyscard_view(raw: bytes) -> tuple[bytes, list[int], bool, bool]:
-    p = pyscard_atr.ATR(list(raw))
+    p = smartcard.ATR.ATR(list(raw))
     hist = bytes(p.getHistoricalBytes())
     protocols = sorted(int(k[2:]) for k in p.getSupportedProtocols() if k != "T=15") or [0]
     length = 2 + sum(1 for lst in (p.TA, p.TB, p.TC, p.TD) for b in lst if b is not None)
