@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import smartcard.ATR
 from hypothesis import given
 from hypothesis import strategies as st
-import smartcard.ATR
 
 from protocols import atr
 from protocols.errors import DecodeError
