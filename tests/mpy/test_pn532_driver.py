@@ -244,7 +244,8 @@ def test_stray_frame_for_another_command_is_ignored():
 
 
 def _listed(steps):
-    r, uart, clock = reader([(LIST_ONE_A, [ACK, frames.encode_response(0x4A, ISO_TARGET)])] + steps)
+    steps = [(LIST_ONE_A, [ACK, frames.encode_response(0x4A, ISO_TARGET)])] + steps
+    r, uart, _clock = reader(steps)
     r.list_passive_target()
     return r, uart
 

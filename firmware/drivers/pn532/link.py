@@ -22,14 +22,13 @@ Time comes from the injected clock (``ticks_ms``, ``ticks_diff``,
 time source and tests run on a fake clock.
 """
 
-from protocols import pn532 as frames
-
 from firmware.drivers.pn532.errors import (
     AckTimeout,
     PN532ProtocolError,
     PN532SyntaxError,
     ResponseTimeout,
 )
+from protocols import pn532 as frames
 
 # The PN532 acknowledges within 15 ms at 115200 baud (nfcpy allows 100 ms on
 # slow USB-serial bridges; we take the middle).

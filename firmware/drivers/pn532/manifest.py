@@ -1,3 +1,4 @@
+# ruff: noqa: F821  (metadata/package are provided by the manifest runner)
 # micropython-lib style manifest: freeze the driver with the wire format it
 # uses.  Paths are relative to the repository root (three levels up).
 metadata(description="NXP PN532 NFC reader over HSU (ISO 14443 type A, ISO-DEP)", version="0.1.0")

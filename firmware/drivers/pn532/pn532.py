@@ -14,8 +14,6 @@ The UART is injected, and so is the clock (``ticks_ms``, ``ticks_diff``,
 ``sleep_ms``): the driver touches neither ``machine`` nor ``time``.
 """
 
-from protocols import pn532 as frames
-
 from firmware.drivers.pn532.errors import (
     CardCollision,
     NoTargetError,
@@ -24,6 +22,7 @@ from firmware.drivers.pn532.errors import (
 )
 from firmware.drivers.pn532.link import DEFAULT_ACK_TIMEOUT_MS, DEFAULT_MAX_RETRIES, Link
 from firmware.drivers.pn532.target import parse_type_a_targets
+from protocols import pn532 as frames
 
 # A command frame carries at most 265 bytes after LEN (TFI, command code, Tg,
 # data): 262 bytes of card data per InDataExchange (UM0701 §6.2.1.2).

@@ -17,7 +17,7 @@ SAK_ISO14443_4 = 0x20
 
 
 class Iso14443aTarget:
-    __slots__ = ("_reader", "ats", "atqa", "sak", "tg", "uid")
+    __slots__ = ("_reader", "atqa", "ats", "sak", "tg", "uid")
 
     def __init__(self, reader, tg, atqa, sak, uid, ats):
         self._reader = reader
