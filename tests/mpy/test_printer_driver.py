@@ -209,3 +209,11 @@ def test_58mm_columns():
     r = Receipt("58mm").item("Water", "0.350")
     eq(r.output.endswith(b"Water" + b" " * 22 + b"0.350\n"), True)
     raises(ValueError, Receipt, "57mm")
+
+
+def test_raster_bytes_equal_image_raster():
+    from protocols.escpos import EscPosBuilder
+
+    rows = bytes((i * 37) & 0xFF for i in range(3 * 5))
+    eq(Receipt().raster(20, 5, rows).output, EscPosBuilder().image_raster(20, 5, rows).output)
+    eq(Receipt().raster(20, 5, bytearray(rows)).output, Receipt().image_raster(20, 5, rows).output)

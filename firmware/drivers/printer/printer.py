@@ -103,7 +103,7 @@ class Receipt(escpos.EscPosBuilder):
         sent as a GS v 0 raster."""
         glyphs = arabic.visual(text, direction)
         width, height, rows = self.font.render(glyphs, self.dots, align)
-        self.image_raster(width, height, bytes(rows))
+        self.raster(width, height, rows)
         return self
 
     def qr_code(self, data: str, ecc: str = "M", module: "int | None" = None) -> "Receipt":
@@ -122,8 +122,22 @@ class Receipt(escpos.EscPosBuilder):
             self.textln("")
         else:
             width, height, rows = qr_raster(qr.encode(data, ecc).matrix, size, self.dots)
-            self.image_raster(width, height, rows)
+            self.raster(width, height, rows)
         self.set(align="left")
+        return self
+
+    def raster(self, width: int, height: int, rows: "Any") -> "Receipt":
+        """GS v 0 of packed rows, the same bytes as image_raster (one
+        fragment up to 960 rows) without copying the rows on the way: small
+        heaps fragment."""
+        row_bytes = (width + 7) >> 3
+        if len(rows) != row_bytes * height or not 0 < height <= 960 or width < 1:
+            return self.image_raster(width, height, bytes(rows))
+        self._raw(
+            escpos.RASTER_IMAGE
+            + bytes((0, row_bytes & 0xFF, row_bytes >> 8, height & 0xFF, height >> 8))
+        )
+        self._raw(rows)
         return self
 
     def finish(self, cut: bool = True) -> "Receipt":
@@ -156,7 +170,7 @@ def qr_raster(matrix: "list", module: int, width: int) -> "tuple[int, int, bytes
         for k in range(module):
             start = (top + r * module + k) * row_bytes
             out[start : start + row_bytes] = line
-    return width, side, bytes(out)
+    return width, side, out
 
 
 class Printer:
@@ -247,7 +261,8 @@ class Printer:
     def print(self, receipt: "Any", check: bool = True) -> int:
         """Send a Receipt (or bytes) after checking the status; returns the
         number of bytes written.  Nothing is sent if the check fails."""
-        data = receipt.output if isinstance(receipt, escpos.EscPosBuilder) else bytes(receipt)
+        # the builder's buffer itself, not a copy: receipts hold rasters
+        data = receipt._out if isinstance(receipt, escpos.EscPosBuilder) else receipt
         if check:
             self.check_ready()
         written = 0
