@@ -1,0 +1,141 @@
+"""The emulated PN532 on a loopback TCP port: the bytes of the socket are the
+bytes of the HSU line, as the sim board's UARTs expect (docs/boards.md).
+
+One chip serves every connection; a new connection is a re-plugged cable
+(the frame parser starts afresh, the chip keeps its state).  Whatever
+arrives, the server keeps serving: the emulator never raises on input, and a
+bug that made it raise would be logged and the connection kept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from types import TracebackType
+
+from host_sim.nfc.pn532_emulator import Pn532Emulator
+
+log = logging.getLogger("payterm.nfc")
+
+READ_SIZE = 4096
+
+
+class Pn532Server:
+    def __init__(self, emulator: Pn532Emulator, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.emulator = emulator
+        self.host = host
+        self.port = port
+        self.connections = 0
+        self._server: asyncio.base_events.Server | None = None
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._serve, self.host, self.port)
+        sockname = self._server.sockets[0].getsockname()
+        self.host, self.port = sockname[0], sockname[1]
+        log.info("PN532 emulator listening on %s:%d", self.host, self.port)
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+
+    async def serve_forever(self) -> None:
+        if self._server is None:
+            await self.start()
+        assert self._server is not None
+        await self._server.serve_forever()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        peer = writer.get_extra_info("peername")
+        log.info("host connected: %s", peer)
+        with self.emulator.field.lock:
+            self.emulator.parser.reset()
+        try:
+            while True:
+                data = await reader.read(READ_SIZE)
+                if not data:
+                    break
+                try:
+                    outputs = self.emulator.receive(data)
+                except Exception:  # the chip must outlive its own bugs
+                    log.exception("emulator failed on %s", data.hex())
+                    continue
+                for output in outputs:
+                    if output.delay_s > 0:
+                        await asyncio.sleep(output.delay_s)
+                    writer.write(output.data)
+                    await writer.drain()
+        except (ConnectionError, OSError) as exc:
+            log.info("host %s left: %s", peer, exc)
+        finally:
+            writer.close()
+            try:
+                await writer.wait_closed()
+            except (ConnectionError, OSError):
+                pass
+
+
+class BackgroundServer:
+    """The server on its own event loop in a thread (tests, the CLI's pty mode)::
+
+    with BackgroundServer(Pn532Emulator(field)) as server:
+        connect to (server.host, server.port)
+    """
+
+    def __init__(self, emulator: Pn532Emulator, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.server = Pn532Server(emulator, host, port)
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._run, name="pn532-emulator", daemon=True)
+        self._started = threading.Event()
+        self._error: BaseException | None = None
+
+    @property
+    def host(self) -> str:
+        return self.server.host
+
+    @property
+    def port(self) -> int:
+        return self.server.port
+
+    @property
+    def emulator(self) -> Pn532Emulator:
+        return self.server.emulator
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        try:
+            self._loop.run_until_complete(self.server.start())
+        except BaseException as exc:
+            self._error = exc
+            self._started.set()
+            return
+        self._started.set()
+        self._loop.run_forever()
+        self._loop.run_until_complete(self.server.close())
+        self._loop.close()
+
+    def start(self) -> BackgroundServer:
+        self._thread.start()
+        self._started.wait(10)
+        if self._error is not None:
+            raise self._error
+        return self
+
+    def stop(self) -> None:
+        if self._thread.is_alive():
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(10)
+
+    def __enter__(self) -> BackgroundServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
