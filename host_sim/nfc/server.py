@@ -10,6 +10,7 @@ bug that made it raise would be logged and the connection kept.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 from types import TracebackType
@@ -72,10 +73,8 @@ class Pn532Server:
             log.info("host %s left: %s", peer, exc)
         finally:
             writer.close()
-            try:
+            with contextlib.suppress(ConnectionError, OSError):
                 await writer.wait_closed()
-            except (ConnectionError, OSError):
-                pass
 
 
 class BackgroundServer:
