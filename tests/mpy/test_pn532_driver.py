@@ -115,6 +115,20 @@ def test_wakeup_writes_hsu_preamble_then_sam_configuration():
     uart.done()
 
 
+def test_start_bounds_the_polling_and_switches_the_field_off():
+    r, uart, _ = reader(
+        [
+            (frames.HSU_WAKEUP, []),
+            (SAM_NORMAL, [ACK, SAM_ANSWER]),
+            # RFConfiguration CfgItem 5: MxRtyATR FF, MxRtyPSL 01, MxRtyPassiveActivation 02
+            (h("0000FF06FAD43205FF0102F300"), [ACK, frames.encode_response(0x32)]),
+            (h("0000FF04FCD4320100F900"), [ACK, frames.encode_response(0x32)]),
+        ]
+    )
+    r.start()
+    uart.done()
+
+
 def test_firmware_version_answer_byte_by_byte():
     r, uart, _ = reader([(GET_VERSION, bytewise(ACK + VERSION_ANSWER))])
     eq(r.firmware_version(), (0x32, 1, 6, 7))

@@ -35,6 +35,9 @@ MAX_RESPONSE = 65538
 
 SAM_MODE_NORMAL = 0x01
 RF_CFG_FIELD = 0x01
+RF_CFG_MAX_RETRIES = 0x05
+# InListPassiveTarget tries this many times before answering "no card".
+DEFAULT_PASSIVE_RETRIES = 0x02
 BRTY_106_TYPE_A = 0x00
 # PowerDown WakeUpEnable bit for the HSU (UM0701 §7.2.11).
 WAKEUP_HSU = 0x10
@@ -66,6 +69,19 @@ class PN532:
         put it in normal mode: the HSU wake-up bytes, then SAMConfiguration."""
         self.link.write(frames.HSU_WAKEUP)
         self.sam_configuration()
+
+    def start(self, passive_retries=DEFAULT_PASSIVE_RETRIES):
+        """Ready to poll: wakeup(), a bounded number of activation retries
+        (after reset the PN532 polls forever for a card that is not there),
+        and the field off, so every card in it starts from IDLE."""
+        self.wakeup()
+        self.set_max_retries(passive_activation=passive_retries)
+        self.rf_off()
+
+    def set_max_retries(self, atr=0xFF, psl=0x01, passive_activation=0xFF):
+        """RFConfiguration CfgItem 5 (MaxRetries); 0xFF = retry forever."""
+        params = bytes((RF_CFG_MAX_RETRIES, atr, psl, passive_activation))
+        self.command(frames.RF_CONFIGURATION, params, 100)
 
     def sam_configuration(self, mode=SAM_MODE_NORMAL, timeout=0, use_irq=False):
         data = self.command(
