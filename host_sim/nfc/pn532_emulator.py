@@ -150,6 +150,7 @@ class Pn532Emulator:
         # What the chip saw (tests and the CLI's log read these).
         self.commands: list[int] = []
         self.corrupt_frames = 0
+        self.nacks_received = 0
         self.syntax_errors = 0
         self.ignored_while_asleep = 0
         self._handlers: dict[int, Callable[[bytes], bytes | None]] = {
@@ -215,6 +216,7 @@ class Pn532Emulator:
                 self.pending_baud = None
             return
         if kind == frames.KIND_NACK:
+            self.nacks_received += 1
             if self.last_response is not None:
                 out.append(Output(self.timing.uart(len(self.last_response)), self.last_response))
             return

@@ -10,9 +10,10 @@ its failure modes:
 - the PN532's error frame (it could not parse us)       -> PN532SyntaxError
 - no response within the command's timeout              -> send an ACK (which
   aborts the command, UM0701 §6.2.1.3) and raise ResponseTimeout
-- a corrupt response (bad LCS/DCS)                      -> send a NACK: the
+- a corrupt response (bad LCS/DCS) and then a quiet line -> send a NACK: the
   PN532 sends its last response again; after ``max_retries`` NACKs,
-  PN532ProtocolError
+  PN532ProtocolError.  (Waiting for quiet first: noise containing 00 FF
+  parses as a corrupt frame too, and a good response may follow it.)
 - noise, stray preambles, half frames                   -> skipped by
   protocols.pn532.FrameParser (resynchronisation on the next start code)
 - a well-formed frame answering another command         -> ignored
@@ -34,6 +35,8 @@ from protocols import pn532 as frames
 # slow USB-serial bridges; we take the middle).
 DEFAULT_ACK_TIMEOUT_MS = 50
 DEFAULT_MAX_RETRIES = 3
+# Quiet time after a corrupt frame before asking for a resend (NACK).
+NACK_QUIET_MS = 20
 
 
 class Link:
@@ -130,24 +133,38 @@ class Link:
     def _await_response(self, code, timeout_ms):
         nacks = 0
         deadline = self._deadline(timeout_ms)
+        # After a corrupt frame, give the line NACK_QUIET_MS to deliver a good
+        # response (the corrupt "frame" may have been noise that looked like a
+        # start code); only a quiet line earns a NACK.
+        quiet_deadline = None
+        corrupt = None
+        clock = self._clock
         while True:
-            got = self._next_frame(deadline)
+            until_quiet = (
+                quiet_deadline is not None and clock.ticks_diff(deadline, quiet_deadline) > 0
+            )
+            got = self._next_frame(quiet_deadline if until_quiet else deadline)
             if got is None:
+                if until_quiet:
+                    nacks += 1
+                    if nacks > self.max_retries:
+                        raise PN532ProtocolError(
+                            "%s: response still corrupt after %d NACKs (%s)"
+                            % (_name(code), self.max_retries, corrupt)
+                        )
+                    self.nacks_sent += 1
+                    self._uart.write(frames.NACK_FRAME)
+                    quiet_deadline = None
+                    extended = self._deadline(self.ack_timeout_ms)
+                    if clock.ticks_diff(extended, deadline) > 0:
+                        deadline = extended
+                    continue
                 self._uart.write(frames.ACK_FRAME)  # abort the command
                 raise ResponseTimeout("no response to %s within %d ms" % (_name(code), timeout_ms))
             kind = got.kind
             if kind == frames.KIND_CORRUPT:
-                nacks += 1
-                if nacks > self.max_retries:
-                    raise PN532ProtocolError(
-                        "%s: response still corrupt after %d NACKs (%s)"
-                        % (_name(code), self.max_retries, got.error)
-                    )
-                self.nacks_sent += 1
-                self._uart.write(frames.NACK_FRAME)
-                extended = self._deadline(self.ack_timeout_ms)
-                if self._clock.ticks_diff(extended, deadline) > 0:
-                    deadline = extended
+                corrupt = got.error
+                quiet_deadline = self._deadline(NACK_QUIET_MS)
             elif kind == frames.KIND_ERROR:
                 raise PN532SyntaxError("PN532 could not parse %s (error frame)" % _name(code))
             elif kind == frames.KIND_NORMAL or kind == frames.KIND_EXTENDED:
