@@ -18,6 +18,7 @@ Ctrl-C); then any PC/SC tool sees the card: ``pcsc_scan``, ``opensc-tool -a``,
 from __future__ import annotations
 
 import argparse
+import contextlib
 import socket
 import sys
 import threading
@@ -163,10 +164,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"vpcd: {error}", file=sys.stderr)
         return 1
     print(f"vpcd: card {args.profile} inserted at {args.host}:{args.port}", file=sys.stderr)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         client.serve()
-    except KeyboardInterrupt:
-        pass
     print(f"vpcd: card removed after {client.apdus} APDUs", file=sys.stderr)
     return 0
 
