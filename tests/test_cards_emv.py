@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -520,3 +521,54 @@ def test_fuzz_apdus_always_get_a_status_word(name: str, prefix: int, commands: l
 def test_capk_and_issuer_keys_are_labelled_test() -> None:
     for name in ("capk_test.json", "issuer_keys.json", "pki.json"):
         assert "TEST" in load(name)["_warning"]
+
+
+def test_second_generate_ac_with_cda_hashes_cdol2() -> None:
+    name = "contact_offline_pin"
+    term, aid = start(name)
+    term.gpo()
+    term.read_records()
+    icc = term.icc_key(aid)
+    first, cdol1, _sw = term.generate_ac(ARQC | CDA, 0x8C)
+    dyn = term.dynamic_data(icc, first[0x9F4B], term.store[0x9F37])
+    arqc = dyn[2 + dyn[0] : 10 + dyn[0]]
+    first[0x9F26] = arqc
+    check_ac(term, name, first, term.store)
+    arpc = term.cvn("payterm-test-visa", 10).generate_arpc(tag_9f26=arqc, arpc_rc=b"00")
+    second, cdol2, _sw = term.generate_ac(TC | CDA, 0x8D, {0x91: arpc + b"00", 0x8A: b"00"})
+    assert second[0x9F27][0] & 0xC0 == TC
+    dyn2 = term.dynamic_data(icc, second[0x9F4B], term.store[0x9F37])
+    ldn = dyn2[0]
+    shown = [n for n in tlv.decode(second[-1])[0].children or [] if n.tag != 0x9F4B]
+    expected = hashlib.sha1(term.pdol_data + cdol1 + cdol2 + tlv.encode(shown)).digest()
+    assert dyn2[10 + ldn : 30 + ldn] == expected
+    second[0x9F26] = dyn2[2 + ldn : 10 + ldn]
+    check_ac(term, name, second, term.store)
+
+
+def test_counters_persist_in_a_state_file(tmp_path: Path) -> None:
+    path = tmp_path / "card.json"
+    card = load_profile("contact_offline_pin", state_file=path)
+    card.power_on()
+    term = Terminal(card)
+    term.select_app(False)
+    term.gpo()
+    assert term.send(apdu.verify(apdu.plaintext_pin_block("0000")))[1] == 0x63C2
+    again = load_profile("contact_offline_pin", state_file=path)
+    again.power_on()
+    term2 = Terminal(again)
+    term2.select_app(False)
+    term2.gpo()
+    assert atc_of(term2) == 2
+    assert term2.ok(apdu.get_data(0x9F17)) == b"\x9f\x17\x01\x02"
+
+
+def test_contactless_cards_fit_the_nfc_field() -> None:
+    from host_sim.nfc.virtual_card import VirtualCard, check_card
+
+    for name in sorted(CONTACTLESS):
+        card = load_profile(name)
+        assert isinstance(card, VirtualCard)
+        check_card(card)
+        reply = card.process_apdu(apdu.select_by_name(b"2PAY.SYS.DDF01"))
+        assert reply[-2:] == b"\x90\x00"

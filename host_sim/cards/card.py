@@ -183,8 +183,42 @@ class Card:
         self.put_data_tags = {int(tag, 16) for tag in profile.get("put_data_tags", [])}
         self.data = profiles.record_store(records)
         self.fci_store = tlv.to_dict(self.fci_objects)
+        identity = profile.get("type_a", {})
+        # ISO/IEC 14443-3 random-ID UID (first byte 08), fixed per profile.
+        default_uid = b"\x08" + hashlib.sha256(name.encode()).digest()[:3]
+        self.uid = bytes.fromhex(identity["uid"]) if "uid" in identity else default_uid
+        self.atqa = bytes.fromhex(identity.get("atqa", "0004"))
+        self.sak = int(identity.get("sak", 0x20))
+        self.ats = bytes.fromhex(identity.get("ats", "0578807002"))
         self.session = Session()
         self._pending = b""
+
+    # Persistent state ---------------------------------------------------
+
+    STATE_KEYS = (
+        "atc",
+        "last_online_atc",
+        "pin_tries",
+        "pin",
+        "blocked",
+        "card_blocked",
+        "last_issuer_auth_failed",
+        "last_online_not_completed",
+    )
+
+    def state(self) -> dict[str, Any]:
+        """What a real card keeps in non-volatile memory (JSON-ready)."""
+        out: dict[str, Any] = {key: getattr(self, key) for key in self.STATE_KEYS}
+        out["data"] = {tlv.tag_hex(t): v.hex().upper() for t, v in sorted(self.extra_data.items())}
+        return out
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Load counters saved by ``state()`` (unknown keys are ignored)."""
+        for key in self.STATE_KEYS:
+            if key in state:
+                setattr(self, key, type(getattr(self, key))(state[key]))
+        for tag, value in state.get("data", {}).items():
+            self.extra_data[int(tag, 16)] = bytes.fromhex(value)
 
     # Power and transport ------------------------------------------------
 
@@ -209,6 +243,10 @@ class Card:
         except Exception:  # a defect must not take the card off the reader
             data, sw = b"", SW_UNKNOWN
         return data + sw.to_bytes(2, "big")
+
+    def process_apdu(self, command: bytes) -> bytes:
+        """The contactless field's name for ``transmit`` (host_sim.nfc)."""
+        return self.transmit(command)
 
     def _dispatch(self, raw: bytes) -> tuple[bytes, int]:
         if len(raw) < 4:
