@@ -9,10 +9,18 @@ prefix), SAMConfiguration 0000FF05FBD4140100001700 and its answer
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
+import signal
 import socket
+import subprocess
+import sys
 import time
+from typing import Any
 
 import pytest
+import serial
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -356,3 +364,88 @@ def test_server_keeps_serving_after_garbage_and_reconnects() -> None:
             answer = tcp_command(sock, parser, frames.IN_DATA_EXCHANGE, b"\x01" + SELECT_PPSE)
             assert answer == b"\x00" + PPSE_ANSWER
         assert server.server.connections == 3
+
+
+# -- payterm nfc serve ----------------------------------------------------------
+
+
+def start_serve(*args: str) -> tuple[subprocess.Popen[str], dict[str, Any]]:
+    """``payterm nfc serve ARGS`` (through the module until payterm lists
+    ``nfc``); returns the process and the JSON it printed."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "payterm.commands.nfc", "serve", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    lines = []
+    while True:
+        line = proc.stdout.readline()
+        assert line, proc.stderr.read() if proc.stderr else "no output"
+        lines.append(line)
+        if line.rstrip() == "}":
+            break
+    return proc, json.loads("".join(lines))
+
+
+def stop_serve(proc: subprocess.Popen[str]) -> int:
+    proc.send_signal(signal.SIGTERM)
+    return proc.wait(10)
+
+
+def test_serve_on_tcp_answers_a_ppse_select() -> None:
+    proc, info = start_serve("--card", "test-iso7816", "--port", "0")
+    try:
+        assert info["host"] == "127.0.0.1" and info["port"] > 0
+        assert info["cards"] == ["test-iso7816"]
+        with socket.create_connection((info["host"], info["port"]), timeout=5) as sock:
+            parser = frames.FrameParser()
+            assert tcp_command(sock, parser, frames.GET_FIRMWARE_VERSION, b"") == bytes(
+                (0x32, 1, 6, 7)
+            )
+            tcp_command(sock, parser, frames.RF_CONFIGURATION, NO_RETRY_FOREVER)
+            assert tcp_command(sock, parser, frames.IN_LIST_PASSIVE_TARGET, b"\x01\x00")[0] == 1
+            answer = tcp_command(sock, parser, frames.IN_DATA_EXCHANGE, b"\x01" + SELECT_PPSE)
+            assert answer == b"\x00" + PPSE_ANSWER
+    finally:
+        assert stop_serve(proc) == 0
+
+
+def test_serve_on_a_pty_reached_by_pyserial() -> None:
+    if shutil.which("socat") is None:
+        pytest.fail("socat is required (scripts/setup installs it)")
+    proc, info = start_serve("--card", "test-iso7816", "--pty")
+    try:
+        assert info["pty"].startswith("/dev/pts/")
+        assert os.path.realpath(info["link"]) == info["pty"]
+        with serial.Serial(info["pty"], 115200, timeout=2) as port:
+            port.write(bytes.fromhex("0000FF02FED4022A00"))
+            answer = port.read(len(ACK) + 13)
+        assert answer == ACK + bytes.fromhex("0000FF06FAD50332010607E800")
+    finally:
+        assert stop_serve(proc) == 0
+    assert not os.path.lexists(info["link"])
+
+
+def test_serve_an_emv_profile_from_host_sim_cards() -> None:
+    proc, info = start_serve("--card", "visa_qvsdc", "--port", "0")
+    try:
+        with socket.create_connection((info["host"], info["port"]), timeout=5) as sock:
+            parser = frames.FrameParser()
+            tcp_command(sock, parser, frames.RF_CONFIGURATION, NO_RETRY_FOREVER)
+            assert tcp_command(sock, parser, frames.IN_LIST_PASSIVE_TARGET, b"\x01\x00")[0] == 1
+            answer = tcp_command(sock, parser, frames.IN_DATA_EXCHANGE, b"\x01" + SELECT_PPSE)
+        assert answer[0] == 0 and answer[-2:] == b"\x90\x00"
+        assert bytes.fromhex("4F07A0000000031010") in answer  # the Visa AID in the directory
+    finally:
+        assert stop_serve(proc) == 0
+
+
+def test_serve_rejects_unknown_profiles_and_three_cards() -> None:
+    from payterm.commands import nfc
+
+    assert nfc.main(["serve", "--card", "no-such-card", "--port", "0"]) == 2
+    three = ["--card", "test-iso7816"] * 3
+    assert nfc.main(["serve", *three, "--port", "0"]) == 2
+    assert nfc.main(["serve", "--link", "/tmp/x", "--port", "0"]) == 2

@@ -29,6 +29,7 @@ class Pn532Server:
         self.port = port
         self.connections = 0
         self._server: asyncio.base_events.Server | None = None
+        self._sessions: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._serve, self.host, self.port)
@@ -37,10 +38,14 @@ class Pn532Server:
         log.info("PN532 emulator listening on %s:%d", self.host, self.port)
 
     async def close(self) -> None:
+        """Stop listening and hang up on every host still connected."""
         if self._server is not None:
             self._server.close()
-            await self._server.wait_closed()
             self._server = None
+        sessions = list(self._sessions)
+        for task in sessions:
+            task.cancel()
+        await asyncio.gather(*sessions, return_exceptions=True)
 
     async def serve_forever(self) -> None:
         if self._server is None:
@@ -50,6 +55,10 @@ class Pn532Server:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
+        task = asyncio.current_task()
+        if task is not None:
+            self._sessions.add(task)
+            task.add_done_callback(self._sessions.discard)
         peer = writer.get_extra_info("peername")
         log.info("host connected: %s", peer)
         with self.emulator.field.lock:
@@ -71,10 +80,12 @@ class Pn532Server:
                     await writer.drain()
         except (ConnectionError, OSError) as exc:
             log.info("host %s left: %s", peer, exc)
+        except asyncio.CancelledError:
+            pass  # close(): the server is going away; end this session quietly
         finally:
             writer.close()
-            with contextlib.suppress(ConnectionError, OSError):
-                await writer.wait_closed()
+        with contextlib.suppress(ConnectionError, OSError, asyncio.CancelledError):
+            await writer.wait_closed()
 
 
 class BackgroundServer:
