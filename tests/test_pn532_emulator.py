@@ -28,7 +28,7 @@ from host_sim.nfc.iso7816_card import PPSE_NAME, Iso7816TestCard, fci
 from host_sim.nfc.pn532_emulator import Output, Pn532Emulator
 from host_sim.nfc.rf_field import RfField, anticollision_order, cascade_levels
 from host_sim.nfc.server import BackgroundServer
-from host_sim.nfc.timing import uart_seconds
+from host_sim.nfc.timing import rf_exchange_seconds, uart_seconds
 from protocols import pn532 as frames
 
 ACK = frames.ACK_FRAME
@@ -449,3 +449,17 @@ def test_serve_rejects_unknown_profiles_and_three_cards() -> None:
     three = ["--card", "test-iso7816"] * 3
     assert nfc.main(["serve", *three, "--port", "0"]) == 2
     assert nfc.main(["serve", "--link", "/tmp/x", "--port", "0"]) == 2
+
+
+def test_timing_model_charges_uart_and_rf_time_to_an_exchange() -> None:
+    card = Iso7816TestCard()
+    emu = chip(card, timing=True)
+    listed(emu)
+    request = frames.encode_command(frames.IN_DATA_EXCHANGE, b"\x01" + SELECT_PPSE)
+    ack, response = emu.receive(request)
+    assert ack.delay_s == pytest.approx(uart_seconds(len(request) + len(ACK), 115200))
+    # One I-block each way (PCB + APDU, PCB + answer, CRC_A added on air).
+    rf = rf_exchange_seconds(1 + len(SELECT_PPSE), 1 + len(PPSE_ANSWER), 0.0)
+    assert len(SELECT_PPSE) == 20 and len(PPSE_ANSWER) == 22
+    assert rf == pytest.approx(((21 + 2) * 9 + 2 + (23 + 2) * 9 + 2 + 2 * 1172 / 128) / 105937.5)
+    assert response.delay_s == pytest.approx(rf + uart_seconds(len(response.data), 115200))
