@@ -29,6 +29,12 @@ class Receipt:
     cut: bool
     start: int  # stream offsets of its first and past its last byte
     end: int
+    # (top row, rows, text) of each printed line and picture, in paper order
+    spans: list[tuple[int, int, str]] = field(default_factory=list)
+
+    def find(self, prefix: str) -> list[tuple[int, int, str]]:
+        """The spans whose text starts with `prefix`."""
+        return [span for span in self.spans if span[2].startswith(prefix)]
 
     @property
     def text(self) -> str:
@@ -53,6 +59,7 @@ class Page:
     line_width: int = 0
     line_align: int = 0
     start: int = -1
+    spans: list[tuple[int, int, str]] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
@@ -87,8 +94,7 @@ class Page:
                 break
             strip.paste(img, (x, tallest - img.height))
             x += img.width
-        self.strips.append(strip)
-        self.lines.append("".join(text for _, text in self.items).rstrip())
+        self._span(strip, "".join(text for _, text in self.items).rstrip())
         self.items = []
         self.line_width = 0
 
@@ -102,6 +108,10 @@ class Page:
                 0,
             ),
         )
+        self._span(strip, text)
+
+    def _span(self, strip: Image.Image, text: str) -> None:
+        self.spans.append((self.height, strip.height, text))
         self.strips.append(strip)
         self.lines.append(text)
 
@@ -116,4 +126,4 @@ class Page:
         for strip in self.strips:
             image.paste(strip, (0, y))
             y += strip.height
-        return Receipt(image, self.lines, cut, max(self.start, 0), end)
+        return Receipt(image, self.lines, cut, max(self.start, 0), end, self.spans)
