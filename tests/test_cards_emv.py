@@ -572,3 +572,16 @@ def test_contactless_cards_fit_the_nfc_field() -> None:
         check_card(card)
         reply = card.process_apdu(apdu.select_by_name(b"2PAY.SYS.DDF01"))
         assert reply[-2:] == b"\x90\x00"
+
+
+def test_issuer_key_check_values() -> None:
+    """The KCVs beside the issuer master keys (what the HSM compares when it
+    loads them), recomputed with pycryptodome: TDES of a zero block."""
+    from Crypto.Cipher import DES3
+
+    for issuer in load("issuer_keys.json")["issuers"].values():
+        for usage in ("ac", "smi", "smc"):
+            key = bytes.fromhex(issuer[usage])
+            assert all(bin(b).count("1") % 2 for b in key), "odd parity"
+            kcv = DES3.new(key, DES3.MODE_ECB).encrypt(bytes(8))[:3]
+            assert kcv.hex().upper() == issuer[f"{usage}_kcv"]
