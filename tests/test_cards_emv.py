@@ -585,3 +585,28 @@ def test_issuer_key_check_values() -> None:
             assert all(bin(b).count("1") % 2 for b in key), "odd parity"
             kcv = DES3.new(key, DES3.MODE_ECB).encrypt(bytes(8))[:3]
             assert kcv.hex().upper() == issuer[f"{usage}_kcv"]
+
+
+def test_mastercard_like_scripts_count_the_arqc() -> None:
+    """M/Chip-style secure messaging: R = ARQC + n for the n-th command
+    (pyemv's MasterCardCVN16 convention)."""
+    term, _aid = start("contact_online_pin")
+    term.gpo()
+    term.read_records()
+    first, _c, _sw = term.generate_ac(ARQC, 0x8C)
+    arqc, atc = first[0x9F26], first[0x9F36]
+    model = term.cvn("payterm-test-mc", 16)
+    block = bytes.fromhex("841E000008")
+    assert term.send(block + model.generate_command_mac(block, arqc, atc))[1] == 0x9000
+
+    def plus(n: int) -> bytes:
+        return (int.from_bytes(arqc, "big") + n).to_bytes(8, "big")
+
+    unblock = bytes.fromhex("8418000008")
+    # Command 1 MACed as if it were command 0: refused (it still counts).
+    assert term.send(unblock + model.generate_command_mac(unblock, arqc, atc))[1] == 0x6988
+    assert term.send(unblock + model.generate_command_mac(unblock, plus(2), atc))[1] == 0x9000
+    pin = model.generate_pin_change_command(pin="2468", tag_9f26=plus(3), tag_9f36=atc)
+    assert term.send(pin)[1] == 0x9000
+    assert term.card.pin == "2468"
+    assert not term.card.blocked

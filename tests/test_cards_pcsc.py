@@ -241,3 +241,40 @@ def test_vpcd_framing_exact_bytes() -> None:
             peer.sendall(b"\x00\x01\x00")  # power off ends the session state
         client.stop()
     assert client.apdus == 1
+
+
+def test_vpcd_command_line_serves_a_profile(vpcd_port: int) -> None:
+    """``python -m host_sim.cards.vpcd`` as a user runs it, seen by pyscard."""
+    import sys
+
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "host_sim.cards.vpcd",
+            "--profile",
+            "blocked",
+            "--port",
+            str(vpcd_port),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    connection = None
+    try:
+        prefix = READER_NAME if vpcd_port != DEFAULT_PORT else "Virtual PCD"
+        connection = _connect(prefix)
+        fci, sw = _transmit(connection, apdu.select_by_name(bytes.fromhex("A0000000031010")))
+        assert sw == 0x6283 and fci[0] == 0x6F
+        assert _transmit(connection, apdu.get_processing_options(bytes(3)))[1] == 0x6985
+    finally:
+        if connection is not None:
+            with contextlib.suppress(Exception):
+                connection.disconnect()  # type: ignore[attr-defined]
+        proc.send_signal(signal.SIGINT)
+        try:
+            _out, err = proc.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            _out, err = proc.communicate(timeout=5)
+    assert b"card blocked inserted" in err
