@@ -2,8 +2,8 @@
 ``test-iso7816``): it answers SELECT by AID with an FCI, nothing more.
 
 - ``00 A4 04 00 Lc AID [Le]`` for an AID it holds: FCI template
-  ``6F | 84 DF name | A5 proprietary`` and 9000 (ISO/IEC 7816-4 §7.1.1,
-  EMV Book 1 §11.3.4 for the PPSE's FCI shape);
+  ``6F | 84 DF name | A5 proprietary`` and 9000 (ISO/IEC 7816-4 SELECT,
+  EMV Book 1 for the shape of the PPSE FCI);
 - SELECT of an AID it does not hold: 6A82 (file not found);
 - any other instruction in class 00: 6D00 (instruction not supported);
 - ``80 EE 00 00 Lc data [Le]`` (proprietary class, short or extended

@@ -7,9 +7,9 @@ A ``Picc`` wraps a virtual card and keeps its protocol state:
 
 Frames are exchanged without CRC_A: the PN532's CIU adds and checks it, so
 what crosses InCommunicateThru and what ``handle`` sees is PCB, [CID], [NAD],
-INF (ISO/IEC 14443-4 §7.1).
+INF (ISO/IEC 14443-4 block format).
 
-Block rules (ISO/IEC 14443-4 §7.5.3, PICC rules), as implemented:
+Block rules (ISO/IEC 14443-4 block protocol, PICC rules), as implemented:
 - an I-block is answered with the block number it carried; with its
   chaining bit set the card stores the INF and answers R(ACK);
 - the response APDU goes out in I-blocks of at most FSD - 3 bytes (PCB and

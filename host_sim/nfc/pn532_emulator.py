@@ -110,7 +110,7 @@ class Target:
 
     @property
     def fwt_s(self) -> float:
-        """Frame waiting time from TB(1) FWI (ISO/IEC 14443-4 §7.2), FWI 4 by default."""
+        """Frame waiting time from the FWI in TB(1) (ISO/IEC 14443-4), FWI 4 without one."""
         fwi = 4
         if len(self.ats) >= 2 and self.ats[1] & 0x20:
             tb_at = 3 if self.ats[1] & 0x10 else 2

@@ -5,7 +5,7 @@
   the virtual EMV card.  If the card object already offers the field
   interface (uid, atqa, sak, ats, process_apdu) it is used as it is;
   otherwise it is given a type A identity here: a random-ID UID (first byte
-  08, ISO/IEC 14443-3 §6.5.4) fixed per profile name, ATQA 00 04, SAK 20 and
+  08 marks a random ID in ISO/IEC 14443-3) fixed per profile name, ATQA 00 04, SAK 20 and
   the ATS ``05 78 80 70 02``, and its ``transmit`` answers the APDUs.
 """
 

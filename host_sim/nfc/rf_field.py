@@ -3,7 +3,7 @@
 Cards come and go from any thread (a test, the CLI) while the emulator
 serves the link, so every change and every emulator step holds ``lock``.
 
-Anticollision (ISO/IEC 14443-3 §6.5.3): when several cards answer a
+Anticollision (ISO/IEC 14443-3, type A bit-oriented): when several cards answer a
 request, the reader walks their UIDs bit by bit (cascade level by level,
 each byte least significant bit first) and at the first bit where they
 differ it chooses one value and goes on with the cards that sent it.  NXP

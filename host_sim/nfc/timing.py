@@ -6,9 +6,9 @@ after reset; SetSerialBaudRate changes it).
 RF, ISO/IEC 14443-2/-3 type A at 106 kbps (fc/128, fc = 13.56 MHz): a
 standard frame costs 9 bits per byte (8 data + odd parity), plus start and
 end of communication (2 bits), and carries CRC_A (2 bytes); the card starts
-answering after the frame delay time FDT = 1172/fc (ISO/IEC 14443-3
-§6.2.1.1, last bit 1) and the reader waits at least 1172/fc again before
-its next frame.  A missing answer costs the reader's timeout instead.
+answering after the frame delay time FDT = 1172/fc (ISO/IEC 14443-3, when
+the reader's last bit is 1) and the reader waits at least 1172/fc again
+before its next frame.  A missing answer costs the reader's timeout instead.
 """
 
 from __future__ import annotations

@@ -37,7 +37,7 @@ class CardDefinitionError(ValueError):
 def ats_with_length(ats: bytes) -> bytes:
     """The ATS with its TL byte first.
 
-    ISO/IEC 14443-4 §5.2.1: TL counts the whole ATS, TL included, so an ATS
+    ISO/IEC 14443-4 (ATS): TL counts the whole ATS, TL included, so an ATS
     whose first byte equals its length already has it; otherwise the bytes
     are taken to start at T0 and TL is prepended.  (An ATS without TL whose
     T0 happened to equal its length would be misread; T0 carries FSCI in its
