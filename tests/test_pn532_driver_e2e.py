@@ -237,3 +237,28 @@ def test_a_silent_reader_is_an_ack_timeout_within_its_bound(tmp_path: Path) -> N
     assert got["error"] == "AckTimeout"
     assert 50 <= got["ms"] < 1000
     assert bytes(received) == frames.encode_command(frames.GET_FIRMWARE_VERSION)
+
+
+WAIT_FOR_CARD = """
+reader.start()
+card = reader.wait_for_card(5000)
+out(uid=card.uid.hex(), ppse=card.exchange_apdu(SELECT_PPSE).hex())
+out(none=reader.wait_for_card(300) is None)
+"""
+
+
+def test_wait_for_card_returns_when_the_card_is_presented(tmp_path: Path) -> None:
+    card = Iso7816TestCard()
+    field = RfField()
+    with BackgroundServer(Pn532Emulator(field)) as server:
+        # Present the card once the firmware is polling (the listener fires on insert).
+        timer = threading.Timer(1.0, field.insert, (card,))
+        timer.start()
+        got = merged(run_mpy(tmp_path, server.port, WAIT_FOR_CARD))
+        timer.join()
+        assert server.emulator.late_poll_answers == 1  # the poll was waiting for it
+    assert got["uid"] == card.uid.hex()
+    assert bytes.fromhex(got["ppse"]) == fci(PPSE_NAME) + b"\x90\x00"
+    # The second wait times out: a new poll first releases the card it had
+    # (S(DESELECT): the card halts), and REQA does not wake a halted card.
+    assert got["none"] is True

@@ -16,6 +16,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from typing import Any
 
@@ -463,3 +464,39 @@ def test_timing_model_charges_uart_and_rf_time_to_an_exchange() -> None:
     assert len(SELECT_PPSE) == 20 and len(PPSE_ANSWER) == 22
     assert rf == pytest.approx(((21 + 2) * 9 + 2 + (23 + 2) * 9 + 2 + 2 * 1172 / 128) / 105937.5)
     assert response.delay_s == pytest.approx(rf + uart_seconds(len(response.data), 115200))
+
+
+def test_a_waiting_poll_is_answered_when_a_card_arrives() -> None:
+    emu = chip()
+    out = emu.receive(frames.encode_command(frames.IN_LIST_PASSIVE_TARGET, b"\x01\x00"))
+    assert outputs_bytes(out) == ACK
+    assert emu.poll_again() == []  # still nobody
+    card = Iso7816TestCard()
+    emu.field.insert(card)
+    got = frames.FrameParser().feed(outputs_bytes(emu.poll_again()))
+    data = frames.response_data(got[0], frames.IN_LIST_PASSIVE_TARGET)
+    assert data == bytes.fromhex("01 01 0004 20 04") + card.uid + card.ats
+    assert emu.poll_again() == []  # answered once
+
+
+def test_an_aborted_poll_is_not_answered_later() -> None:
+    emu = chip()
+    emu.receive(frames.encode_command(frames.IN_LIST_PASSIVE_TARGET, b"\x01\x00"))
+    emu.receive(ACK)
+    emu.field.insert(Iso7816TestCard())
+    assert emu.poll_again() == []
+
+
+def test_over_tcp_a_card_presented_during_the_poll_is_reported() -> None:
+    with (
+        BackgroundServer(chip()) as server,
+        socket.create_connection((server.host, server.port), timeout=5) as sock,
+    ):
+        card = Iso7816TestCard()
+        timer = threading.Timer(0.2, server.emulator.field.insert, (card,))
+        timer.start()
+        started = time.monotonic()
+        data = tcp_command(sock, frames.FrameParser(), frames.IN_LIST_PASSIVE_TARGET, b"\x01\x00")
+        assert time.monotonic() - started >= 0.2
+        timer.join()
+        assert data[0] == 1 and card.uid in data

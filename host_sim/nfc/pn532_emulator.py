@@ -138,6 +138,7 @@ class Pn532Emulator:
         self.wakeup_sources = 0
         self.last_response: bytes | None = None
         self.pending_baud: int | None = None
+        self.waiting_poll: bytes | None = None
         self.registers: dict[int, int] = dict(REGISTER_DEFAULTS)
         self.parameters = DEFAULT_PARAMETERS
         self.sam_mode = 0
@@ -151,6 +152,7 @@ class Pn532Emulator:
         self.commands: list[int] = []
         self.corrupt_frames = 0
         self.nacks_received = 0
+        self.late_poll_answers = 0
         self.syntax_errors = 0
         self.ignored_while_asleep = 0
         self._handlers: dict[int, Callable[[bytes], bytes | None]] = {
@@ -207,6 +209,8 @@ class Pn532Emulator:
 
     def _on_frame(self, frame: frames.Frame, out: list[Output]) -> None:
         kind = frame.kind
+        if kind != frames.KIND_CORRUPT:
+            self.waiting_poll = None  # an ACK aborts the poll; a new command replaces it
         if kind == frames.KIND_CORRUPT:
             self.corrupt_frames += 1
             return
@@ -239,14 +243,38 @@ class Pn532Emulator:
         except _Unparseable:
             self._error_frame(out)
             return
-        rf_s = self.timing.take_rf()
         if answer is None:
-            return  # still working (e.g. polling forever): only an ACK aborts
+            # Still polling (MxRtyPassiveActivation FF, no card): the answer
+            # comes when a card arrives (poll_again) or never; an ACK aborts.
+            self.timing.take_rf()
+            self.waiting_poll = params
+            return
+        self._respond(code, answer, out)
+
+    def _respond(self, code: int, answer: bytes, out: list[Output]) -> None:
+        rf_s = self.timing.take_rf()
         response = frames.encode_response(code, answer)
         self.last_response = response
         out.append(Output(rf_s + self.timing.uart(len(response)), response))
         if code == frames.POWER_DOWN:
             self.asleep = True
+
+    def poll_again(self) -> list[Output]:
+        """The answer to an InListPassiveTarget still polling, if a card now
+        answers it (the server calls this when the field changes)."""
+        out: list[Output] = []
+        with self.field.lock:
+            params = self.waiting_poll
+            if params is None or self.asleep:
+                return out
+            answer = self._in_list_passive_target(params)
+            if answer is None:
+                self.timing.take_rf()
+                return out
+            self.waiting_poll = None
+            self.late_poll_answers += 1
+            self._respond(frames.IN_LIST_PASSIVE_TARGET, answer, out)
+        return out
 
     def _error_frame(self, out: list[Output]) -> None:
         self.syntax_errors += 1

@@ -23,6 +23,7 @@ exchange, at a point a test can choose.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 from host_sim.nfc.iso_dep import Picc
 from host_sim.nfc.virtual_card import VirtualCard, check_card
@@ -58,6 +59,7 @@ class RfField:
         self.lock = threading.RLock()
         self.piccs: list[Picc] = []
         self._leave_after: dict[int, int] = {}
+        self._listeners: list[Callable[[], None]] = []
         for card in cards or []:
             self.insert(card)
 
@@ -68,7 +70,17 @@ class RfField:
                 raise ValueError(f"the field holds at most {MAX_CARDS} cards")
             picc = Picc(card)
             self.piccs.append(picc)
-            return picc
+        for listener in list(self._listeners):
+            listener()
+        return picc
+
+    def add_listener(self, listener: Callable[[], None]) -> None:
+        """Call ``listener()`` (from the inserting thread) whenever a card arrives."""
+        self._listeners.append(listener)
+
+    def remove_listener(self, listener: Callable[[], None]) -> None:
+        if listener in self._listeners:
+            self._listeners.remove(listener)
 
     def remove(self, card: VirtualCard) -> None:
         with self.lock:

@@ -15,7 +15,7 @@ import logging
 import threading
 from types import TracebackType
 
-from host_sim.nfc.pn532_emulator import Pn532Emulator
+from host_sim.nfc.pn532_emulator import Output, Pn532Emulator
 
 log = logging.getLogger("payterm.nfc")
 
@@ -30,15 +30,20 @@ class Pn532Server:
         self.connections = 0
         self._server: asyncio.base_events.Server | None = None
         self._sessions: set[asyncio.Task[None]] = set()
+        self._writer: asyncio.StreamWriter | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
         self._server = await asyncio.start_server(self._serve, self.host, self.port)
+        self.emulator.field.add_listener(self._card_arrived)
         sockname = self._server.sockets[0].getsockname()
         self.host, self.port = sockname[0], sockname[1]
         log.info("PN532 emulator listening on %s:%d", self.host, self.port)
 
     async def close(self) -> None:
         """Stop listening and hang up on every host still connected."""
+        self.emulator.field.remove_listener(self._card_arrived)
         if self._server is not None:
             self._server.close()
             self._server = None
@@ -59,6 +64,7 @@ class Pn532Server:
         if task is not None:
             self._sessions.add(task)
             task.add_done_callback(self._sessions.discard)
+        self._writer = writer
         peer = writer.get_extra_info("peername")
         log.info("host connected: %s", peer)
         with self.emulator.field.lock:
@@ -73,11 +79,7 @@ class Pn532Server:
                 except Exception:  # the chip must outlive its own bugs
                     log.exception("emulator failed on %s", data.hex())
                     continue
-                for output in outputs:
-                    if output.delay_s > 0:
-                        await asyncio.sleep(output.delay_s)
-                    writer.write(output.data)
-                    await writer.drain()
+                await self._send(writer, outputs)
         except (ConnectionError, OSError) as exc:
             log.info("host %s left: %s", peer, exc)
         except asyncio.CancelledError:
@@ -86,6 +88,33 @@ class Pn532Server:
             writer.close()
         with contextlib.suppress(ConnectionError, OSError, asyncio.CancelledError):
             await writer.wait_closed()
+
+    async def _send(self, writer: asyncio.StreamWriter, outputs: list[Output]) -> None:
+        for output in outputs:
+            if output.delay_s > 0:
+                await asyncio.sleep(output.delay_s)
+            writer.write(output.data)
+            await writer.drain()
+
+    def _card_arrived(self) -> None:
+        # From whichever thread inserted the card: hop onto our loop.
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._answer_waiting_poll)
+
+    def _answer_waiting_poll(self) -> None:
+        writer = self._writer
+        if writer is None or writer.is_closing():
+            return
+        outputs = self.emulator.poll_again()
+        if outputs:
+            task = asyncio.ensure_future(self._send_quietly(writer, outputs))
+            self._sessions.add(task)
+            task.add_done_callback(self._sessions.discard)
+
+    async def _send_quietly(self, writer: asyncio.StreamWriter, outputs: list[Output]) -> None:
+        with contextlib.suppress(ConnectionError, OSError, asyncio.CancelledError):
+            await self._send(writer, outputs)
 
 
 class BackgroundServer:

@@ -129,6 +129,23 @@ def test_start_bounds_the_polling_and_switches_the_field_off():
     uart.done()
 
 
+def test_wait_for_card_polls_until_timeout_then_restores_the_retries():
+    poll_forever = h("0000FF06FAD43205FF01FFF600")
+    poll_twice = h("0000FF06FAD43205FF0102F300")
+    r, uart, clock = reader(
+        [
+            (poll_forever, [ACK, frames.encode_response(0x32)]),
+            (h("0000FF04FCD44A0200E000"), [ACK]),  # the chip polls on...
+            (ACK, []),  # ...until our abort
+            (poll_twice, [ACK, frames.encode_response(0x32)]),
+        ]
+    )
+    start = clock.now
+    eq(r.wait_for_card(700), None)
+    eq(clock.now - start, 700)
+    uart.done()
+
+
 def test_firmware_version_answer_byte_by_byte():
     r, uart, _ = reader([(GET_VERSION, bytewise(ACK + VERSION_ANSWER))])
     eq(r.firmware_version(), (0x32, 1, 6, 7))

@@ -278,8 +278,34 @@ class Screen:
                     col += 1
         self.mark(x, y, w, h)
 
+    def arabic(self, text, y, color="fg", align="center", font=None, direction=None):
+        """A line of Arabic (numbers and Latin may be mixed in): shaped and put
+        in visual order by protocols.arabic, drawn with the bitmap font of
+        firmware/fonts (DejaVu Sans 24 px unless ``font`` is given) across
+        the screen width.  Returns the (x, y, w, h) it covers."""
+        from protocols import arabic
+
+        if font is None:
+            font = default_font()
+        glyphs = arabic.visual(text, direction)
+        w, h, rows = font.render(glyphs, self.width, align)
+        self.bitmap(rows, w, h, 0, y, color)
+        return (0, y, w, h)
+
     def backlight(self, level):
         self.panel.backlight(level)
+
+
+_FONT = []
+
+
+def default_font():
+    """The generated bitmap font (loaded once, on first use)."""
+    if not _FONT:
+        from firmware.fonts.bitmapfont import load_default
+
+        _FONT.append(load_default())
+    return _FONT[0]
 
 
 def _touch(a, b):

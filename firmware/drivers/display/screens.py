@@ -10,6 +10,12 @@ A screen is a list of elements drawn top to bottom on a cleared background:
         ``update_field`` redraws only that band, so only it is pushed
     ("rule", y_percent, colour)
         a horizontal line
+    ("arabic", template, y_percent, colour)
+        a line of Arabic (shaped, right-to-left, numbers kept left-to-right)
+        in the bitmap font of firmware/fonts, centred
+
+A template naming a value that is not given draws nothing: optional lines
+(the Arabic ones) appear only when the caller supplies them.
 
 ``qr_to_pay`` is laid out by code: the amount above the symbol when that
 leaves the larger module size, beside it otherwise (128x64 panels).
@@ -21,8 +27,9 @@ SCREENS = {
     "idle": [
         ("text", "{merchant}", 18, 2, "accent"),
         ("rule", 32, "dim"),
-        ("text", "WELCOME", 52, 3, "fg"),
-        ("text", "{hint}", 86, 1, "dim"),
+        ("text", "WELCOME", 48, 3, "fg"),
+        ("arabic", "{welcome_ar}", 70, "fg"),
+        ("text", "{hint}", 90, 1, "dim"),
     ],
     "amount": [
         ("text", "ENTER AMOUNT", 20, 2, "fg"),
@@ -45,8 +52,9 @@ SCREENS = {
         ("text", "{detail}", 68, 1, "dim"),
     ],
     "approved": [
-        ("text", "APPROVED", 35, 3, "ok"),
-        ("text", "{amount} {currency}", 62, 2, "fg"),
+        ("text", "APPROVED", 25, 3, "ok"),
+        ("arabic", "{approved_ar}", 45, "ok"),
+        ("text", "{amount} {currency}", 65, 2, "fg"),
         ("text", "{detail}", 85, 1, "dim"),
     ],
     "declined": [
@@ -72,7 +80,7 @@ def render(screen, name, values=None, flush=True):
     for element in spec:
         kind = element[0]
         if kind == "text":
-            s = element[1].format(**values)
+            s = _fill(element[1], values)
             if s.strip():
                 scale = screen.fit_scale(s, element[3])
                 screen.text_center(s, _y(screen, element[2], 8 * scale), element[4], scale)
@@ -82,6 +90,11 @@ def render(screen, name, values=None, flush=True):
                 scale -= 1
             h = 8 * scale
             fields[element[1]] = (_y(screen, element[2], h), h, scale, element[4])
+        elif kind == "arabic":
+            s = _fill(element[1], values)
+            if s.strip():
+                font = screen_font()
+                screen.arabic(s, _y(screen, element[2], font.height), element[3])
         elif kind == "rule":
             screen.hline(8, _y(screen, element[1], 1), screen.width - 16, element[2])
         else:
@@ -89,6 +102,19 @@ def render(screen, name, values=None, flush=True):
     if flush:
         screen.flush()
     return fields
+
+
+def _fill(template, values):
+    try:
+        return template.format(**values)
+    except KeyError:
+        return ""
+
+
+def screen_font():
+    from firmware.drivers.display.screen import default_font
+
+    return default_font()
 
 
 def update_field(screen, band, text, flush=True):

@@ -18,6 +18,7 @@ from firmware.drivers.pn532.errors import (
     CardCollision,
     NoTargetError,
     PN532ProtocolError,
+    ResponseTimeout,
     status_error,
 )
 from firmware.drivers.pn532.link import DEFAULT_ACK_TIMEOUT_MS, DEFAULT_MAX_RETRIES, Link
@@ -56,6 +57,7 @@ class PN532:
     ):
         self.link = Link(uart, clock, ack_timeout_ms, max_retries)
         self.exchange_timeout_ms = exchange_timeout_ms
+        self.passive_retries = DEFAULT_PASSIVE_RETRIES
         self.targets = []
         self.target = None
 
@@ -75,6 +77,7 @@ class PN532:
         (after reset the PN532 polls forever for a card that is not there),
         and the field off, so every card in it starts from IDLE."""
         self.wakeup()
+        self.passive_retries = passive_retries
         self.set_max_retries(passive_activation=passive_retries)
         self.rf_off()
 
@@ -144,7 +147,23 @@ class PN532:
         """The one card in the field, or None.  Polls for two so that a second
         card is seen (EMV Book D collision): with two, both are released and
         CardCollision is raised."""
-        targets = self.list_passive_target(2, b"", timeout_ms)
+        return self._one_card(self.list_passive_target(2, b"", timeout_ms))
+
+    def wait_for_card(self, timeout_ms=30000):
+        """Like activate(), but the chip keeps polling (MaxRetries FF) until a
+        card is presented or ``timeout_ms`` passes (then the poll is aborted
+        and None returned)."""
+        self.set_max_retries(passive_activation=0xFF)
+        try:
+            targets = self.list_passive_target(2, b"", timeout_ms)
+        except ResponseTimeout:
+            targets = []
+            self.targets = []
+            self.target = None
+        self.set_max_retries(passive_activation=self.passive_retries)
+        return self._one_card(targets)
+
+    def _one_card(self, targets):
         if len(targets) > 1:
             self.release()
             raise CardCollision(len(targets))
