@@ -63,7 +63,7 @@ def test_full_frame_is_one_push_of_the_framebuffer():
     eq(s.flush(), 1)
     x, y, w, h, data = p.pushes[0]
     eq((x, y, w, h), (0, 0, W, H))
-    eq(data, bytes(s.buf))
+    eq(data == s.buf, True)
     eq(s.flush(), 0)  # nothing dirty any more
 
 
@@ -198,9 +198,10 @@ def test_pin_screen_updates_only_the_masked_band():
 
 def test_screens_render_on_both_geometries():
     for w, h, fmt in ((W, H, "RGB565"), (128, 64, "MONO_VLSB")):
+        p = FakePanel(w, h, fmt)
+        s = Screen(p)
         for name in sorted(screens.SCREENS):
-            p = FakePanel(w, h, fmt)
-            s = Screen(p)
+            p.pushes = []
             screens.render(
                 s,
                 name,
@@ -242,3 +243,66 @@ def test_backlight_goes_to_the_panel():
     s = Screen(p)
     s.backlight(40)
     eq(p.level, 40)
+
+
+def _drop_font():
+    # the 24 px font is large for a 256K heap: unload it after the test
+    import sys
+
+    from firmware.drivers.display import screen
+
+    del screen._FONT[:]
+    for name in ("firmware.fonts.dejavu_sans_24", "firmware.fonts.bitmapfont"):
+        if name in sys.modules:
+            del sys.modules[name]
+    gc.collect()
+
+
+def test_arabic_line_is_the_shaped_font_raster():
+    try:
+        _arabic_line()
+    finally:
+        _drop_font()
+
+
+def _arabic_line():
+    from firmware.fonts.bitmapfont import load_default
+    from protocols import arabic
+
+    text = "\u0645\u0648\u0627\u0641\u0642\u0629 12.500"  # "approved" and an amount
+    p = FakePanel(W, H, "MONO_VLSB")
+    s = Screen(p)
+    s.clear("bg")
+    s.flush()
+    _x, _y, w, h = s.arabic(text, 10, "fg")
+    font = load_default()
+    rw, rh, rows = font.render(arabic.visual(text), W, "center")
+    eq((w, h), (rw, rh))
+    ink = 0
+    for r in range(rh):
+        for c in range(rw):
+            bit = (rows[r * ((rw + 7) // 8) + c // 8] >> (7 - (c & 7))) & 1
+            ink += bit
+            eq(s.fb.pixel(c, 10 + r), bit)
+    if ink < 100:
+        raise AssertionError("no ink")
+    eq(s.flush(), 1)
+
+
+def test_optional_arabic_line_on_the_idle_screen():
+    try:
+        _idle_arabic()
+    finally:
+        _drop_font()
+
+
+def _idle_arabic():
+    p = FakePanel(W, H, "MONO_VLSB")
+    s = Screen(p)
+    screens.render(s, "idle", {"merchant": "SHOP", "hint": ""})
+    plain = bytes(s.buf)
+    screens.render(
+        s, "idle", {"merchant": "SHOP", "hint": "", "welcome_ar": "\u0623\u0647\u0644\u0627"}
+    )
+    if bytes(s.buf) == plain:
+        raise AssertionError("the Arabic line drew nothing")
