@@ -610,3 +610,27 @@ def test_mastercard_like_scripts_count_the_arqc() -> None:
     assert term.send(pin)[1] == 0x9000
     assert term.card.pin == "2468"
     assert not term.card.blocked
+
+
+def test_t0_transport_answers_61xx_and_get_response() -> None:
+    t1 = load_profile("contact_offline_pin")
+    t0 = load_profile("contact_offline_pin")
+    t0.t0 = True
+    for card in (t1, t0):
+        card.power_on()
+    select = apdu.select_by_name(bytes.fromhex("A0000000031010"))
+    raw = t0.transmit(select)
+    assert raw[0] == 0x61 and len(raw) == 2
+    fetched = t0.transmit(apdu.get_response(raw[1]))
+    assert fetched == t1.transmit(select)
+    # Through the reader-side helper, GPO gives the same bytes both ways.
+    pdol_data = bytes.fromhex("040022")
+    gpo = apdu.get_processing_options(pdol_data)
+    assert apdu.exchange(t0.transmit, gpo).data == apdu.exchange(t1.transmit, gpo).data
+    # A warning with data under T=0: the warning first, the data on GET RESPONSE.
+    blocked = load_profile("blocked")
+    blocked.t0 = True
+    blocked.power_on()
+    assert blocked.transmit(select) == b"\x62\x83"
+    fci = blocked.transmit(apdu.get_response(256))
+    assert fci[0] == 0x6F and fci[-2:] == b"\x90\x00"

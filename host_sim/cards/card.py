@@ -183,6 +183,9 @@ class Card:
         self.put_data_tags = {int(tag, 16) for tag in profile.get("put_data_tags", [])}
         self.data = profiles.record_store(records)
         self.fci_store = tlv.to_dict(self.fci_objects)
+        # T=0 transport behaviour (the vpcd/pyscard path uses T=1, the
+        # default); see _fit_le.
+        self.t0 = str(profile.get("protocol", "T=1")).upper() == "T=0"
         identity = profile.get("type_a", {})
         # ISO/IEC 14443-3 random-ID UID (first byte 08), fixed per profile.
         default_uid = b"\x08" + hashlib.sha256(name.encode()).digest()[:3]
@@ -272,12 +275,20 @@ class Card:
         return self._fit_le(command, data, sw)
 
     def _fit_le(self, command: apdu.Command, data: bytes, sw: int) -> tuple[bytes, int]:
+        if self.t0 and command.data and data:
+            # T=0 carries no Le with command data (EMV Book 1 9.3.1): the
+            # card says how much it has (61xx, or the 62xx/63xx warning) and
+            # the reader fetches it with GET RESPONSE.
+            self._pending = data
+            if sw >> 8 == 0x90:
+                return b"", 0x6100 | (min(len(data), 0x100) & 0xFF)
+            return b"", sw
         if command.extended or len(data) <= apdu.SHORT_MAX_NE:
             if command.le is not None and len(data) > command.le and sw >> 8 == 0x90:
                 return b"", 0x6C00 | (len(data) & 0xFF)
             return data, sw
         self._pending = data[apdu.SHORT_MAX_NE :]
-        return data[: apdu.SHORT_MAX_NE], 0x6100 | min(len(self._pending), 0xFF) & 0xFF
+        return data[: apdu.SHORT_MAX_NE], 0x6100 | (min(len(self._pending), 0x100) & 0xFF)
 
     def _commands(self) -> dict[int, tuple[tuple[int, ...], Callable[[apdu.Command], Any]]]:
         return {
@@ -717,7 +728,7 @@ class Card:
         want = c.le or apdu.SHORT_MAX_NE
         chunk, self._pending = self._pending[:want], self._pending[want:]
         if self._pending:
-            return chunk, 0x6100 | (min(len(self._pending), 0xFF) & 0xFF)
+            return chunk, 0x6100 | (min(len(self._pending), 0x100) & 0xFF)
         return chunk, SW_OK
 
     # Issuer scripts -------------------------------------------------------------
