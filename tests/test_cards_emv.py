@@ -472,7 +472,7 @@ APDU_INS = st.sampled_from(
 
 @given(
     name=st.sampled_from(sorted(ISSUER)),
-    prefix=st.integers(0, 3),
+    prefix=st.integers(0, 4),
     commands=st.lists(
         st.one_of(
             st.binary(max_size=300),
@@ -503,6 +503,8 @@ def test_fuzz_apdus_always_get_a_status_word(name: str, prefix: int, commands: l
         term.gpo()
     if prefix >= 3 and term.afl:
         term.read_records()
+    if prefix >= 4 and 0x8C in term.store:
+        term.generate_ac(ARQC, 0x8C)  # scripts, EXTERNAL AUTHENTICATE, 2nd AC
     for command in commands:
         reply = card.transmit(command)
         assert len(reply) >= 2
