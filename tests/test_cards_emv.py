@@ -636,3 +636,43 @@ def test_t0_transport_answers_61xx_and_get_response() -> None:
     assert blocked.transmit(select) == b"\x62\x83"
     fci = blocked.transmit(apdu.get_response(256))
     assert fci[0] == 0x6F and fci[-2:] == b"\x90\x00"
+
+
+def test_transaction_log() -> None:
+    term, _aid = start("contact_offline_pin")
+    log_entry = term.store[0x9F4D]  # from the FCI: SFI, number of records
+    log_format = term.ok(apdu.get_data(0x9F4F))[3:]
+    assert term.send(apdu.read_record(1, log_entry[0]))[1] == 0x6A83  # empty log
+    term.gpo()
+    term.read_records()
+    first, _c, _sw = term.generate_ac(TC, 0x8C)
+    assert first[0x9F27][0] & 0xC0 == TC
+    record = term.ok(apdu.read_record(1, log_entry[0]))
+    values = {}
+    pos = 0
+    for tag, length in tlv.parse_dol(log_format):
+        values[tag] = record[pos : pos + length]
+        pos += length
+    assert pos == len(record)
+    assert values[0x9F02] == term.store[0x9F02]
+    assert values[0x9A] == term.store[0x9A]
+    assert values[0x9F27] == first[0x9F27] and values[0x9F36] == first[0x9F36]
+    assert term.send(apdu.read_record(2, log_entry[0]))[1] == 0x6A83
+
+
+def test_unfinished_online_transaction_is_remembered() -> None:
+    term, _aid = start("contact_offline_pin")
+    term.gpo()
+    term.read_records()
+    first, _c, _sw = term.generate_ac(ARQC, 0x8C)
+    assert first[0x9F27][0] & 0xC0 == ARQC
+    # The card leaves the reader before the second GENERATE AC.
+    term.card.power_on()
+    again = Terminal(term.card)
+    again.select_app(False)
+    again.gpo()
+    again.read_records()
+    small = {0x9F02: bytes.fromhex("000000000100")}
+    second_txn, _c2, _sw2 = again.generate_ac(TC, 0x8C, small)
+    assert second_txn[0x9F27][0] & 0xC0 == ARQC  # would be a TC otherwise
+    assert second_txn[0x9F10][5] & 0x80  # CVR: last online transaction not completed

@@ -127,6 +127,7 @@ class Session:
         self.offline_pin_enciphered = False
         self.offline_pin_ok = False
         self.unable_online = False
+        self.previous_online_incomplete = False
         self.dda_performed = False
         self.cda_first = False
         self.cda_second = False
@@ -183,6 +184,12 @@ class Card:
         self.put_data_tags = {int(tag, 16) for tag in profile.get("put_data_tags", [])}
         self.data = profiles.record_store(records)
         self.fci_store = tlv.to_dict(self.fci_objects)
+        # Transaction log (Book 3 Annex D): 9F4D = SFI, number of records;
+        # each record is the values the log format 9F4F names.
+        log_entry = self.fci_store.get(0x9F4D, b"")
+        self.log_sfi = log_entry[0] if len(log_entry) == 2 else 0
+        self.log_size = log_entry[1] if len(log_entry) == 2 else 0
+        self.log: list[bytes] = []
         # T=0 transport behaviour (the vpcd/pyscard path uses T=1, the
         # default); see _fit_le.
         self.t0 = str(profile.get("protocol", "T=1")).upper() == "T=0"
@@ -213,6 +220,7 @@ class Card:
         """What a real card keeps in non-volatile memory (JSON-ready)."""
         out: dict[str, Any] = {key: getattr(self, key) for key in self.STATE_KEYS}
         out["data"] = {tlv.tag_hex(t): v.hex().upper() for t, v in sorted(self.extra_data.items())}
+        out["log"] = [entry.hex().upper() for entry in self.log]
         return out
 
     def restore(self, state: dict[str, Any]) -> None:
@@ -220,6 +228,8 @@ class Card:
         for key in self.STATE_KEYS:
             if key in state:
                 setattr(self, key, type(getattr(self, key))(state[key]))
+        if "log" in state:
+            self.log = [bytes.fromhex(entry) for entry in state["log"]][: self.log_size]
         for tag, value in state.get("data", {}).items():
             self.extra_data[int(tag, 16)] = bytes.fromhex(value)
 
@@ -375,6 +385,10 @@ class Card:
                 raise CardReply(SW_RECORD_NOT_FOUND)
             entry = self._directory_entry(False)
             return tlv.encode([tlv.TLV(0x70, children=[entry])]), SW_OK
+        if self.log_sfi and sfi == self.log_sfi:
+            if c.p1 > len(self.log):
+                raise CardReply(SW_RECORD_NOT_FOUND)
+            return self.log[c.p1 - 1], SW_OK
         if not any(sfi == key[0] for key in self.records):
             raise CardReply(SW_NOT_FOUND)
         record = self.records.get((sfi, c.p1))
@@ -404,6 +418,7 @@ class Card:
             raise CardReply(SW_WRONG_LENGTH)
         s.pdol_data = pdol_data
         s.pdol_store = split_dol(pdol, pdol_data)
+        s.previous_online_incomplete = self.last_online_not_completed
         self.atc = (self.atc + 1) & 0xFFFF
         if self.atc == 0:  # ATC exhausted: the application is dead
             self.blocked = True
@@ -573,7 +588,10 @@ class Card:
         decision = self.risk_decision(requested, s.store)
         s.first_ac = decision
         reply = self._cryptogram_response(decision, cda, s.pdol_data + data)
-        if decision != ARQC:
+        if decision == ARQC:
+            self.last_online_not_completed = True
+        else:
+            self.log_transaction(decision)
             s.complete = True
         return reply
 
@@ -639,9 +657,24 @@ class Card:
         self.last_online_not_completed = False
         s.second_ac = decision
         s.complete = True
+        self.log_transaction(decision)
         return self._cryptogram_response(
             decision, cda, s.pdol_data + s.cdol1_data + data, second=True
         )
+
+    def log_transaction(self, cid: int) -> None:
+        """Put the finished transaction first in the log (oldest drop out)."""
+        log_format = self.extra_data.get(0x9F4F)
+        if not self.log_size or not log_format:
+            return
+        values = dict(self.session.store)
+        values[0x9F27] = bytes((cid,))
+        values[0x9F36] = self.atc.to_bytes(2, "big")
+        try:
+            entry = tlv.build_dol_data(log_format, values)
+        except DecodeError:
+            return
+        self.log = [entry, *self.log][: self.log_size]
 
     def cvr(self) -> bytes:
         """Card verification results for the IAD (layout per scheme)."""
@@ -655,7 +688,8 @@ class Card:
             b1 |= 0x04 if s.offline_pin_performed else 0
             b1 |= 0x02 if s.offline_pin_failed else 0
             b1 |= 0x01 if s.unable_online else 0
-            b2 = 0x40 if self.pin_tries == 0 else 0
+            b2 = 0x80 if s.previous_online_incomplete else 0
+            b2 |= 0x40 if self.pin_tries == 0 else 0
             b2 |= 0x08 if self.last_issuer_auth_failed else 0
             online_unauthenticated = s.second_ac is not None and s.issuer_auth is None
             b2 |= 0x04 if s.first_ac == ARQC and online_unauthenticated else 0

@@ -85,6 +85,7 @@ def qvsdc_gpo(card: Card) -> bytes:
     ac = card.compute_ac(s.store, iad)
     if decision == ARQC:
         s.arqc = ac
+    card.log_transaction(decision)
     atc = card.atc.to_bytes(2, "big")
     body = [
         tlv.TLV(0x82, card.aip),
