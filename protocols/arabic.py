@@ -27,18 +27,22 @@ Algorithm (UAX #9) for one paragraph without explicit formatting characters:
 P2/P3 (first strong character, or a given direction), X9 (BN and the explicit
 embedding/override codes are removed and ignored), W1-W7, N1-N2, I1-I2, L1
 (trailing whitespace and segment separators to the paragraph level), L2
-(reversal), L3 as an option (combining marks after their base) and L4 for
-the paired brackets in ``MIRRORED``.  Not implemented: explicit embeddings,
-overrides and isolates (LRE, RLE, LRO, RLO, PDF, LRI, RLI, FSI, PDI: the
-first five are dropped, the isolates read as ON), paragraph separators inside
-the text (one line is one paragraph), bracket pairs (N0).
+(reversal), L3 as an option (combining marks after their base) and L4 (the
+Bidi_Mirroring_Glyph pairs in ``MIRRORED``); N0 (bracket pairs, BD16) for
+the Bidi_Paired_Bracket pairs in ``BRACKETS``, without canonical
+equivalents (U+2329/U+232A pair only with each other).  Not implemented:
+explicit embeddings, overrides and isolates (LRE, RLE, LRO, RLO, PDF, LRI,
+RLI, FSI, PDI: the first five are dropped, the isolates read as ON),
+paragraph separators inside the text (one line is one paragraph).
 """
 
 from protocols.arabic_data import (
     BIDI_CLASS_NAMES,
     BIDI_CLASSES,
+    BRACKETS,
     JOINING_TYPE_NAMES,
     JOINING_TYPES,
+    MIRRORED,
 )
 
 TYPE_CHECKING = False
@@ -109,16 +113,10 @@ LAM_ALEF = (
     (0x0627, 0xFEFB, 0xFEFC),
 )
 
-# Bidi_Mirroring_Glyph pairs (BidiMirroring.txt) for the brackets a receipt
-# line may hold; L4 shows them mirrored at odd levels.
-MIRRORED = (
-    (0x0028, 0x0029),
-    (0x003C, 0x003E),
-    (0x005B, 0x005D),
-    (0x007B, 0x007D),
-    (0x00AB, 0x00BB),
-    (0x2039, 0x203A),
-)
+# BRACKETS (opening, closing) and MIRRORED (a, b) are flat pair tables in
+# arabic_data: the Bidi_Paired_Bracket pairs N0 resolves and the
+# Bidi_Mirroring_Glyph pairs L4 swaps at odd levels.
+MAX_BRACKET_DEPTH = 63  # BD16
 
 _JT_U = 0
 _JT_R = 1
@@ -146,17 +144,27 @@ _FIRST_EXPLICIT = 14  # LRE, LRO, RLE, RLO, PDF: removed by X9
 _FIRST_ISOLATE = 19  # LRI, RLI, FSI, PDI: read as ON
 
 
-def _lookup(table: "tuple[int, ...]", cp: int) -> int:
-    """Value of the range holding cp in a flat (start, value, ...) table."""
+def _lookup(table: bytes, cp: int) -> int:
+    """Value of the range holding cp in a table of 4-byte records (first
+    code point u24 BE, value)."""
     low = 0
-    high = len(table) // 2 - 1
+    high = len(table) // 4 - 1
     while low < high:
         mid = (low + high + 1) // 2
-        if table[2 * mid] <= cp:
+        at = mid * 4
+        if (table[at] << 16) | (table[at + 1] << 8) | table[at + 2] <= cp:
             low = mid
         else:
             high = mid - 1
-    return table[2 * low + 1]
+    return table[low * 4 + 3]
+
+
+def pairs(table: bytes) -> "list[tuple[int, int]]":
+    """The (a, b) pairs of BRACKETS or MIRRORED."""
+    out = []
+    for i in range(0, len(table), 4):
+        out.append(((table[i] << 8) | table[i + 1], (table[i + 2] << 8) | table[i + 3]))
+    return out
 
 
 def joining_type(ch: str) -> str:
@@ -251,14 +259,24 @@ def _direction_level(direction: "str | None") -> "int | None":
     raise ValueError("direction must be 'ltr', 'rtl' or 'auto'")
 
 
+# Receipt text is mostly ASCII: its classes without a search.
+_ASCII_CLASSES = bytes(_lookup(BIDI_CLASSES, cp) for cp in range(128))
+
+
 def class_indices(text: str) -> "list[int]":
-    return [_lookup(BIDI_CLASSES, ord(c)) for c in text]
+    ascii_classes = _ASCII_CLASSES
+    out = []
+    for c in text:
+        cp = ord(c)
+        out.append(ascii_classes[cp] if cp < 128 else _lookup(BIDI_CLASSES, cp))
+    return out
 
 
 def resolve_levels(
-    classes: "list[int]", para_level: "int | None" = None
+    classes: "list[int]", para_level: "int | None" = None, cps: "list[int] | None" = None
 ) -> "tuple[list[Any], int]":
-    """Embedding levels for a paragraph given as bidi class indices.
+    """Embedding levels for a paragraph given as bidi class indices (and,
+    for N0, its code points).
 
     Returns (levels, paragraph level); characters removed by X9 get None.
     """
@@ -330,6 +348,9 @@ def resolve_levels(
             last = c
         elif c == EN and last == L:
             t[i] = L
+    # N0: paired brackets take the direction of what they enclose.
+    if cps is not None:
+        _resolve_brackets(t, orig, [cps[i] for i in kept], e)
     # N1, N2: neutrals between strong types of one direction take it; others
     # take the embedding direction.  Numbers count as R.
     i = 0
@@ -375,18 +396,76 @@ def resolve_levels(
     return full, para_level
 
 
+def _bracket_pairs(orig: "list[int]", cps: "list[int]") -> "list[tuple[int, int]]":
+    """BD16: (opening, closing) positions of the paired brackets, sorted."""
+    found: "list[tuple[int, int]]" = []
+    stack: "list[tuple[int, int]]" = []  # (closing bracket wanted, position)
+    for k in range(len(cps)):
+        if orig[k] != ON:
+            continue
+        cp = cps[k]
+        for i in range(0, len(BRACKETS), 4):
+            opening = (BRACKETS[i] << 8) | BRACKETS[i + 1]
+            closing = (BRACKETS[i + 2] << 8) | BRACKETS[i + 3]
+            if cp == opening:
+                if len(stack) == MAX_BRACKET_DEPTH:
+                    found.sort()
+                    return found
+                stack.append((closing, k))
+                break
+            if cp == closing:
+                for s in range(len(stack) - 1, -1, -1):
+                    if stack[s][0] == cp:
+                        found.append((stack[s][1], k))
+                        del stack[s:]
+                        break
+                break
+    found.sort()
+    return found
+
+
+def _resolve_brackets(t: "list[int]", orig: "list[int]", cps: "list[int]", e: int) -> None:
+    for opening, closing in _bracket_pairs(orig, cps):
+        inside_e = False
+        inside_other = False
+        for k in range(opening + 1, closing):
+            d = _strong_for_neutrals(t[k])
+            if d == e:
+                inside_e = True
+                break
+            if d >= 0:
+                inside_other = True
+        if inside_e:
+            new = e
+        elif inside_other:
+            new = e  # sos, when nothing strong precedes the pair
+            for k in range(opening - 1, -1, -1):
+                d = _strong_for_neutrals(t[k])
+                if d >= 0:
+                    new = d
+                    break
+        else:
+            continue
+        for at in (opening, closing):
+            t[at] = new
+            k = at + 1
+            while k < len(t) and orig[k] == NSM:  # marks on a bracket follow it
+                t[k] = new
+                k += 1
+
+
 def _strong_for_neutrals(c: int) -> int:
     if c == L:
         return L
     if c in (R, EN, AN):
         return R
-    return -1  # another neutral: cannot happen at a sequence edge
+    return -1  # a neutral
 
 
 def levels(text: str, direction: "str | None" = None) -> "tuple[list[Any], int]":
     """Resolved embedding levels of a line; ``direction`` "ltr", "rtl" or
     None/"auto" (first strong character).  Returns (levels, paragraph level)."""
-    return resolve_levels(class_indices(text), _direction_level(direction))
+    return resolve_levels(class_indices(text), _direction_level(direction), [ord(c) for c in text])
 
 
 def visual_order(levels_: "list[Any]") -> "list[int]":
@@ -419,7 +498,12 @@ def visual_order(levels_: "list[Any]") -> "list[int]":
 
 
 def _mirror(cp: int) -> int:
-    for a, b in MIRRORED:
+    if cp < 0x28:
+        return cp
+    table = MIRRORED
+    for i in range(0, len(table), 4):
+        a = (table[i] << 8) | table[i + 1]
+        b = (table[i + 2] << 8) | table[i + 3]
         if cp == a:
             return b
         if cp == b:
@@ -433,8 +517,8 @@ def reorder(text: str, direction: "str | None" = None, marks_after_base: bool = 
     its base character, as a renderer that overlays marks on the glyph drawn
     just before wants it."""
     classes = class_indices(text)
-    lv, _ = resolve_levels(classes, _direction_level(direction))
     cps = [ord(c) for c in text]
+    lv, _ = resolve_levels(classes, _direction_level(direction), cps)
     order = visual_order(lv)
     if marks_after_base:
         k = 0

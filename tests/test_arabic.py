@@ -14,6 +14,7 @@ References, none of them used by the device code:
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
@@ -188,7 +189,7 @@ def test_visual_never_raises_and_is_a_permutation(text: str) -> None:
     for direction in (None, "ltr", "rtl"):
         out = arabic.reorder(text, direction, marks_after_base=False)
         removed = [c for c in text if arabic.bidi_class(c) in REMOVED_CLASSES]
-        pair = {chr(b): chr(a) for a, b in arabic.MIRRORED}  # a bracket -> its opener
+        pair = {chr(b): chr(a) for a, b in arabic.pairs(arabic_data.MIRRORED)}  # b -> a
         shown = sorted(pair.get(c, c) for c in out + "".join(removed))
         assert sorted(pair.get(c, c) for c in text) == shown
         arabic.visual(text, direction)
@@ -222,8 +223,9 @@ def test_joining_type_table_matches_arabic_shaping_txt() -> None:
 
 def test_bidi_class_table_matches_unicodedata() -> None:
     checked = 0
-    covered = ((0, 0x08FF), (0x2000, 0x206F), (0x20A0, 0x20CF), (0xFB1D, 0xFDFF), (0xFE70, 0xFEFF))
-    for first, last in covered:
+    from tools.arabic_tables import BIDI_RANGES
+
+    for first, last in BIDI_RANGES:
         for cp in range(first, last + 1):
             want = unicodedata.bidirectional(chr(cp))
             if not want:
@@ -281,6 +283,7 @@ def test_direction_argument_checked() -> None:
 
 
 REMOVED_CLASSES = {"BN", "LRE", "RLE", "LRO", "RLO", "PDF"}
+SUPPORTED_BRACKETS = {cp for pair in arabic.pairs(arabic_data.BRACKETS) for cp in pair}
 UNSUPPORTED_CLASSES = {"LRE", "RLE", "LRO", "RLO", "PDF", "LRI", "RLI", "FSI", "PDI", "B"}
 
 
@@ -293,6 +296,13 @@ def _brackets() -> set[int]:
     return out
 
 
+@functools.cache
+def _agrees(cp: int) -> bool:
+    """The table knows cp's class (as unicodedata does) and it is supported."""
+    want = unicodedata.bidirectional(chr(cp))
+    return bool(want) and want not in UNSUPPORTED_CLASSES and arabic.bidi_class(chr(cp)) == want
+
+
 def _bidi_character_cases() -> Iterator[tuple[int, list[int], int, int, list[str], list[int]]]:
     path = UCD / "BidiCharacterTest.txt"
     brackets = _brackets()
@@ -301,12 +311,9 @@ def _bidi_character_cases() -> Iterator[tuple[int, list[int], int, int, list[str
             continue
         fields = line.split(";")
         cps = [int(x, 16) for x in fields[0].split()]
-        if any(cp in brackets for cp in cps):
-            continue  # N0 (bracket pairs) is not implemented
-        classes = [unicodedata.bidirectional(chr(cp)) for cp in cps]
-        if any(c in UNSUPPORTED_CLASSES or not c for c in classes):
-            continue
-        if any(arabic.bidi_class(chr(cp)) != c for cp, c in zip(cps, classes, strict=True)):
+        if any(cp in brackets and cp not in SUPPORTED_BRACKETS for cp in cps):
+            continue  # brackets outside the covered blocks (read as L by the table)
+        if not all(_agrees(cp) for cp in cps):
             continue
         order = [int(x) for x in fields[4].split()]
         yield number, cps, int(fields[1]), int(fields[2]), fields[3].split(), order
@@ -323,10 +330,26 @@ def test_bidi_character_test_txt() -> None:
         assert (got_para, shown) == (para, want_levels), f"line {number}"
         assert arabic.visual_order(got) == want_order, f"line {number}"
         cases += 1
-    # Almost all of the file's 91,707 cases hold paired brackets (N0, not
-    # implemented) or explicit formatting codes; 9 remain.  BidiTest.txt
-    # below carries the bulk of the conformance check.
-    assert cases >= 9, cases
+    # Of the file's 91,707 cases, those with explicit formatting codes or
+    # characters outside the covered blocks are left out.
+    assert cases > 90000, cases
+
+
+def test_bracket_table_matches_bidi_brackets_txt() -> None:
+    path = UCD / "BidiBrackets.txt"
+    if not path.exists():
+        pytest.skip("unicode-data is not installed")
+    pairs = set()
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line and not line.startswith("#"):
+            fields = [f.split("#")[0].strip() for f in line.split(";")]
+            cp, other = int(fields[0], 16), int(fields[1], 16)
+            if fields[2] == "o" and arabic.bidi_class(chr(cp)) == "ON":
+                pairs.add((cp, other))
+    # every opening bracket the class table covers (and none other)
+    assert set(arabic.pairs(arabic_data.BRACKETS)) == pairs
+    mirrored = {cp for pair in arabic.pairs(arabic_data.MIRRORED) for cp in pair}
+    assert mirrored >= SUPPORTED_BRACKETS
 
 
 def test_bidi_test_txt_sample() -> None:
