@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from escpos.printer import Dummy
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 from pyzbar import pyzbar
@@ -232,6 +232,7 @@ def test_arbitrary_bytes_never_raise(data: bytes) -> None:
         assert r.image.width == 384
 
 
+@settings(max_examples=40)
 @given(st.lists(st.integers(0, 60), max_size=8), st.randoms())
 def test_chunking_does_not_change_the_result(cuts: list[int], rnd: random.Random) -> None:
     data = python_escpos_receipt() + b"\x1b\x7f tail \x1dv0\x00\x01"
