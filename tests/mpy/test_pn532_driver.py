@@ -260,6 +260,34 @@ def test_ack_then_silence_is_a_response_timeout_and_aborts_with_ack():
     uart.done()
 
 
+def test_a_stream_of_corrupt_frames_cannot_hold_the_ack_wait_forever():
+    corrupt = h("0000FF0301FF00")  # LEN 03, LCS 01: a bad length checksum
+
+    class Flood(FakeUart):
+        # Once the command is out, every poll of the line finds one more corrupt frame.
+        flooding = False
+
+        def write(self, data):
+            self.flooding = True
+            return FakeUart.write(self, data)
+
+        def any(self):
+            return len(corrupt) if self.flooding else 0
+
+        def read(self, n=None):
+            clock.now += 5
+            return corrupt
+
+    uart = Flood([(GET_VERSION, [])])
+    clock = FakeClock()
+    r = PN532(uart, clock, ack_timeout_ms=40)
+    start = clock.now
+    raises(AckTimeout, r.firmware_version)
+    # three extensions of 40 ms at most, then the ACK timeout stands
+    eq(clock.now - start <= 40 * 4 + 5, True, "waited %d ms" % (clock.now - start))
+    uart.done()
+
+
 def test_error_frame_is_a_syntax_error():
     r, uart, _ = reader([(GET_VERSION, [ACK, frames.ERROR_FRAME])])
     raises(PN532SyntaxError, r.firmware_version)

@@ -105,6 +105,7 @@ class Link:
 
     def _await_ack(self, code, frame):
         resends = 0
+        mangled = 0
         deadline = self._deadline(self.ack_timeout_ms)
         while True:
             got = self._next_frame(deadline)
@@ -123,8 +124,12 @@ class Link:
             elif kind == frames.KIND_ERROR:
                 raise PN532SyntaxError("PN532 could not parse %s (error frame)" % _name(code))
             elif kind == frames.KIND_CORRUPT:
-                # A mangled ACK: the response may still follow.
-                deadline = self._deadline(self.ack_timeout_ms)
+                # Maybe a mangled ACK, and the response may still follow: wait
+                # a little longer, a bounded number of times (a line full of
+                # corrupt frames must not hold us forever).
+                mangled += 1
+                if mangled <= self.max_retries:
+                    deadline = self._deadline(self.ack_timeout_ms)
             else:
                 # The response without a readable ACK before it: it implies one.
                 self._pending.insert(0, got)

@@ -98,13 +98,32 @@ class Receipt(escpos.EscPosBuilder):
 
     # -- graphics -------------------------------------------------------------
     def arabic(self, text: str, align: str = "right", direction: "str | None" = None) -> "Receipt":
-        """A line of Arabic (with numbers or Latin in it): shaped, put in
-        visual order, drawn with the bitmap font across the paper width and
-        sent as a GS v 0 raster."""
-        glyphs = arabic.visual(text, direction)
-        width, height, rows = self.font.render(glyphs, self.dots, align)
-        self.raster(width, height, rows)
+        """Arabic text (with numbers or Latin in it): shaped, put in visual
+        order, drawn with the bitmap font across the paper width and sent as
+        GS v 0 rasters, one per line.  Text wider than the paper breaks
+        between words; each line is reordered with the direction of the
+        whole text (a word wider than the paper is cut off)."""
+        if direction is None:
+            direction = "rtl" if arabic.levels(text)[1] else "ltr"
+        for line in self.arabic_lines(text, direction):
+            glyphs = arabic.visual(line, direction)
+            width, height, rows = self.font.render(glyphs, self.dots, align)
+            self.raster(width, height, rows)
         return self
+
+    def arabic_lines(self, text: str, direction: str = "rtl") -> "list[str]":
+        """The text broken between words into lines that fit the paper."""
+        lines = []
+        current = ""
+        for word in text.split(" "):
+            candidate = current + " " + word if current else word
+            if current and self.font.measure(arabic.visual(candidate, direction)) > self.dots:
+                lines.append(current)
+                current = word
+            else:
+                current = candidate
+        lines.append(current)
+        return lines
 
     def qr_code(self, data: str, ecc: str = "M", module: "int | None" = None) -> "Receipt":
         """A centred QR code: GS ( k when the profile's printer has it, else a
