@@ -1,5 +1,7 @@
 # The printer driver under MicroPython against a fake UART that records the
 # exact bytes written and answers DLE EOT n with configured status bytes.
+import gc
+
 from mpyunit import eq, raises
 
 from firmware.drivers.printer import Printer, PrinterError, Receipt, layout
@@ -156,6 +158,7 @@ def raster_of(out):
 
 
 def test_qr_raster_fallback_on_58mm():
+    gc.collect()  # a 256K heap does not move blocks: start unfragmented
     r = Receipt("58mm").qr_code("HELLO", ecc="M")
     out = r.output
     eq(out.find(GS + b"(k"), -1)
@@ -175,6 +178,7 @@ def test_qr_raster_fallback_on_58mm():
 
 
 def test_arabic_line_is_the_font_rendering_of_the_visual_string():
+    gc.collect()  # a 256K heap does not move blocks: start unfragmented
     r = Receipt("80mm")
     r.arabic("شكراً لزيارتكم 123")
     xb, h, rows = raster_of(r.output)
@@ -217,3 +221,24 @@ def test_raster_bytes_equal_image_raster():
     rows = bytes((i * 37) & 0xFF for i in range(3 * 5))
     eq(Receipt().raster(20, 5, rows).output, EscPosBuilder().image_raster(20, 5, rows).output)
     eq(Receipt().raster(20, 5, bytearray(rows)).output, Receipt().image_raster(20, 5, rows).output)
+
+
+def test_long_arabic_text_breaks_between_words():
+    gc.collect()  # a 256K heap does not move blocks: start unfragmented
+    text = "نشكركم على تسوقكم معنا ونتمنى لكم يوماً سعيداً مع خصم 15 بالمئة في زيارتكم القادمة"
+    r = Receipt("58mm")
+    lines = r.arabic_lines(text)
+    eq(len(lines) > 1, True)
+    eq(" ".join(lines), text)
+    for line in lines:
+        eq(r.font.measure(arabic.visual(line, "rtl")) <= 384, True, line)
+    r.arabic(text)
+    out = r.output
+    at = 0
+    for line in lines:
+        at = out.find(GS + b"v0", at)
+        xb, h, rows = raster_of(out[at:])
+        eq(xb, 48)
+        eq(bytes(rows), bytes(r.font.render(arabic.visual(line, "rtl"), 384, "right")[2]))
+        at += 8 + xb * h
+    eq(out.find(GS + b"v0", at), -1)
