@@ -26,6 +26,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from host_sim.nfc.iso7816_card import PPSE_NAME, Iso7816TestCard, fci
+from host_sim.nfc.iso_dep import Picc
 from host_sim.nfc.pn532_emulator import Output, Pn532Emulator
 from host_sim.nfc.rf_field import RfField, anticollision_order, cascade_levels
 from host_sim.nfc.server import BackgroundServer
@@ -500,3 +501,40 @@ def test_over_tcp_a_card_presented_during_the_poll_is_reported() -> None:
         assert time.monotonic() - started >= 0.2
         timer.join()
         assert data[0] == 1 and card.uid in data
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 0xFF), st.binary(max_size=40)),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_well_formed_frames_with_random_commands_always_get_ack_then_one_answer(
+    commands: list[tuple[int, bytes]],
+) -> None:
+    emu = chip(Iso7816TestCard())
+    command(emu, frames.RF_CONFIGURATION, NO_RETRY_FOREVER)
+    for code, params in commands:
+        if code == frames.POWER_DOWN or (code == frames.RF_CONFIGURATION and params[:1] == b"\x05"):
+            continue  # sleeping or polling forever are checked elsewhere
+        got = frames.FrameParser().feed(
+            outputs_bytes(emu.receive(frames.encode_command(code, params)))
+        )
+        assert [f.kind for f in got][:1] == ["ack"]
+        assert len(got) == 2
+        if got[1].kind != "error":
+            frames.response_data(got[1], code)
+        emu.receive(ACK)  # completes a baud rate change, as a host would
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.binary(max_size=300), max_size=10))
+def test_the_card_side_answers_any_frame_with_bytes_or_silence(blocks: list[bytes]) -> None:
+    picc = Picc(Iso7816TestCard())
+    picc.select()
+    assert picc.rats(0x80) is not None
+    for block in blocks:
+        answer = picc.handle(block)
+        assert answer is None or isinstance(answer, bytes) and len(answer) >= 1
