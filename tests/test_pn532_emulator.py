@@ -537,4 +537,4 @@ def test_the_card_side_answers_any_frame_with_bytes_or_silence(blocks: list[byte
     assert picc.rats(0x80) is not None
     for block in blocks:
         answer = picc.handle(block)
-        assert answer is None or isinstance(answer, bytes) and len(answer) >= 1
+        assert answer is None or (isinstance(answer, bytes) and len(answer) >= 1)
