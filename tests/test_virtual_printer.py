@@ -120,6 +120,24 @@ def test_raster_image_dots_are_the_pictures() -> None:
     assert got.tobytes() == staircase().convert("1").tobytes()
 
 
+def test_graphics_and_column_images_of_python_escpos() -> None:
+    # GS ( L (impl="graphics"): a block like GS v 0
+    p = Dummy()
+    p.image(staircase(), impl="graphics")
+    receipt = render(bytes(p.output)).receipts[0]
+    top, rows, text = receipt.find("[graphic")[0]
+    assert text == "[graphic 64x32]"
+    got = receipt.bitmap().crop((0, top, 64, top + 32))
+    assert got.tobytes() == staircase().convert("1").tobytes()
+    # ESC * 33 (impl="bitImageColumn"): 24-dot bands on text lines
+    p = Dummy()
+    p.image(staircase(), impl="bitImageColumn")
+    vp = render(bytes(p.output))
+    assert vp.warnings == []
+    image = vp.receipts[0].bitmap()
+    assert image.crop((0, 0, 64, 32)).tobytes() == staircase().convert("1").tobytes()
+
+
 def test_double_density_modes_scale_the_raster() -> None:
     p = Dummy()
     p.image(staircase(), high_density_vertical=False, high_density_horizontal=False)

@@ -114,6 +114,7 @@ class VirtualPrinter:
         self.qr = QrState()
         self.barcode = BarcodeState()
         self.tabs = [8 * i for i in range(1, 33)]
+        self.graphic: Image.Image | None = None
 
     @property
     def offline(self) -> bool:
@@ -421,7 +422,44 @@ class VirtualPrinter:
         self._page.block(image, text, self.align)
 
     def _gs_paren(self, command: Command, params: list[int]) -> None:
-        self.warn(command.offset, f"GS ( {command.args['function']}: not supported, skipped")
+        function, body = command.args["function"], command.args["data"]
+        if function != "L" or len(body) < 2 or body[0] != 48:
+            self.warn(command.offset, f"GS ( {function}: not supported, skipped")
+            return
+        fn = body[1]
+        if fn == 112:  # store a raster graphic in the print buffer
+            self._store_graphic(command.offset, body)
+        elif fn in (2, 50):  # print the stored graphic
+            if self.graphic is None:
+                self.warn(command.offset, "GS ( L 50: no graphic stored")
+                return
+            self._flush_line()
+            image = self.graphic
+            self._page.block(image, f"[graphic {image.width}x{image.height}]", self.align)
+            self.graphic = None
+        else:
+            self.warn(command.offset, f"GS ( L: function {fn} not supported, skipped")
+
+    def _store_graphic(self, offset: int, body: bytes) -> None:
+        # 48 112 a bx by c xL xH yL yH d1...dk (Epson GS ( L <Function 112>)
+        if len(body) < 10:
+            self.warn(offset, "GS ( L 112: too short")
+            return
+        tone, bx, by, colour = body[2], body[3], body[4], body[5]
+        width = body[6] | body[7] << 8
+        height = body[8] | body[9] << 8
+        data = body[10:]
+        if tone != 48 or bx not in (1, 2) or by not in (1, 2) or colour not in (49, 50, 51, 52):
+            self.warn(offset, "GS ( L 112: bad tone, scale or colour")
+            return
+        if width == 0 or height == 0 or len(data) != (width + 7) // 8 * height:
+            self.warn(offset, f"GS ( L 112: {len(data)} bytes do not make {width}x{height}")
+            return
+        image = Image.frombytes("1", ((width + 7) // 8 * 8, height), data)
+        image = image.crop((0, 0, width, height)).point(lambda v: 255 - v).convert("L")
+        if bx > 1 or by > 1:
+            image = image.resize((width * bx, height * by), Image.Resampling.NEAREST)
+        self.graphic = image
 
 
 def _codec_char(page: str, byte: int) -> str:
