@@ -126,6 +126,7 @@ def test_graphics_and_column_images_of_python_escpos() -> None:
     p.image(staircase(), impl="graphics")
     receipt = render(bytes(p.output)).receipts[0]
     top, rows, text = receipt.find("[graphic")[0]
+    assert rows == 32
     assert text == "[graphic 64x32]"
     got = receipt.bitmap().crop((0, top, 64, top + 32))
     assert got.tobytes() == staircase().convert("1").tobytes()
