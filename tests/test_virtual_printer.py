@@ -7,6 +7,8 @@ import argparse
 import json
 import random
 import socket
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -334,3 +336,67 @@ def test_cli_render_bad_input(tmp_path: Path) -> None:
     args = parser.parse_args(["printer", "render", "-", "--png", "x.png", "--dots", "100"])
     with pytest.raises(BadInput):
         args.func(args)
+
+
+CLI_MAIN = (
+    "import argparse, sys\n"
+    "from payterm.commands import printer\n"
+    "p = argparse.ArgumentParser()\n"
+    "printer.register(p.add_subparsers(dest='command'))\n"
+    "a = p.parse_args(sys.argv[1:])\n"
+    "sys.exit(a.func(a))\n"
+)
+
+
+def test_cli_serve(tmp_path: Path) -> None:
+    argv = ["printer", "serve", "--port", "0", "--out", str(tmp_path), "--paper-out"]
+    proc = subprocess.Popen(
+        [sys.executable, "-c", CLI_MAIN, *argv],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=str(Path(__file__).resolve().parent.parent),
+    )
+    try:
+        assert proc.stdout is not None
+        listening = json.loads(proc.stdout.readline())["listening"]
+        host, port = listening.rsplit(":", 1)
+        assert host == "127.0.0.1"
+        with socket.create_connection((host, int(port)), timeout=5) as s:
+            s.sendall(b"\x10\x04\x04")  # started with --paper-out
+            assert s.recv(1) == b"\x72"
+        receipt = python_escpos_receipt()
+        # a second printer session on the same server: paper still out, the
+        # receipt is discarded; nothing is written
+        with socket.create_connection((host, int(port)), timeout=5) as s:
+            s.sendall(receipt)
+            s.sendall(b"\x10\x04\x01")
+            assert s.recv(1) == b"\x1a"  # offline
+        assert list(tmp_path.iterdir()) == []
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def test_cli_serve_writes_receipts(tmp_path: Path) -> None:
+    argv = ["printer", "serve", "--port", "0", "--out", str(tmp_path)]
+    proc = subprocess.Popen(
+        [sys.executable, "-c", CLI_MAIN, *argv],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=str(Path(__file__).resolve().parent.parent),
+    )
+    try:
+        assert proc.stdout is not None
+        host, port = json.loads(proc.stdout.readline())["listening"].rsplit(":", 1)
+        with socket.create_connection((host, int(port)), timeout=5) as s:
+            s.sendall(python_escpos_receipt())
+            line = json.loads(proc.stdout.readline())
+        assert line["receipt"] == 1 and line["warnings"] == []
+        image = Image.open(line["png"])
+        assert QR_DATA.encode() in [d.data for d in pyzbar.decode(image)]
+        assert "PAYTERM SHOP" in Path(line["text"]).read_text("utf-8")
+    finally:
+        proc.terminate()
+        proc.wait(10)
