@@ -538,3 +538,18 @@ def test_the_card_side_answers_any_frame_with_bytes_or_silence(blocks: list[byte
     for block in blocks:
         answer = picc.handle(block)
         assert answer is None or (isinstance(answer, bytes) and len(answer) >= 1)
+
+
+def test_serve_with_timing_charges_wire_time() -> None:
+    params = b"\x00" + bytes(262)
+    wire_s = 4 * uart_seconds(2 * len(frames.encode_command(0x00, params)) + len(ACK), 115200)
+    proc, info = start_serve("--card", "test-iso7816", "--port", "0", "--timing")
+    try:
+        with socket.create_connection((info["host"], info["port"]), timeout=5) as sock:
+            parser = frames.FrameParser()
+            started = time.monotonic()
+            for _ in range(4):
+                assert tcp_command(sock, parser, frames.DIAGNOSE, params) == params
+            assert time.monotonic() - started >= wire_s
+    finally:
+        assert stop_serve(proc) == 0
