@@ -676,3 +676,23 @@ def test_unfinished_online_transaction_is_remembered() -> None:
     second_txn, _c2, _sw2 = again.generate_ac(TC, 0x8C, small)
     assert second_txn[0x9F27][0] & 0xC0 == ARQC  # would be a TC otherwise
     assert second_txn[0x9F10][5] & 0x80  # CVR: last online transaction not completed
+
+
+def test_arpc_method_2_as_the_card_checks_it() -> None:
+    """CVN 18 issuer authentication data (ARPC method 2 + CSU) from pyemv,
+    checked by the card-side function with the card's own ICC keys."""
+    from host_sim.cards import cryptogram
+
+    card = load_profile("visa_qvsdc")
+    term = Terminal(card)
+    card.power_on()
+    term.select_app(True)
+    term.gpo()
+    term.read_records()
+    model = term.cvn("payterm-test-visa", 18)
+    arqc, atc, csu = bytes.fromhex("1122334455667788"), b"\x00\x01", bytes.fromhex("00800000")
+    arpc = model.generate_arpc(tag_9f26=arqc, tag_9f36=atc, csu=csu)
+    ok, _arc, got_csu = cryptogram.check_arpc(card.keys, 18, atc, arqc, arpc + csu)
+    assert ok and got_csu == csu
+    assert not cryptogram.check_arpc(card.keys, 18, atc, arqc, bytes(4) + csu)[0]
+    assert not cryptogram.check_arpc(card.keys, 18, b"\x00\x02", arqc, arpc + csu)[0]
