@@ -400,3 +400,22 @@ def test_cli_serve_writes_receipts(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_the_paper_roll_runs_out() -> None:
+    vp = VirtualPrinter(roll_dots=3000)
+    answer = vp.feed(b"\n" * 150 + b"\x10\x04\x04" + b"more\n")
+    vp.finish()
+    # 30 dots a line: line 101 passes 3000 dots; the rest is discarded
+    assert answer == b"\x72"
+    assert vp.paper_out
+    assert vp.warnings[0] == {"offset": 100, "message": "paper roll used up (3000 dots): paper out"}
+    assert len(vp.receipts) == 1 and vp.receipts[0].image.height == 3030
+    assert vp.warnings[-1]["message"] == "offline (paper out): LF discarded"
+
+
+def test_warnings_are_capped_and_counted() -> None:
+    vp = render(b"\x01" * 1500)
+    assert len(vp.warnings) == 1001
+    assert vp.warnings[999] == {"offset": 999, "message": "unexpected control byte 0x01"}
+    assert vp.warnings[-1] == {"offset": 1499, "message": "500 more warnings not listed"}

@@ -60,14 +60,11 @@ class Page:
     line_align: int = 0
     start: int = -1
     spans: list[tuple[int, int, str]] = field(default_factory=list)
+    height: int = 0  # dots of paper used so far
 
     @property
     def empty(self) -> bool:
         return not self.strips and not self.items
-
-    @property
-    def height(self) -> int:
-        return sum(s.height for s in self.strips)
 
     def add(self, image: Image.Image, text: str, align: int, spacing: int) -> None:
         """Put a character cell (or a column bit image) on the current line,
@@ -113,11 +110,13 @@ class Page:
     def _span(self, strip: Image.Image, text: str) -> None:
         self.spans.append((self.height, strip.height, text))
         self.strips.append(strip)
+        self.height += strip.height
         self.lines.append(text)
 
     def feed(self, dots: int) -> None:
         if dots > 0:
             self.strips.append(Image.new("L", (self.width, dots), WHITE))
+            self.height += dots
 
     def finish(self, cut: bool, end: int) -> Receipt:
         height = max(self.height, 1)

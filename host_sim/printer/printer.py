@@ -28,6 +28,7 @@ from protocols import qr
 from protocols.errors import EncodeError
 from protocols.escpos_codepages import CODE_PAGE_NUMBERS, HIGH_HALVES
 
+MAX_WARNINGS = 1000  # then only counted
 DEFAULT_LINE_SPACING = 30  # ESC 2: 1/6 inch at 180 dpi motion units, in dots
 HRI_FONT = 1
 QR_ECC = {48: "L", 49: "M", 50: "Q", 51: "H"}
@@ -94,6 +95,10 @@ class VirtualPrinter:
     cover_open: bool = False
     drawer_open: bool = False
     error: bool = False
+    # A roll of paper: 25 m at 8 dots/mm.  When it is used up the printer
+    # reports paper out, as a real one does (and a stream of line feeds
+    # cannot grow an image without bound).
+    roll_dots: int = 200_000
     receipts: list[Receipt] = field(default_factory=list)
     warnings: list[dict[str, Any]] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
@@ -105,6 +110,9 @@ class VirtualPrinter:
         self._warned_pages: set[int] = set()
         self.bytes_received = 0
         self.commands = 0
+        self.paper_used = 0  # dots of the roll on finished receipts
+        self.warnings_dropped = 0
+        self._last_dropped = 0
 
     def _reset(self) -> None:
         self.style = Style()
@@ -133,6 +141,16 @@ class VirtualPrinter:
         """End of the stream: report a cut-short command, keep the uncut part."""
         for command in self._parser.finish():
             self._execute(command)
+        if self.warnings_dropped:
+            self.warnings.append(
+                {
+                    "offset": self._last_dropped,
+                    "message": f"{self.warnings_dropped} more warnings not listed",
+                }
+            )
+            self.warnings_dropped = 0
+        if self.offline:
+            self._page.items = []
         self._flush_line()
         if not self._page.empty:
             self.receipts.append(self._page.finish(False, self.bytes_received))
@@ -140,7 +158,19 @@ class VirtualPrinter:
         return self.receipts
 
     def warn(self, offset: int, message: str) -> None:
-        self.warnings.append({"offset": offset, "message": message})
+        if len(self.warnings) < MAX_WARNINGS:
+            self.warnings.append({"offset": offset, "message": message})
+        else:
+            self.warnings_dropped += 1
+            self._last_dropped = offset
+
+    def _roll_ends(self, offset: int) -> None:
+        self.warn(offset, f"paper roll used up ({self.roll_dots} dots): paper out")
+        self._flush_line()
+        self.receipts.append(self._page.finish(False, offset))
+        self.paper_used += self._page.height
+        self._page = Page(self.dots)
+        self.paper_out = True
 
     # -- status ----------------------------------------------------------------
     def realtime_status(self, n: int) -> int | None:
@@ -207,6 +237,8 @@ class VirtualPrinter:
             if self._page.start < 0:
                 self._page.start = command.offset
             handler(self, command, params)
+            if self.paper_used + self._page.height > self.roll_dots:
+                self._roll_ends(command.offset)
             return b""
         if name in _STATE:
             _STATE[name](self, params)
@@ -286,8 +318,8 @@ class VirtualPrinter:
             self.warn(command.offset, "cut with nothing printed since the last cut")
         end = command.offset + (4 if command.args["feed"] else 3)
         receipt = self._page.finish(True, end)
-        receipt.start = max(self._page.start, 0)
         self.receipts.append(receipt)
+        self.paper_used += self._page.height
         self._page = Page(self.dots)
 
     def _legacy_cut(self, command: Command, params: list[int]) -> None:
