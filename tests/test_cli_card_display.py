@@ -1,5 +1,5 @@
 """`payterm card` and `payterm display` subcommands (payterm/commands/card.py,
-display.py), driven through payterm.cli.main with the modules registered."""
+display.py), driven through payterm.cli.main."""
 
 from __future__ import annotations
 
@@ -13,15 +13,6 @@ import pytest
 from payterm import cli
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture(autouse=True)
-def _registered(monkeypatch: pytest.MonkeyPatch) -> None:
-    names = tuple(cli.COMMAND_MODULES)
-    for extra in ("card", "display"):
-        if extra not in names:
-            names += (extra,)
-    monkeypatch.setattr(cli, "COMMAND_MODULES", names)
 
 
 def test_card_atr(capsys: pytest.CaptureFixture[str]) -> None:
