@@ -343,10 +343,10 @@ def test_link_timing_costs_the_wire_time_at_115200() -> None:
     # Command in, ACK out, echo out: 10 bit times per byte at 115200.
     wire_s = rounds * uart_seconds(2 * frame_len + len(ACK), 115200)
     assert 0.35 < wire_s < 0.4
-    timed = timed_echoes(True, rounds, params)
-    untimed = timed_echoes(False, rounds, params)
-    assert timed >= wire_s  # sleeps never end early
-    assert untimed < wire_s / 2
+    assert timed_echoes(True, rounds, params) >= wire_s  # sleeps never end early
+    # Without timing nothing waits (a wall-clock bound would be flaky on a busy machine).
+    untimed = chip().receive(frames.encode_command(frames.DIAGNOSE, params))
+    assert [o.delay_s for o in untimed] == [0.0, 0.0]
 
 
 def test_server_keeps_serving_after_garbage_and_reconnects() -> None:
@@ -495,8 +495,8 @@ def test_over_tcp_a_card_presented_during_the_poll_is_reported() -> None:
     ):
         card = Iso7816TestCard()
         timer = threading.Timer(0.2, server.emulator.field.insert, (card,))
-        timer.start()
         started = time.monotonic()
+        timer.start()
         data = tcp_command(sock, frames.FrameParser(), frames.IN_LIST_PASSIVE_TARGET, b"\x01\x00")
         assert time.monotonic() - started >= 0.2
         timer.join()
