@@ -43,7 +43,6 @@ def test_card_t1(capsys: pytest.CaptureFixture[str]) -> None:
 def test_display_serve_prints_where_it_listens() -> None:
     code = (
         "import sys; from payterm import cli; "
-        "cli.COMMAND_MODULES = cli.COMMAND_MODULES + ('display',); "
         "sys.exit(cli.main(['display', 'serve', '--port', '0']))"
     )
     proc = subprocess.Popen(
