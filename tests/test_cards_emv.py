@@ -10,12 +10,12 @@ import hashlib
 from pathlib import Path
 
 import pytest
+from cards_terminal import Terminal, load
 from hypothesis import given
 from hypothesis import strategies as st
 
 from host_sim.cards import load_profile, profile_names
 from protocols import apdu, tlv
-from tests.cards_terminal import Terminal, load
 
 ARQC, TC, AAC, CDA = 0x80, 0x40, 0x00, 0x10
 ISSUER = {
