@@ -251,12 +251,21 @@ def test_wait_for_card_returns_when_the_card_is_presented(tmp_path: Path) -> Non
     card = Iso7816TestCard()
     field = RfField()
     with BackgroundServer(Pn532Emulator(field)) as server:
-        # Present the card once the firmware is polling (the listener fires on insert).
-        timer = threading.Timer(1.0, field.insert, (card,))
-        timer.start()
+        # Present the card once the firmware's poll is waiting (the field tells
+        # the server, which answers the poll).
+        emulator = server.emulator
+
+        def present() -> None:
+            deadline = time.monotonic() + 30
+            while emulator.waiting_poll is None and time.monotonic() < deadline:
+                time.sleep(0.005)
+            field.insert(card)
+
+        presenter = threading.Thread(target=present, daemon=True)
+        presenter.start()
         got = merged(run_mpy(tmp_path, server.port, WAIT_FOR_CARD))
-        timer.join()
-        assert server.emulator.late_poll_answers == 1  # the poll was waiting for it
+        presenter.join()
+        assert emulator.late_poll_answers == 1  # the poll was waiting for it
     assert got["uid"] == card.uid.hex()
     assert bytes.fromhex(got["ppse"]) == fci(PPSE_NAME) + b"\x90\x00"
     # The second wait times out: a new poll first releases the card it had

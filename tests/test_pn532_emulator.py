@@ -488,18 +488,31 @@ def test_an_aborted_poll_is_not_answered_later() -> None:
     assert emu.poll_again() == []
 
 
+def insert_when_polling(emu: Pn532Emulator, card: Iso7816TestCard) -> threading.Thread:
+    """Present the card once the chip is waiting in a poll (no fixed sleep:
+    a busy machine must not turn the late answer into an early one)."""
+
+    def present() -> None:
+        deadline = time.monotonic() + 30
+        while emu.waiting_poll is None and time.monotonic() < deadline:
+            time.sleep(0.005)
+        emu.field.insert(card)
+
+    thread = threading.Thread(target=present, daemon=True)
+    thread.start()
+    return thread
+
+
 def test_over_tcp_a_card_presented_during_the_poll_is_reported() -> None:
     with (
         BackgroundServer(chip()) as server,
         socket.create_connection((server.host, server.port), timeout=5) as sock,
     ):
         card = Iso7816TestCard()
-        timer = threading.Timer(0.2, server.emulator.field.insert, (card,))
-        started = time.monotonic()
-        timer.start()
+        presenter = insert_when_polling(server.emulator, card)
         data = tcp_command(sock, frames.FrameParser(), frames.IN_LIST_PASSIVE_TARGET, b"\x01\x00")
-        assert time.monotonic() - started >= 0.2
-        timer.join()
+        presenter.join()
+        assert server.emulator.late_poll_answers == 1
         assert data[0] == 1 and card.uid in data
 
 
