@@ -24,6 +24,7 @@ from typing import Any
 import boards
 from host_sim.nfc.iso7816_card import PPSE_NAME, Iso7816TestCard, fci
 from host_sim.nfc.pn532_emulator import Output, Pn532Emulator
+from host_sim.nfc.profiles import load_card
 from host_sim.nfc.rf_field import RfField
 from host_sim.nfc.server import BackgroundServer
 from protocols import pn532 as frames
@@ -271,3 +272,26 @@ def test_wait_for_card_returns_when_the_card_is_presented(tmp_path: Path) -> Non
     # The second wait times out: a new poll first releases the card it had
     # (S(DESELECT): the card halts), and REQA does not wake a halted card.
     assert got["none"] is True
+
+
+EMV_SELECTION = """
+reader.start()
+card = reader.activate()
+ppse = card.exchange_apdu(SELECT_PPSE)
+out(ppse=ppse.hex())
+aid = bytes.fromhex("A0000000031010")
+out(aid_in_ppse=(b"\\x4f\\x07" + aid) in ppse)
+select = b"\\x00\\xa4\\x04\\x00" + bytes((len(aid),)) + aid + b"\\x00"
+out(select=card.exchange_apdu(select).hex())
+"""
+
+
+def test_the_firmware_reads_the_ppse_of_a_virtual_emv_card(tmp_path: Path) -> None:
+    card = load_card("visa_qvsdc")  # host_sim.cards' qVSDC profile
+    with BackgroundServer(Pn532Emulator(RfField([card]))) as server:
+        got = merged(run_mpy(tmp_path, server.port, EMV_SELECTION))
+    assert got["ppse"].endswith("9000")
+    assert got["aid_in_ppse"] is True
+    select = bytes.fromhex(got["select"])
+    assert select[-2:] == b"\x90\x00"
+    assert select[0] == 0x6F and bytes.fromhex("84 07 A0000000031010") in select
