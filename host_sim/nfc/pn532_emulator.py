@@ -22,7 +22,7 @@ from collections.abc import Callable
 
 from host_sim.nfc import iso_dep
 from host_sim.nfc.iso_dep import Picc
-from host_sim.nfc.rf_field import RfField, anticollision_order
+from host_sim.nfc.rf_field import RfField, anticollision_order, cascade_levels
 from host_sim.nfc.timing import BAUD_RATES, FC_HZ, LinkTiming
 from host_sim.nfc.virtual_card import ats_with_length
 from protocols import pn532 as frames
@@ -414,7 +414,7 @@ class Pn532Emulator:
         for index in order[:max_tg]:
             picc = responders[index]
             tg = len(self.targets) + 1
-            for _level in range(len(picc.uid) // 3):  # ANTICOLLISION + SELECT per level
+            for _level in cascade_levels(picc.uid):  # ANTICOLLISION + SELECT per level
                 self.timing.rf(2, 5, 0.001)
                 self.timing.rf(7, 1, 0.001)
             picc.select()
