@@ -157,12 +157,45 @@ def test_native_qr_sizes_and_levels_decode() -> None:
         assert data == [b"HELLO 123"]
 
 
-def test_code39_is_a_labelled_frame_with_hri() -> None:
+@pytest.mark.parametrize(
+    ("code", "bc", "want"),
+    [
+        ("PAYTERM-39", "CODE39", ("CODE39", "PAYTERM-39")),
+        ("ABCDEFGHIJKLM", "CODE39", ("CODE39", "ABCDEFGHIJKLM")),
+        ("NOPQRSTUVWXYZ", "CODE39", ("CODE39", "NOPQRSTUVWXYZ")),
+        ("0123456789", "CODE39", ("CODE39", "0123456789")),
+        (" $%+-./", "CODE39", ("CODE39", " $%+-./")),
+        ("0123456789", "ITF", ("I25", "0123456789")),
+        ("98765432109876", "ITF", ("I25", "98765432109876")),
+        ("01234565", "EAN8", ("EAN8", "01234565")),
+        ("0123456", "EAN8", ("EAN8", "01234565")),  # check digit added
+        # zbar reports UPC-A as EAN-13 with a leading zero
+        ("04210000526", "UPC-A", ("EAN13", "0042100005264")),
+    ],
+)
+def test_barcodes_drawn_as_bars_are_read_by_zbar(code: str, bc: str, want: tuple[str, str]) -> None:
     p = Dummy()
-    p.barcode("PAYTERM1", "CODE39")
+    p.barcode(code, bc, width=2)
+    vp = render(bytes(p.output))
+    assert vp.warnings == []
+    image = vp.receipts[0].bitmap()
+    assert [(d.type, d.data.decode()) for d in pyzbar.decode(image)] == [want]
+
+
+def test_barcode_wider_than_the_paper_is_cut_with_a_warning() -> None:
+    p = Dummy()
+    p.barcode("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "CODE39", width=2)
+    vp = render(bytes(p.output))
+    # 28 characters of 16 modules less the last gap, 10-module quiet zones, 2 dots
+    assert [w["message"] for w in vp.warnings] == ["barcode 934 dots wide, paper 576: cut"]
+
+
+def test_code128_is_a_labelled_frame_with_hri() -> None:
+    p = Dummy()
+    p.barcode("{BPAYTERM1", "CODE128", function_type="B")
     receipt = render(bytes(p.output)).receipts[0]
-    assert "[BARCODE CODE39 PAYTERM1]" in receipt.lines
-    assert "PAYTERM1" in receipt.lines  # HRI below
+    assert "[BARCODE CODE128 {BPAYTERM1]" in receipt.lines
+    assert "{BPAYTERM1" in receipt.lines  # HRI below
 
 
 # -- status ----------------------------------------------------------------------

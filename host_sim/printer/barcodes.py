@@ -1,10 +1,17 @@
 """Bar patterns for the barcodes the virtual printer draws as real bars.
 
-EAN-13, UPC-A (an EAN-13 with a leading 0) and EAN-8, after GS1 General
-Specifications 5.2.1 (number set A/B/C tables, left-half parity by the first
-digit, mod-10 check digit).  ``modules(system, data)`` returns the modules as
-a string of "1" (bar) and "0" (space) without quiet zones, and the text to
-print under the bars (HRI), or None for a symbology drawn as a labelled box.
+- EAN-13, UPC-A (an EAN-13 with a leading 0) and EAN-8, after GS1 General
+  Specifications 5.2.1 (number set A/B/C tables, left-half parity by the
+  first digit, mod-10 check digit);
+- Code 39 (ISO/IEC 16388): 9 elements a character, 3 of them wide, start
+  and stop "*", a narrow space between characters, wide = 3 narrow;
+- ITF, interleaved 2 of 5 (ISO/IEC 16390): digit pairs, the first digit in
+  the bars and the second in the spaces, start NNNN, stop WNN.
+
+``modules(system, data)`` returns the modules as a string of "1" (bar) and
+"0" (space) without quiet zones, and the text to print under the bars (HRI),
+or None for a symbology drawn as a labelled box (UPC-E, Codabar, Code 93,
+Code 128, GS1-128, GS1 DataBar).
 """
 
 from __future__ import annotations
@@ -40,6 +47,24 @@ FIRST_DIGIT_SETS = (
 )
 GUARD = "101"
 CENTRE = "01010"
+
+# Code 39: bar, space, bar, ... (9 elements), 1 = wide.
+CODE39 = {
+    "0": "000110100", "1": "100100001", "2": "001100001", "3": "101100000",
+    "4": "000110001", "5": "100110000", "6": "001110000", "7": "000100101",
+    "8": "100100100", "9": "001100100", "A": "100001001", "B": "001001001",
+    "C": "101001000", "D": "000011001", "E": "100011000", "F": "001011000",
+    "G": "000001101", "H": "100001100", "I": "001001100", "J": "000011100",
+    "K": "100000011", "L": "001000011", "M": "101000010", "N": "000010011",
+    "O": "100010010", "P": "001010010", "Q": "000000111", "R": "100000110",
+    "S": "001000110", "T": "000010110", "U": "110000001", "V": "011000001",
+    "W": "111000000", "X": "010010001", "Y": "110010000", "Z": "011010000",
+    "-": "010000101", ".": "110000100", " ": "011000100", "*": "010010100",
+    "$": "010101000", "/": "010100010", "+": "010001010", "%": "000101010",
+}  # fmt: skip
+WIDE = 3  # wide element = 3 narrow modules
+# ITF digit patterns (5 elements, 1 = wide)
+ITF = ("00110", "10001", "01001", "11000", "00101", "10100", "01100", "00011", "10010", "01010")
 
 # ESC/POS GS k system numbers (function A, function B) -> name
 SYSTEMS = {
@@ -103,6 +128,36 @@ def ean8(data: str) -> tuple[str, str] | None:
     return GUARD + left + CENTRE + right + GUARD, data
 
 
+def _elements(pattern: str, first_bar: bool) -> str:
+    """Narrow/wide elements as modules, alternating bar and space."""
+    out = []
+    bar = first_bar
+    for wide in pattern:
+        out.append(("1" if bar else "0") * (WIDE if wide == "1" else 1))
+        bar = not bar
+    return "".join(out)
+
+
+def code39(data: str) -> tuple[str, str] | None:
+    """Data with or without the "*" start/stop characters."""
+    body = data[1:-1] if len(data) >= 2 and data[0] == data[-1] == "*" else data
+    if not body or any(ch not in CODE39 or ch == "*" for ch in body):
+        return None
+    chars = "*" + body + "*"
+    return "0".join(_elements(CODE39[ch], True) for ch in chars), chars
+
+
+def itf(data: str) -> tuple[str, str] | None:
+    if not data.isdigit() or not data or len(data) % 2:
+        return None
+    out = [_elements("0000", True)]
+    for i in range(0, len(data), 2):
+        bars, spaces = ITF[int(data[i])], ITF[int(data[i + 1])]
+        out.append(_elements("".join(b + s for b, s in zip(bars, spaces, strict=True)), True))
+    out.append(_elements("100", True))
+    return "".join(out), data
+
+
 def modules(system: int, data: bytes) -> tuple[str, str] | None:
     """(bar modules, HRI text) for the systems drawn as bars, else None."""
     name = SYSTEMS.get(system)
@@ -119,4 +174,8 @@ def modules(system: int, data: bytes) -> tuple[str, str] | None:
         return (found[0], found[1][1:]) if found else None
     if name == "EAN8":
         return ean8(text)
+    if name == "CODE39":
+        return code39(text)
+    if name == "ITF":
+        return itf(text)
     return None

@@ -435,6 +435,8 @@ class VirtualPrinter:
             draw = ImageDraw.Draw(image)
             draw.rectangle((0, 0, image.width - 1, image.height - 1), outline=0, width=2)
             draw.text((6, 4), name, fill=0)
+        if image.width > self.dots:
+            self.warn(command.offset, f"barcode {image.width} dots wide, paper {self.dots}: cut")
         self._flush_line()
         if bc.hri_position in (1, 3, 49, 51):
             self._hri(hri)
