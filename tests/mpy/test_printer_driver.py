@@ -242,3 +242,18 @@ def test_long_arabic_text_breaks_between_words():
         eq(bytes(rows), bytes(r.font.render(arabic.visual(line, "rtl"), 384, "right")[2]))
         at += 8 + xb * h
     eq(out.find(GS + b"v0", at), -1)
+
+
+def test_arabic_item_puts_name_right_and_amount_left():
+    gc.collect()  # a 256K heap does not move blocks: start unfragmented
+    r = Receipt("80mm")
+    r.arabic_item("شاي", "1.500")
+    xb, h, rows = raster_of(r.output)
+    eq(xb, 72)
+    name = r.font.render(arabic.visual("شاي", "rtl"), 576, "right")[2]
+    amount = r.font.render("1.500", 576, "left")[2]
+    eq(bytes(rows), bytes(name[i] | amount[i] for i in range(len(name))))
+    # ink at both edges, none in the middle
+    eq(sum(rows[y * xb] for y in range(h)) > 0, True)
+    eq(sum(rows[y * xb + 71] | rows[y * xb + 70] for y in range(h)) > 0, True)
+    eq(sum(rows[y * xb + 36] for y in range(h)), 0)

@@ -111,6 +111,17 @@ class Receipt(escpos.EscPosBuilder):
             self.raster(width, height, rows)
         return self
 
+    def arabic_item(self, name: str, amount: str) -> "Receipt":
+        """An item line of a right-to-left receipt: the name flush right,
+        the amount flush left, both drawn into one raster line."""
+        font = self.font
+        _, height, rows = font.render(arabic.visual(name, "rtl"), self.dots, "right")
+        _, _, left = font.render(amount, self.dots, "left")
+        for i in range(len(rows)):
+            rows[i] |= left[i]
+        self.raster(self.dots, height, rows)
+        return self
+
     def arabic_lines(self, text: str, direction: str = "rtl") -> "list[str]":
         """The text broken between words into lines that fit the paper."""
         lines = []
