@@ -452,3 +452,19 @@ def test_warnings_are_capped_and_counted() -> None:
     assert len(vp.warnings) == 1001
     assert vp.warnings[999] == {"offset": 999, "message": "unexpected control byte 0x01"}
     assert vp.warnings[-1] == {"offset": 1499, "message": "500 more warnings not listed"}
+
+
+def test_payterm_printer_render_through_the_cli(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from payterm.cli import main
+
+    stream = tmp_path / "in.bin"
+    stream.write_bytes(python_escpos_receipt())
+    capsys.readouterr()
+    png = tmp_path / "r.png"
+    assert main(["printer", "render", str(stream), "--png", str(png)]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["receipts"] == 1 and out["png"] == [str(png)] and png.exists()
+    assert main(["printer", "render", str(tmp_path / "missing.bin"), "--png", str(png)]) == 2
+    assert "cannot read" in capsys.readouterr().err
