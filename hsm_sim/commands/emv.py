@@ -1,0 +1,72 @@
+"""KQ: ARQC verification and/or ARPC generation → KR (payterm layout, docs/hsm.md).
+
+Fields: mode (1 N: 0 verify the ARQC, 1 verify and generate the ARPC, 2
+generate the ARPC only), cryptogram version (2 N: 10, 18, 22 Visa; 16, 17,
+20, 21 Mastercard), IMK-AC (key usage E0, TDES), PAN length (2 N), PAN, PSN
+(2 N), ATC (4 H), unpredictable number (8 H), data length (3 N, bytes),
+data (H), ``;``, ARQC (16 H), then for modes 1 and 2 the ARPC input of the
+CVN's method: method 1 ARC (4 H); method 2 CSU (8 H), proprietary data
+length (1 N, 0–8 bytes) and the data (H).
+
+The ICC master key (option A or B as the CVN says), the session key and
+the cryptograms come from ``hsm_sim.crypto.emv_kd`` / ``emv_ac``.
+Response: the ARPC (16 H for method 1, 8 H for method 2) in modes 1 and 2;
+error 01 when the ARQC does not verify.
+"""
+
+from __future__ import annotations
+
+from hsm_sim import errors as E
+from hsm_sim.commands._base import Context, Handler, Reader, hexu
+from hsm_sim.crypto import emv_ac
+from hsm_sim.errors import HsmError
+
+
+def kq(ctx: Context, r: Reader) -> str:
+    mode = r.choice(1, "mode flag", ("0", "1", "2"))
+    cvn = r.number(2, "cryptogram version")
+    if cvn not in emv_ac.CVN_PROFILES:
+        raise HsmError(E.INVALID_INPUT, reason=f"unsupported cryptogram version {cvn}")
+    profile = emv_ac.profile(cvn)
+    imk = r.key("IMK-AC", ("E0",), "XN", "T")
+    if len(imk.value) != 16:
+        raise HsmError(E.INCOMPATIBLE_KEY_LENGTH, reason="IMK-AC must be double length")
+    pan_len = r.number(2, "PAN length")
+    if not 8 <= pan_len <= 19:
+        raise HsmError(E.INVALID_ACCOUNT, reason="PAN length must be 08 to 19")
+    pan = r.digits(pan_len, "PAN")
+    psn = r.digits(2, "PAN sequence number")
+    atc = r.hex(4, "ATC")
+    un = r.hex(8, "unpredictable number")
+    data_len = r.number(3, "transaction data length")
+    data = r.hex(2 * data_len, "transaction data")
+    r.choice(1, "delimiter", (";",))
+    arqc = r.hex(16, "ARQC")
+    arpc_input: tuple[bytes, ...] = ()
+    if mode != "0":
+        if profile["arpc_method"] == 1:
+            arpc_input = (r.hex(4, "ARC"),)
+        else:
+            csu = r.hex(8, "CSU")
+            prop_len = r.number(1, "proprietary authentication data length")
+            if prop_len > 8:
+                raise HsmError(E.INVALID_INPUT, reason="proprietary data is 0 to 8 bytes")
+            arpc_input = (csu, r.hex(2 * prop_len, "proprietary authentication data"))
+    r.end()
+    try:
+        icc_mk, ac_key = emv_ac.ac_keys(imk.value, pan, psn, atc, cvn, None, un)
+        if mode != "2" and not emv_ac.verify_ac(ac_key, data, arqc, profile["padding"]):
+            raise HsmError(E.VERIFICATION_FAILURE, reason="ARQC does not verify")
+        if mode == "0":
+            return ""
+        arpc_key = icc_mk if profile["arpc_key"] == "icc_mk" else ac_key
+        if profile["arpc_method"] == 1:
+            return hexu(emv_ac.arpc_method_1(arpc_key, arqc, arpc_input[0]))
+        return hexu(emv_ac.arpc_method_2(arpc_key, arqc, arpc_input[0], arpc_input[1]))
+    except HsmError:
+        raise
+    except ValueError as exc:
+        raise HsmError(E.INVALID_INPUT, reason=str(exc)) from None
+
+
+COMMANDS: dict[str, Handler] = {"KQ": kq}

@@ -1,0 +1,82 @@
+"""M6 generate a MAC → M7, M8 verify a MAC → M9 (single-block mode).
+
+Fields: mode flag (1 N: 0 = the whole message in one command), input format
+(1 N: 0 binary, 1 hex, 2 text), MAC size (1 N: 0 = 4 bytes / 8 H, 1 = 8
+bytes / 16 H, 2 = 16 bytes / 32 H, AES-CMAC only), MAC algorithm (1 N: 1 =
+ISO 9797-1 algorithm 1 (key usage M1 or M0), 3 = algorithm 3, the X9.19
+retail MAC (M3), 5 = CMAC with TDES or AES (M6)), padding (1 N: 0 none, 1–3
+ISO 9797-1 methods; 0 for CMAC), key type ``FFF``, key, message length
+(4 H, characters of the message field), message; M8 adds the MAC.
+"""
+
+from __future__ import annotations
+
+import hmac
+
+from hsm_sim import errors as E
+from hsm_sim.commands._base import Context, Handler, Reader, hexu
+from hsm_sim.crypto import mac
+from hsm_sim.errors import HsmError
+
+SIZES = {"0": 4, "1": 8, "2": 16}
+USAGES = {"1": ("M1", "M0"), "3": ("M3",), "5": ("M6",)}
+
+
+def read_message(r: Reader, input_format: str) -> bytes:
+    length = r.hex_number(4, "message length")
+    text = r.take(length, "message")
+    if input_format == "1":
+        if len(text) % 2 or not all(c in "0123456789ABCDEFabcdef" for c in text):
+            raise HsmError(E.INVALID_INPUT, reason="hex message is not hex")
+        return bytes.fromhex(text)
+    return text.encode("latin-1")
+
+
+def _compute(r: Reader, modes: str) -> tuple[bytes, int]:
+    r.choice(1, "mode flag", ("0",))
+    input_format = r.choice(1, "input format flag", ("0", "1", "2"))
+    size = SIZES[r.choice(1, "MAC size", tuple(SIZES))]
+    algorithm = r.choice(1, "MAC algorithm", tuple(USAGES))
+    padding = r.number(1, "padding method")
+    r.choice(3, "key type", ("FFF",))
+    key = r.key("MAC key", USAGES[algorithm], modes, "TA" if algorithm == "5" else "T")
+    message = read_message(r, input_format)
+    if algorithm == "5":
+        if padding != 0:
+            raise HsmError(E.INVALID_INPUT, reason="CMAC takes padding 0")
+        cmac = mac.aes_cmac_mac if key.is_aes else mac.tdes_cmac
+        full = cmac(key.value, message)
+    else:
+        if padding not in (0, 1, 2, 3):
+            raise HsmError(E.INVALID_INPUT, reason="padding must be 0 to 3")
+        if padding == 0:
+            if len(message) % 8 or not message:
+                raise HsmError(E.INVALID_INPUT, reason="unpadded message is not whole blocks")
+            padding = 1
+        if algorithm == "3":
+            if len(key.value) != 16:
+                raise HsmError(E.INCOMPATIBLE_KEY_LENGTH, reason="algorithm 3 needs 16 bytes")
+            full = mac.retail_mac(key.value, message, padding)
+        else:
+            full = mac.cbc_mac(key.value, message, padding)
+    if size > len(full):
+        raise HsmError(E.INVALID_INPUT, reason="MAC size larger than the MAC")
+    return full, size
+
+
+def m6(ctx: Context, r: Reader) -> str:
+    full, size = _compute(r, "CGN")
+    r.end()
+    return hexu(full[:size])
+
+
+def m8(ctx: Context, r: Reader) -> str:
+    full, size = _compute(r, "CVN")
+    given = r.hex(2 * size, "MAC")
+    r.end()
+    if not hmac.compare_digest(full[:size], given):
+        raise HsmError(E.VERIFICATION_FAILURE, reason="MAC does not verify")
+    return ""
+
+
+COMMANDS: dict[str, Handler] = {"M6": m6, "M8": m8}
