@@ -1,0 +1,163 @@
+"""The card slot on a loopback TCP port: the socket's bytes are the card's I/O
+line as the sim board's uart3 carries it (docs/boards.md).
+
+One slot serves every connection; a new connection is a re-plugged reader
+cable (whatever was half received is dropped; the card keeps its power and
+state).  When the reader goes quiet in the middle of a header or block for
+``idle_s`` (the character waiting time), the slot is told (``CardSlot.idle``).
+Nothing on the wire stops the server: a defect on some input is logged and
+the connection kept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+from types import TracebackType
+
+from host_sim.cardreader.slot import CardSlot
+
+log = logging.getLogger("payterm.cardreader")
+READ_SIZE = 4096
+IDLE_S = 0.05
+
+
+class CardReaderServer:
+    def __init__(
+        self, slot: CardSlot, host: str = "127.0.0.1", port: int = 0, idle_s: float = IDLE_S
+    ) -> None:
+        self.slot = slot
+        self.host = host
+        self.port = port
+        self.idle_s = idle_s
+        self.connections = 0
+        self._server: asyncio.Server | None = None
+        self._sessions: set[asyncio.Task[None]] = set()
+
+    @property
+    def endpoint(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._serve, self.host, self.port)
+        sockname = self._server.sockets[0].getsockname()
+        self.host, self.port = sockname[0], sockname[1]
+        log.info("card reader listening on %s:%d", self.host, self.port)
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            self._server = None
+        sessions = list(self._sessions)
+        for task in sessions:
+            task.cancel()
+        await asyncio.gather(*sessions, return_exceptions=True)
+
+    async def serve_forever(self) -> None:
+        if self._server is None:
+            await self.start()
+        assert self._server is not None
+        await self._server.serve_forever()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        task = asyncio.current_task()
+        if task is not None:
+            self._sessions.add(task)
+            task.add_done_callback(self._sessions.discard)
+        self.slot.reset_line()
+        try:
+            while True:
+                wait = self.idle_s if self.slot.has_partial() else None
+                try:
+                    data = await asyncio.wait_for(reader.read(READ_SIZE), wait)
+                except TimeoutError:
+                    await self._answer(writer, None)
+                    continue
+                if not data:
+                    break
+                await self._answer(writer, data)
+        except (ConnectionError, OSError) as exc:
+            log.info("reader left: %s", exc)
+        except asyncio.CancelledError:
+            pass  # close(): the server is going away
+        finally:
+            writer.close()
+        with contextlib.suppress(ConnectionError, OSError, asyncio.CancelledError):
+            await writer.wait_closed()
+
+    async def _answer(self, writer: asyncio.StreamWriter, data: bytes | None) -> None:
+        """Feed ``data`` to the slot (None: the line went quiet); send its answer."""
+        try:
+            out = self.slot.idle() if data is None else self.slot.receive(data)
+        except Exception:  # the card must outlive its own bugs
+            log.exception("card slot failed")
+            return
+        if out:
+            writer.write(out)
+            await writer.drain()
+
+
+class BackgroundCardReader:
+    """The server on its own event loop in a thread (tests, the runner)::
+
+    with BackgroundCardReader(CardSlot(card)) as server:
+        connect to (server.host, server.port)
+    """
+
+    def __init__(self, slot: CardSlot, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.server = CardReaderServer(slot, host, port)
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._run, name="card-reader", daemon=True)
+        self._started = threading.Event()
+        self._error: BaseException | None = None
+
+    @property
+    def host(self) -> str:
+        return self.server.host
+
+    @property
+    def port(self) -> int:
+        return self.server.port
+
+    @property
+    def slot(self) -> CardSlot:
+        return self.server.slot
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        try:
+            self._loop.run_until_complete(self.server.start())
+        except BaseException as exc:
+            self._error = exc
+            self._started.set()
+            return
+        self._started.set()
+        self._loop.run_forever()
+        self._loop.run_until_complete(self.server.close())
+        self._loop.close()
+
+    def start(self) -> BackgroundCardReader:
+        self._thread.start()
+        self._started.wait(10)
+        if self._error is not None:
+            raise self._error
+        return self
+
+    def stop(self) -> None:
+        if self._thread.is_alive():
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(10)
+
+    def __enter__(self) -> BackgroundCardReader:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
