@@ -1,0 +1,197 @@
+"""`payterm fw`: run a board with its emulators, build and deploy firmware
+(docs/runner.md).
+
+    payterm fw run --board sim [--card PROFILE ...] [--contact-card PROFILE]
+                   [--protocol T=0|T=1] [--timing] [--app MODULE] [--firmware DIR]
+                   [--path DIR ...] [--timeout S] [-- APP_ARGS...]
+    payterm fw build --board NAME [--out DIR]
+    payterm fw deploy --board NAME --port PORT [--out DIR] [--dry-run]
+
+``run`` prints where each emulator listens as one JSON line on stderr, then
+the firmware's own output (stdout and stderr as it writes them), and exits
+with the firmware's exit code (124 after --timeout, 128+N after signal N).
+``build`` prints {"out", "files", "manifest"}; ``deploy`` prints the mpremote
+command lines it ran (or would run, with --dry-run).
+
+Until "fw" is listed in payterm/cli.py's COMMAND_MODULES:
+``python -m payterm.commands.fw run --board sim``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from payterm.cli import BadInput
+from payterm.commands._io import emit_json
+
+
+def register(sub: Any) -> None:
+    parser: argparse.ArgumentParser = sub.add_parser(
+        "fw", help="run a board with its emulators; build and deploy firmware"
+    )
+    actions = parser.add_subparsers(dest="fw_action", metavar="ACTION", required=True)
+
+    run = actions.add_parser("run", help="the firmware under MicroPython with every emulator")
+    run.add_argument("--board", default="sim", help="a unix-port board (default sim)")
+    run.add_argument(
+        "--card",
+        action="append",
+        metavar="PROFILE",
+        help="contactless card in the PN532's field (repeatable; default visa_qvsdc; "
+        "'none': empty field)",
+    )
+    run.add_argument(
+        "--contact-card",
+        default=None,
+        metavar="PROFILE",
+        help="card in the contact reader's slot (default contact_offline_pin; 'none': empty)",
+    )
+    run.add_argument("--protocol", choices=("T=0", "T=1"), help="contact card protocol")
+    run.add_argument("--timing", action="store_true", help="PN532 link timing (115200 baud)")
+    run.add_argument("--app", default=None, help="MicroPython module to run (firmware.demo)")
+    run.add_argument(
+        "--firmware", type=Path, help="firmware tree (a `fw build` folder; default: sources)"
+    )
+    run.add_argument(
+        "--path", type=Path, action="append", default=[], help="extra MICROPYPATH folder"
+    )
+    run.add_argument("--timeout", type=float, help="stop the firmware after S seconds")
+    run.add_argument("app_args", nargs="*", help="arguments for the app (after --)")
+    run.set_defaults(func=run_run)
+
+    build = actions.add_parser("build", help="mpy-cross a board's firmware into a folder")
+    build.add_argument("--board", required=True)
+    build.add_argument("--out", type=Path, help="output folder (default build/fw/BOARD)")
+    build.set_defaults(func=run_build)
+
+    deploy = actions.add_parser("deploy", help="copy a built folder to a board with mpremote")
+    deploy.add_argument("--board", required=True)
+    deploy.add_argument("--port", required=True, help="serial port of the board")
+    deploy.add_argument("--out", type=Path, help="built folder (default build/fw/BOARD)")
+    deploy.add_argument("--dry-run", action="store_true", help="print the commands only")
+    deploy.set_defaults(func=run_deploy)
+
+
+def _known_board(name: str) -> dict[str, Any]:
+    import boards
+
+    try:
+        cfg: dict[str, Any] = boards.load(name)
+    except ValueError as exc:
+        raise BadInput(str(exc)) from exc
+    return cfg
+
+
+def run_run(args: argparse.Namespace) -> int:
+    from host_sim.nfc.profiles import profile_names
+    from host_sim.runner import RunOptions, run
+    from host_sim.runner.runner import (
+        DEFAULT_APP,
+        DEFAULT_CONTACT_CARD,
+        DEFAULT_NFC_CARD,
+        board_config,
+    )
+
+    _known_board(args.board)
+    try:
+        board_config(args.board)
+    except ValueError as exc:
+        raise BadInput(str(exc)) from exc
+    cards = args.card if args.card else [DEFAULT_NFC_CARD]
+    contact = args.contact_card or DEFAULT_CONTACT_CARD
+    known = set(profile_names()) | {"none"}
+    for name in [*cards, contact]:
+        if name not in known:
+            raise BadInput(f"no card profile {name!r} (see `payterm nfc profiles`)")
+    if len([c for c in cards if c != "none"]) > 2:
+        raise BadInput("the PN532's field holds at most 2 cards")
+    if args.timeout is not None and args.timeout <= 0:
+        raise BadInput("--timeout must be positive")
+    if args.firmware is not None and not (args.firmware / "firmware").is_dir():
+        raise BadInput(f"{args.firmware} holds no firmware/ folder")
+    options = RunOptions(
+        board=args.board,
+        app=args.app or DEFAULT_APP,
+        app_args=tuple(args.app_args),
+        nfc_cards=cards,
+        contact_card=None if contact == "none" else contact,
+        contact_protocol=args.protocol,
+        nfc_timing=args.timing,
+        timeout=args.timeout,
+        extra_path=tuple(p.resolve() for p in args.path),
+    )
+    if args.firmware is not None:
+        options.firmware_path = args.firmware.resolve()
+
+    def ready(info: dict[str, Any]) -> None:
+        sys.stderr.write(json.dumps(info) + "\n")
+        sys.stderr.flush()
+
+    return run(options, on_ready=ready)
+
+
+def run_build(args: argparse.Namespace) -> int:
+    from tools import fwbuild
+
+    _known_board(args.board)
+    out = args.out or fwbuild.default_out(args.board)
+    try:
+        manifest = fwbuild.build(args.board, out)
+    except fwbuild.BuildError as exc:
+        print(f"payterm fw build: {exc}", file=sys.stderr)
+        return 1
+    emit_json({"out": str(out), "files": len(manifest["files"]), "manifest": manifest})
+    return 0
+
+
+def run_deploy(args: argparse.Namespace) -> int:
+    import subprocess
+
+    from tools import fwbuild
+
+    _known_board(args.board)
+    out = args.out or fwbuild.default_out(args.board)
+    try:
+        board = json.loads((out / fwbuild.MANIFEST).read_text(encoding="utf-8")).get("board")
+    except (OSError, ValueError) as exc:
+        raise BadInput(f"{out}: no build there ({exc}); run `payterm fw build` first") from exc
+    if board != args.board:
+        raise BadInput(f"{out} was built for board {board!r}, not {args.board!r}")
+    try:
+        commands = fwbuild.deploy(args.port, out, dry_run=args.dry_run)
+    except (fwbuild.BuildError, subprocess.CalledProcessError) as exc:
+        print(f"payterm fw deploy: {exc}", file=sys.stderr)
+        return 1
+    emit_json({"out": str(out), "port": args.port, "dry_run": args.dry_run, "commands": commands})
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``payterm fw`` on its own (``python -m payterm.commands.fw``), with the
+    exit-code contract of payterm.cli.main."""
+    from payterm import cli
+
+    parser = argparse.ArgumentParser(prog="payterm")
+    sub = parser.add_subparsers(dest="command", required=True)
+    register(sub)
+    try:
+        args = parser.parse_args(["fw", *(argv if argv is not None else sys.argv[1:])])
+    except SystemExit as exc:
+        return int(exc.code) if isinstance(exc.code, int) else cli.EXIT_BAD_INPUT
+    try:
+        return int(args.func(args))
+    except (BadInput, ValueError) as exc:
+        print(f"payterm fw: {exc}", file=sys.stderr)
+        return cli.EXIT_BAD_INPUT
+    except OSError as exc:
+        print(f"payterm fw: {exc}", file=sys.stderr)
+        return cli.EXIT_FAILURE
+
+
+if __name__ == "__main__":
+    sys.exit(main())
