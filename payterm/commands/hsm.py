@@ -83,6 +83,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _serve(server: HsmServer, host: str, port: int) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
     await server.start(host, port)
     bound_host, bound_port = server.address
     line = {
@@ -93,10 +98,5 @@ async def _serve(server: HsmServer, host: str, port: int) -> None:
     }
     sys.stdout.write(json.dumps(line) + "\n")
     sys.stdout.flush()
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     await server.close()
