@@ -77,7 +77,11 @@ async def run_async(
     on_ready: Callable[[dict[str, Any]], None] | None = None,
     out: Writer = _default_out,
     err: Writer = _default_err,
+    on_emulators: Callable[[Emulators], None] | None = None,
 ) -> int:
+    """``on_ready(info)``: where everything listens, once the firmware is
+    started; ``on_emulators(emus)``: the emulator objects themselves (for a
+    test to look at what the firmware did to them)."""
     cfg = board_config(options.board)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -117,6 +121,8 @@ async def run_async(
                 options.extra_path,
                 options.app_args,
             )
+            if on_emulators is not None:
+                on_emulators(emus)
             firmware = Firmware(cmd, env, workdir, options.grace_s)
             await firmware.start(out, err)
             if on_ready is not None:
@@ -156,7 +162,8 @@ async def _wait(
     finally:
         stop_task.cancel()
     if done_task in done:
-        return done_task.result()
+        code = done_task.result()
+        return 128 - code if code < 0 else code  # killed by a signal: the shell's way
     done_task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await done_task
@@ -172,5 +179,6 @@ def run(
     on_ready: Callable[[dict[str, Any]], None] | None = None,
     out: Writer = _default_out,
     err: Writer = _default_err,
+    on_emulators: Callable[[Emulators], None] | None = None,
 ) -> int:
-    return asyncio.run(run_async(options, on_ready, out, err))
+    return asyncio.run(run_async(options, on_ready, out, err, on_emulators))

@@ -1,0 +1,249 @@
+"""The board runner (host_sim/runner) and ``payterm fw run``: every emulator
+the sim board's data names started on a free loopback port, the firmware
+under the real MicroPython unix port with the board's heap, wired together
+through ``PAYTERM_SIM_<BUS>``; clean shutdown whatever ends the run.
+
+Proves: firmware.demo runs to success (self-test, sign-on to the acquirer);
+a firmware touching every bus reaches every emulator (PN532 + contactless
+card, contact card reader, printer, display, status, acquirer) and each
+emulator saw what it sent; a crash is a non-zero exit, a hang is stopped by
+--timeout (124), SIGTERM/SIGINT to the runner stop everything (143/130); after
+each run the MicroPython process is gone and no emulator port accepts a
+connection; bad arguments exit 2.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from host_sim.runner import EXIT_TIMEOUT, Emulators, RunOptions, run
+from payterm.commands import fw
+from protocols import escpos
+from tools.mpytest import REPO_ROOT
+
+HANG_APP = "import time\nprint('hanging')\nwhile True:\n    time.sleep(0.05)\n"
+CRASH_APP = """
+import boards
+board = boards.open_board("sim")
+board.bus_for("acquirer")
+raise RuntimeError("firmware fault 42")
+"""
+WIRING_APP = """
+import json
+import boards
+from firmware.drivers.iso7816 import CardReader
+from firmware.drivers.pn532 import PN532
+from protocols import escpos
+board = boards.open_board("sim")
+r = {}
+nfc = PN532(board.bus_for("nfc"), board.rtc())
+nfc.start()
+card = nfc.activate()
+r["nfc_uid"] = card.uid.hex()
+r["ppse"] = card.exchange_apdu(bytes.fromhex("00A404000E325041592E5359532E444446303100")).hex()
+nfc.release()
+reader = CardReader(board.bus_for("card_reader"))
+r["atr"] = reader.power_on().raw.hex()
+r["pse"] = reader.exchange_apdu(bytes.fromhex("00A404000E315041592E5359532E444446303100")).hex()
+reader.power_off()
+printer = board.bus_for("printer")
+printer.write(b"\\x1b@WIRED\\n\\x1dV\\x00")
+printer.write(b"\\x10\\x04\\x01")
+printer.init(timeout=2000)
+r["printer_status"] = printer.read(1).hex()
+board.display().push(0, 0, 2, 1, b"\\xf8\\x00\\xf8\\x00")
+board.status().beep(1000, 20)
+from firmware.hostlink import HostLink
+from protocols.iso8583_specs import PAYTERM_1987
+link = HostLink(board.bus_for("acquirer"), PAYTERM_1987)
+r["echo"] = link.exchange({"t": "0800", "11": "000777", "41": "PT000001", "70": "301"}).get("39")
+board.deinit()
+print(json.dumps(r))
+"""
+
+
+def _app(tmp_path: Path, name: str, text: str) -> Path:
+    folder = tmp_path / "apps"
+    folder.mkdir(exist_ok=True)
+    (folder / f"{name}.py").write_text(text)
+    return folder
+
+
+def _gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"  # only a zombie left
+
+
+def _closed(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except OSError:
+        return True
+    return False
+
+
+def _ports(info: dict[str, Any]) -> list[int]:
+    return [b["port"] for b in info["buses"].values() if b.get("emulator")]
+
+
+def _ready_line(err: str) -> dict[str, Any]:
+    for line in err.splitlines():
+        if line.startswith("{") and '"buses"' in line:
+            parsed: dict[str, Any] = json.loads(line)
+            return parsed
+    raise AssertionError("no emulator line on stderr: " + err[-500:])
+
+
+def test_demo_runs_with_every_emulator(capsys: pytest.CaptureFixture[str]) -> None:
+    code = fw.main(["run", "--board", "sim", "--timeout", "60"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    info = _ready_line(captured.err)
+    buses = info["buses"]
+    assert {b: buses[b]["emulator"] for b in buses} == {
+        "uart0": None,  # the service port: the board listens
+        "uart1": "pn532",
+        "uart2": "escpos-printer",
+        "uart3": "card-reader",
+        "i2c0": None,
+        "display": "panel",
+        "keypad": "panel",
+        "status": "panel",
+        "net0": "acquirer",
+    }
+    assert "no secure-element emulator" in buses["i2c0"]["note"]
+    assert buses["uart0"]["connect"].startswith("socket://127.0.0.1:")
+    assert buses["uart1"]["cards"] == ["visa_qvsdc"]
+    assert buses["uart3"]["card"] == "contact_offline_pin"
+    assert len({b["port"] for b in buses.values() if "port" in b}) == 8  # all distinct
+    assert info["firmware"]["cmd"][1:4] == ["-X", "heapsize=1M", "-m"]
+    report = json.loads(captured.out.strip().splitlines()[-1])
+    assert report["selftest"] and all(t["ok"] for t in report["selftest"])
+    assert report["sign_on"]["response_code"] == "00"
+    assert _gone(info["firmware"]["pid"])
+    assert all(_closed(p) for p in _ports(info))
+
+
+def test_every_bus_reaches_its_emulator(tmp_path: Path) -> None:
+    apps = _app(tmp_path, "wiring_app", WIRING_APP)
+    seen: list[Emulators] = []
+    out: list[str] = []
+    err: list[str] = []
+    code = run(
+        RunOptions(app="wiring_app", extra_path=(apps,), timeout=60),
+        out=out.append,
+        err=err.append,
+        on_emulators=seen.append,
+    )
+    assert code == 0, "".join(err)
+    r = json.loads("".join(out).strip().splitlines()[-1])
+    emus = seen[0].objects
+    nfc_card = emus["uart1"].emulator.field.cards()[0]
+    assert r["nfc_uid"] == nfc_card.uid.hex()
+    assert r["ppse"].endswith("9000") and "325041592e5359532e4444463031" in r["ppse"]
+    slot = emus["uart3"].slot
+    assert r["atr"] == slot.card.atr.hex()
+    assert r["pse"].endswith("9000") and "315041592e5359532e4444463031" in r["pse"]
+    assert slot.log == ["insert", "cold", "off"]
+    printer = emus["uart2"].printer
+    assert [rc.text.strip() for rc in printer.receipts] == ["WIRED"]
+    status = escpos.decode_status(1, bytes.fromhex(r["printer_status"]))  # DLE EOT 1
+    assert status["offline"] is False
+    panel = emus["display"]
+    assert panel.rects == 1 and panel.last_rect == (0, 0, 2, 1)
+    assert ("buzzer", 1000, 20) in panel.status_log
+    acquirer = emus["net0"]
+    assert r["echo"] == "00"
+    assert [(e.mti, e.stan) for e in acquirer.journal] == [("0800", "000777")]
+
+
+def test_crash_is_a_non_zero_exit(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    apps = _app(tmp_path, "crash_app", CRASH_APP)
+    code = fw.main(["run", "--app", "crash_app", "--path", str(apps), "--timeout", "30"])
+    captured = capsys.readouterr()
+    assert code == 1
+    assert "RuntimeError: firmware fault 42" in captured.err
+    info = _ready_line(captured.err)
+    assert _gone(info["firmware"]["pid"])
+    assert all(_closed(p) for p in _ports(info))
+
+
+def test_hang_is_stopped_by_the_timeout(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    apps = _app(tmp_path, "hang_app", HANG_APP)
+    started = time.monotonic()
+    code = fw.main(["run", "--app", "hang_app", "--path", str(apps), "--timeout", "1"])
+    took = time.monotonic() - started
+    captured = capsys.readouterr()
+    assert code == EXIT_TIMEOUT
+    assert "did not finish in 1 s" in captured.err
+    assert 1.0 <= took < 10
+    info = _ready_line(captured.err)
+    assert _gone(info["firmware"]["pid"])
+    assert all(_closed(p) for p in _ports(info))
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_signal_to_the_runner_stops_everything(tmp_path: Path, signum: int) -> None:
+    apps = _app(tmp_path, "hang_app", HANG_APP)
+    runner = subprocess.Popen(
+        [sys.executable, "-m", "payterm.commands.fw", "run", "--app", "hang_app"]
+        + ["--path", str(apps)],
+        cwd=str(REPO_ROOT),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # the signal goes to the runner alone
+    )
+    try:
+        assert runner.stderr is not None and runner.stdout is not None
+        info = json.loads(runner.stderr.readline())
+        assert runner.stdout.readline().strip() == "hanging"  # the firmware runs
+        runner.send_signal(signum)
+        code = runner.wait(20)
+    finally:
+        if runner.poll() is None:
+            runner.kill()
+            runner.wait()
+    assert code == 128 + signum
+    assert _gone(info["firmware"]["pid"])
+    assert all(_closed(p) for p in _ports(info))
+    leftovers = [
+        p.name for p in Path("/proc").iterdir() if p.name.isdigit() and str(apps) in _cmdline(p)
+    ]
+    assert leftovers == []
+
+
+def _cmdline(proc_dir: Path) -> str:
+    try:
+        return (proc_dir / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["run", "--board", "nosuch"],
+        ["run", "--board", "esp32s3_pos"],
+        ["run", "--card", "nosuch"],
+        ["run", "--contact-card", "nosuch"],
+        ["run", "--timeout", "0"],
+        ["run", "--protocol", "T=2"],
+    ],
+)
+def test_bad_arguments_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert fw.main(argv) == 2
+    assert capsys.readouterr().out == ""
