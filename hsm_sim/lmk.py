@@ -33,7 +33,7 @@ from hsm_sim.crypto import keys, tr31
 KEY_LEN = 32
 PREFIX = "S"
 # The published TEST LMK (docs/hsm.md): never use it for real keys.
-TEST_LMK_HEX = "0123456789ABCDEFFEDCBA9876543210" "00112233445566778899AABBCCDDEEFF"
+TEST_LMK_HEX = "0123456789ABCDEFFEDCBA987654321000112233445566778899AABBCCDDEEFF"
 SCRYPT_N = 2**14
 SCRYPT_R = 8
 SCRYPT_P = 1
@@ -151,7 +151,9 @@ def load(store: _Store, passphrase: str | None) -> Lmk:
         if record is None:
             lmk = Lmk.generate()
             salt = os.urandom(16)
-            store.save_lmk_record(salt, lmk.wrap_under_passphrase(passphrase, salt), lmk.check_value)
+            store.save_lmk_record(
+                salt, lmk.wrap_under_passphrase(passphrase, salt), lmk.check_value
+            )
         else:
             salt, block, check = record
             lmk = Lmk.unwrap_with_passphrase(block, passphrase, salt)

@@ -26,7 +26,7 @@ import asyncio
 import logging
 from typing import Any
 
-from hsm_sim import errors as E
+from hsm_sim import errors as errs
 from hsm_sim.audit import AuditLog
 from hsm_sim.commands import COMMANDS, Context, Reader
 from hsm_sim.errors import HsmError
@@ -74,28 +74,30 @@ class HsmServer:
         hl = self.header_length
         header = message[:hl]
         if len(message) < hl + 2:
-            self._finish("??", caller, E.INVALID_INPUT)
-            return header.ljust(hl, b" ") + (INVALID_CODE + E.INVALID_INPUT).encode()
+            self._finish("??", caller, errs.INVALID_INPUT)
+            return header.ljust(hl, b" ") + (INVALID_CODE + errs.INVALID_INPUT).encode()
         code = message[hl : hl + 2].decode("latin-1")
         if not (code.isascii() and code.isalnum()):
-            self._finish("??", caller, E.INVALID_INPUT)
-            return header + (INVALID_CODE + E.INVALID_INPUT).encode()
+            self._finish("??", caller, errs.INVALID_INPUT)
+            return header + (INVALID_CODE + errs.INVALID_INPUT).encode()
         handler = COMMANDS.get(code)
         out = ""
         if code in self.disabled:
-            error = E.DISABLED
+            error = errs.DISABLED
         elif handler is None:
-            error = E.NOT_LICENSED
+            error = errs.NOT_LICENSED
         else:
             try:
-                out = handler(self.context, Reader(message[hl + 2 :].decode("latin-1"), self.context))
-                error = E.OK
+                out = handler(
+                    self.context, Reader(message[hl + 2 :].decode("latin-1"), self.context)
+                )
+                error = errs.OK
             except HsmError as exc:
                 error = exc.code
                 if log.isEnabledFor(logging.DEBUG):
                     log.debug("%s from %s: error %s (%s)", code, caller, error, exc.reason)
             except Exception as exc:  # an HSM answers even its own bugs
-                error = E.INTERNAL_ERROR
+                error = errs.INTERNAL_ERROR
                 log.error("%s from %s: internal error %s", code, caller, type(exc).__name__)
         self._finish(code, caller, error)
         return header + (response_code(code) + error + out).encode("latin-1")
@@ -148,7 +150,7 @@ class _Connection(asyncio.Protocol):
             return
         buf = self.buffer
         buf += data
-        out = []
+        out: list[bytes] = []
         pos = 0
         max_frame = self.server.max_frame
         while len(buf) - pos >= 2:

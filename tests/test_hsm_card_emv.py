@@ -11,9 +11,9 @@ import pyemv.kd
 import pytest
 from hsm_support import RunningHsm, lmk_block, running_hsm, tdes_key
 
+from host_sim.cards import issuer_master_keys
 from hsm_sim.client import HsmClient, HsmError, req_kq
 from hsm_sim.testkeys import import_issuer_keys
-from host_sim.cards import issuer_master_keys
 
 ZMK = tdes_key(40)
 PAN = "4761739001010010"

@@ -11,11 +11,11 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from hsm_support import RunningHsm, raw_exchange, read_frame, recv_exactly, running_hsm
 
 from hsm_sim.client import HsmClient, HsmError
 from hsm_sim.lmk import Lmk
 from hsm_sim.server import response_code
-from hsm_support import RunningHsm, raw_exchange, read_frame, recv_exactly, running_hsm
 
 
 @pytest.fixture(scope="module")

@@ -41,23 +41,26 @@ def test_restart_with_the_same_db_keeps_production_keys_usable(tmp_path: Path) -
         assert [r[1] for r in hsm.server.store.audit_rows()] == [
             "NC", "A0", "M6", "LA", "NC", "M6", "M6", "BU",
         ]  # fmt: skip
-    with pytest.raises(LmkError):
-        with running_hsm(db, passphrase="wrong horse"):
-            pass
-    with pytest.raises(KeystoreError):  # keys under the production LMK: not with the test LMK
-        with running_hsm(db):
-            pass
+    with pytest.raises(LmkError), running_hsm(db, passphrase="wrong horse"):
+        pass
+    # keys under the production LMK: not with the test LMK
+    with pytest.raises(KeystoreError), running_hsm(db):
+        pass
 
 
 def test_a_key_block_from_another_lmk_is_refused(tmp_path: Path) -> None:
-    with running_hsm(tmp_path / "a.db", passphrase="one") as hsm:
-        with HsmClient(hsm.host, hsm.port) as client:
-            block = client.generate_key("P0", "T2").key
-    with running_hsm(tmp_path / "b.db", passphrase="two") as hsm:
-        with HsmClient(hsm.host, hsm.port) as client:
-            with pytest.raises(HsmError) as info:
-                client.key_check_value(block)
-            assert info.value.code == "A4"
+    with (
+        running_hsm(tmp_path / "a.db", passphrase="one") as hsm_a,
+        HsmClient(hsm_a.host, hsm_a.port) as client,
+    ):
+        block = client.generate_key("P0", "T2").key
+    with (
+        running_hsm(tmp_path / "b.db", passphrase="two") as hsm_b,
+        HsmClient(hsm_b.host, hsm_b.port) as client,
+        pytest.raises(HsmError) as info,
+    ):
+        client.key_check_value(block)
+    assert info.value.code == "A4"
 
 
 def test_schema_is_versioned_and_newer_schemas_are_refused(tmp_path: Path) -> None:
@@ -116,9 +119,12 @@ def test_no_clear_key_or_pin_in_logs_db_or_errors(
             for pin, clear in zip(pins, clear_blocks, strict=True):
                 block = psec.des.encrypt_tdes_ecb(tpk, clear)
                 out = client.translate_pin_tpk(blocks["tpk"], blocks["zpk"], block, 0, 0, PAN)
-                assert psec.pinblock.decode_pinblock_iso_0(
-                    psec.des.decrypt_tdes_ecb(zpk, out.pin_block), PAN
-                ) == pin
+                assert (
+                    psec.pinblock.decode_pinblock_iso_0(
+                        psec.des.decrypt_tdes_ecb(zpk, out.pin_block), PAN
+                    )
+                    == pin
+                )
                 # error paths too: wrong key usage, PAN-bound to format 1
                 with pytest.raises(HsmError):
                     client.translate_pin_tpk(blocks["mac"], blocks["zpk"], block, 0, 0, PAN)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from hsm_sim import errors as E
+from hsm_sim import errors as errs
 from hsm_sim.crypto import keys, tr31
 from hsm_sim.errors import HsmError
 from hsm_sim.keystore import Keystore
@@ -52,7 +52,7 @@ class Reader:
 
     def take(self, n: int, what: str) -> str:
         if n < 0 or self.pos + n > len(self.text):
-            raise HsmError(E.INVALID_INPUT, reason=f"{what}: message too short")
+            raise HsmError(errs.INVALID_INPUT, reason=f"{what}: message too short")
         out = self.text[self.pos : self.pos + n]
         self.pos += n
         return out
@@ -60,13 +60,13 @@ class Reader:
     def hex(self, n: int, what: str) -> bytes:
         text = self.take(n, what).upper()
         if not set(text) <= HEX or len(text) % 2:
-            raise HsmError(E.INVALID_INPUT, reason=f"{what} is not hex")
+            raise HsmError(errs.INVALID_INPUT, reason=f"{what} is not hex")
         return bytes.fromhex(text)
 
     def digits(self, n: int, what: str) -> str:
         text = self.take(n, what)
         if not set(text) <= DIGITS:
-            raise HsmError(E.INVALID_INPUT, reason=f"{what} is not decimal")
+            raise HsmError(errs.INVALID_INPUT, reason=f"{what} is not decimal")
         return text
 
     def number(self, n: int, what: str) -> int:
@@ -75,13 +75,13 @@ class Reader:
     def hex_number(self, n: int, what: str) -> int:
         text = self.take(n, what).upper()
         if not set(text) <= HEX:
-            raise HsmError(E.INVALID_INPUT, reason=f"{what} is not hex")
+            raise HsmError(errs.INVALID_INPUT, reason=f"{what} is not hex")
         return int(text, 16)
 
     def choice(self, n: int, what: str, allowed: tuple[str, ...]) -> str:
         text = self.take(n, what)
         if text not in allowed:
-            raise HsmError(E.INVALID_INPUT, reason=f"{what} must be one of {', '.join(allowed)}")
+            raise HsmError(errs.INVALID_INPUT, reason=f"{what} must be one of {', '.join(allowed)}")
         return text
 
     def peek(self, n: int = 1) -> str:
@@ -90,7 +90,7 @@ class Reader:
     def until(self, delimiter: str, what: str) -> str:
         end = self.text.find(delimiter, self.pos)
         if end < 0:
-            raise HsmError(E.INVALID_INPUT, reason=f"{what}: no {delimiter!r} delimiter")
+            raise HsmError(errs.INVALID_INPUT, reason=f"{what}: no {delimiter!r} delimiter")
         out = self.text[self.pos : end]
         self.pos = end + len(delimiter)
         return out
@@ -102,16 +102,20 @@ class Reader:
 
     def end(self) -> None:
         if self.pos != len(self.text):
-            raise HsmError(E.INVALID_INPUT, reason=f"{len(self.text) - self.pos} extra characters")
+            raise HsmError(
+                errs.INVALID_INPUT, reason=f"{len(self.text) - self.pos} extra characters"
+            )
 
     def key_block_text(self, what: str) -> str:
         """The raw ``S`` key block field (used where a key is stored, not used)."""
         scheme = self.peek()
         if scheme != "S":
-            raise HsmError(E.INVALID_KEY_SCHEME, reason=f"{what}: key scheme {scheme!r} is not S")
+            raise HsmError(
+                errs.INVALID_KEY_SCHEME, reason=f"{what}: key scheme {scheme!r} is not S"
+            )
         length_text = self.text[self.pos + 2 : self.pos + 6]
         if not length_text.isdigit():
-            raise HsmError(E.KEY_BLOCK_ERROR, reason=f"{what}: key block length is not 4 digits")
+            raise HsmError(errs.KEY_BLOCK_ERROR, reason=f"{what}: key block length is not 4 digits")
         return self.take(1 + int(length_text), what)
 
     def key(
@@ -129,7 +133,7 @@ class Reader:
             label = self.take(LABEL_LEN, what)
             block = self.ctx.store.get_key(label)
             if block is None:
-                raise HsmError(E.NO_KEY_IN_STORAGE, reason=f"{what}: no key stored as {label!r}")
+                raise HsmError(errs.NO_KEY_IN_STORAGE, reason=f"{what}: no key stored as {label!r}")
         else:
             block = self.key_block_text(what)
         return resolve(self.ctx.lmk, block, what, usages, modes, algorithms, role)
@@ -148,13 +152,13 @@ def resolve(
         header, value = lmk.unwrap(block)
     except tr31.AuthenticationError:
         raise HsmError(
-            E.KEY_BLOCK_AUTHENTICATION, reason=f"{what}: key block MAC does not verify"
+            errs.KEY_BLOCK_AUTHENTICATION, reason=f"{what}: key block MAC does not verify"
         ) from None
     except tr31.KeyBlockError as exc:
-        raise HsmError(E.KEY_BLOCK_ERROR, reason=f"{what}: {exc}") from None
+        raise HsmError(errs.KEY_BLOCK_ERROR, reason=f"{what}: {exc}") from None
     check_use(header, what, usages, modes, algorithms)
     if header.algorithm in ("T", "D") and not keys.has_odd_parity(value):
-        code = E.SOURCE_KEY_PARITY if role == 0 else E.DESTINATION_KEY_PARITY
+        code = errs.SOURCE_KEY_PARITY if role == 0 else errs.DESTINATION_KEY_PARITY
         raise HsmError(code, reason=f"{what}: parity error")
     return Key(header, value)
 
@@ -164,17 +168,18 @@ def check_use(
 ) -> None:
     if header.key_usage not in usages:
         raise HsmError(
-            E.INVALID_KEY_USAGE,
+            errs.INVALID_KEY_USAGE,
             reason=f"{what}: key usage {header.key_usage} is not {'/'.join(usages)}",
         )
     if modes and header.mode_of_use != "N" and header.mode_of_use not in modes:
         raise HsmError(
-            E.INVALID_MODE_OF_USE,
+            errs.INVALID_MODE_OF_USE,
             reason=f"{what}: mode of use {header.mode_of_use} does not permit this",
         )
     if algorithms and header.algorithm not in algorithms:
         raise HsmError(
-            E.INVALID_ALGORITHM, reason=f"{what}: algorithm {header.algorithm} is not {algorithms}"
+            errs.INVALID_ALGORITHM,
+            reason=f"{what}: algorithm {header.algorithm} is not {algorithms}",
         )
 
 

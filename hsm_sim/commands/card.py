@@ -7,7 +7,7 @@ CY: CVK, CVV (3 N), then the same fields.  Error 01 when the CVV is wrong.
 
 from __future__ import annotations
 
-from hsm_sim import errors as E
+from hsm_sim import errors as errs
 from hsm_sim.commands._base import Context, Handler, Key, Reader
 from hsm_sim.crypto import cvv
 from hsm_sim.errors import HsmError
@@ -16,7 +16,7 @@ from hsm_sim.errors import HsmError
 def _card_fields(r: Reader) -> tuple[str, str, str]:
     pan = r.until(";", "PAN")
     if not pan.isdigit() or not 12 <= len(pan) <= 19:
-        raise HsmError(E.INVALID_INPUT, reason="PAN must be 12 to 19 digits")
+        raise HsmError(errs.INVALID_INPUT, reason="PAN must be 12 to 19 digits")
     expiry = r.digits(4, "expiry date")
     service_code = r.digits(3, "service code")
     r.end()
@@ -26,7 +26,7 @@ def _card_fields(r: Reader) -> tuple[str, str, str]:
 def _cvk(r: Reader, modes: str) -> Key:
     key = r.key("CVK", ("C0",), modes, "T")
     if len(key.value) != 16:
-        raise HsmError(E.INCOMPATIBLE_KEY_LENGTH, reason="CVK must be double length")
+        raise HsmError(errs.INCOMPATIBLE_KEY_LENGTH, reason="CVK must be double length")
     return key
 
 
@@ -41,7 +41,7 @@ def cy(ctx: Context, r: Reader) -> str:
     value = r.digits(3, "CVV")
     pan, expiry, service_code = _card_fields(r)
     if not cvv.verify(key.value, pan, expiry, service_code, value):
-        raise HsmError(E.VERIFICATION_FAILURE, reason="CVV does not verify")
+        raise HsmError(errs.VERIFICATION_FAILURE, reason="CVV does not verify")
     return ""
 
 

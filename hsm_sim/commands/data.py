@@ -10,7 +10,7 @@ last ciphertext block), message length (4 H), message in the output format.
 
 from __future__ import annotations
 
-from hsm_sim import errors as E
+from hsm_sim import errors as errs
 from hsm_sim.commands._base import Context, Handler, Reader, hexu
 from hsm_sim.commands.mac import read_message
 from hsm_sim.crypto import aes, des
@@ -28,7 +28,7 @@ def _run(r: Reader, decrypt: bool) -> str:
     message = read_message(r, input_format)
     r.end()
     if not message or len(message) % block:
-        raise HsmError(E.INVALID_INPUT, reason=f"message must be whole {block}-byte blocks")
+        raise HsmError(errs.INVALID_INPUT, reason=f"message must be whole {block}-byte blocks")
     module = aes if key.is_aes else des
     if mode == "00":
         out = (module.decrypt_ecb if decrypt else module.encrypt_ecb)(key.value, message)

@@ -16,7 +16,7 @@ error 01 when the ARQC does not verify.
 
 from __future__ import annotations
 
-from hsm_sim import errors as E
+from hsm_sim import errors as errs
 from hsm_sim.commands._base import Context, Handler, Reader, hexu
 from hsm_sim.crypto import emv_ac
 from hsm_sim.errors import HsmError
@@ -26,14 +26,14 @@ def kq(ctx: Context, r: Reader) -> str:
     mode = r.choice(1, "mode flag", ("0", "1", "2"))
     cvn = r.number(2, "cryptogram version")
     if cvn not in emv_ac.CVN_PROFILES:
-        raise HsmError(E.INVALID_INPUT, reason=f"unsupported cryptogram version {cvn}")
+        raise HsmError(errs.INVALID_INPUT, reason=f"unsupported cryptogram version {cvn}")
     profile = emv_ac.profile(cvn)
     imk = r.key("IMK-AC", ("E0",), "XN", "T")
     if len(imk.value) != 16:
-        raise HsmError(E.INCOMPATIBLE_KEY_LENGTH, reason="IMK-AC must be double length")
+        raise HsmError(errs.INCOMPATIBLE_KEY_LENGTH, reason="IMK-AC must be double length")
     pan_len = r.number(2, "PAN length")
     if not 8 <= pan_len <= 19:
-        raise HsmError(E.INVALID_ACCOUNT, reason="PAN length must be 08 to 19")
+        raise HsmError(errs.INVALID_ACCOUNT, reason="PAN length must be 08 to 19")
     pan = r.digits(pan_len, "PAN")
     psn = r.digits(2, "PAN sequence number")
     atc = r.hex(4, "ATC")
@@ -50,13 +50,13 @@ def kq(ctx: Context, r: Reader) -> str:
             csu = r.hex(8, "CSU")
             prop_len = r.number(1, "proprietary authentication data length")
             if prop_len > 8:
-                raise HsmError(E.INVALID_INPUT, reason="proprietary data is 0 to 8 bytes")
+                raise HsmError(errs.INVALID_INPUT, reason="proprietary data is 0 to 8 bytes")
             arpc_input = (csu, r.hex(2 * prop_len, "proprietary authentication data"))
     r.end()
     try:
         icc_mk, ac_key = emv_ac.ac_keys(imk.value, pan, psn, atc, cvn, None, un)
         if mode != "2" and not emv_ac.verify_ac(ac_key, data, arqc, profile["padding"]):
-            raise HsmError(E.VERIFICATION_FAILURE, reason="ARQC does not verify")
+            raise HsmError(errs.VERIFICATION_FAILURE, reason="ARQC does not verify")
         if mode == "0":
             return ""
         arpc_key = icc_mk if profile["arpc_key"] == "icc_mk" else ac_key
@@ -66,7 +66,7 @@ def kq(ctx: Context, r: Reader) -> str:
     except HsmError:
         raise
     except ValueError as exc:
-        raise HsmError(E.INVALID_INPUT, reason=str(exc)) from None
+        raise HsmError(errs.INVALID_INPUT, reason=str(exc)) from None
 
 
 COMMANDS: dict[str, Handler] = {"KQ": kq}

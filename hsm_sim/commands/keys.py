@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import re
 
-from hsm_sim import errors as E
+from hsm_sim import errors as errs
 from hsm_sim.commands._base import Context, Handler, Key, Reader, hexu, kcv_of, resolve
 from hsm_sim.crypto import keys, tr31
 from hsm_sim.errors import HsmError
@@ -37,18 +37,18 @@ def read_header(r: Reader) -> tuple[tr31.Header, int]:
     export = r.take(1, "exportability")
     blocks = r.take(2, "number of optional blocks")
     if usage not in SYMMETRIC_USAGES:
-        raise HsmError(E.INVALID_KEY_USAGE, reason=f"key usage {usage!r} cannot be generated")
+        raise HsmError(errs.INVALID_KEY_USAGE, reason=f"key usage {usage!r} cannot be generated")
     if alg_code not in ALGORITHMS:
-        raise HsmError(E.INVALID_ALGORITHM, reason=f"algorithm {alg_code!r}")
+        raise HsmError(errs.INVALID_ALGORITHM, reason=f"algorithm {alg_code!r}")
     allowed = tr31.KEY_USAGES[usage][1]
     if mode != "N" and mode not in allowed:
-        raise HsmError(E.INVALID_MODE_OF_USE, reason=f"mode of use {mode!r} for usage {usage}")
+        raise HsmError(errs.INVALID_MODE_OF_USE, reason=f"mode of use {mode!r} for usage {usage}")
     if not KEY_VERSION.match(version):
-        raise HsmError(E.INVALID_KEY_VERSION, reason="key version number")
+        raise HsmError(errs.INVALID_KEY_VERSION, reason="key version number")
     if export not in tr31.EXPORTABILITY:
-        raise HsmError(E.INVALID_EXPORTABILITY, reason=f"exportability {export!r}")
+        raise HsmError(errs.INVALID_EXPORTABILITY, reason=f"exportability {export!r}")
     if blocks != "00":
-        raise HsmError(E.INVALID_OPTIONAL_BLOCKS, reason="optional blocks are not supported")
+        raise HsmError(errs.INVALID_OPTIONAL_BLOCKS, reason="optional blocks are not supported")
     algorithm, length = ALGORITHMS[alg_code]
     return tr31.Header("D", usage, algorithm, mode, version, export), length
 
@@ -70,14 +70,14 @@ def wrap_under_kek(kek: Key, header: tr31.Header, value: bytes, what: str) -> st
     try:
         return "S" + tr31.wrap(kek.value, out, value)
     except tr31.KeyBlockError as exc:
-        raise HsmError(E.INCOMPATIBLE_KEY_LENGTH, reason=f"{what}: {exc}") from None
+        raise HsmError(errs.INCOMPATIBLE_KEY_LENGTH, reason=f"{what}: {exc}") from None
 
 
 def _export_check(header: tr31.Header) -> None:
     try:
         tr31.check_export(header, trusted_kek=True)
     except tr31.UsageError as exc:
-        raise HsmError(E.KEY_FUNCTION_NOT_PERMITTED, reason=str(exc)) from None
+        raise HsmError(errs.KEY_FUNCTION_NOT_PERMITTED, reason=str(exc)) from None
 
 
 def a0(ctx: Context, r: Reader) -> str:
@@ -107,13 +107,13 @@ def a6(ctx: Context, r: Reader) -> str:
     try:
         header, value = tr31.unwrap(kek.value, field[1:])
     except tr31.AuthenticationError:
-        raise HsmError(E.KEY_BLOCK_AUTHENTICATION, reason="key under ZMK: MAC") from None
+        raise HsmError(errs.KEY_BLOCK_AUTHENTICATION, reason="key under ZMK: MAC") from None
     except tr31.KeyBlockError as exc:
-        raise HsmError(E.KEY_BLOCK_ERROR, reason=f"key under ZMK: {exc}") from None
+        raise HsmError(errs.KEY_BLOCK_ERROR, reason=f"key under ZMK: {exc}") from None
     if header.key_usage not in SYMMETRIC_USAGES:
-        raise HsmError(E.INVALID_KEY_USAGE, reason=f"key usage {header.key_usage}")
+        raise HsmError(errs.INVALID_KEY_USAGE, reason=f"key usage {header.key_usage}")
     if header.algorithm == "T" and not keys.has_odd_parity(value):
-        raise HsmError(E.DESTINATION_KEY_PARITY, reason="imported key parity")
+        raise HsmError(errs.DESTINATION_KEY_PARITY, reason="imported key parity")
     header.blocks = []
     key = Key(header, value)
     return ctx.lmk.wrap(header, value) + kcv_of(key)
@@ -132,7 +132,7 @@ def a8(ctx: Context, r: Reader) -> str:
 def a4(ctx: Context, r: Reader) -> str:
     count = r.number(1, "number of components")
     if not 2 <= count <= 9:
-        raise HsmError(E.INVALID_INPUT, reason="2 to 9 components")
+        raise HsmError(errs.INVALID_INPUT, reason="2 to 9 components")
     _key_type(r)
     _scheme(r, "key scheme (LMK)")
     parts = [r.key(f"component {i + 1}", SYMMETRIC_USAGES) for i in range(count)]
@@ -147,12 +147,10 @@ def a4(ctx: Context, r: Reader) -> str:
             first.exportability,
         )
         if not same or len(part.value) != len(parts[0].value):
-            raise HsmError(E.INCOMPATIBLE_KEY_LENGTH, reason="components differ")
+            raise HsmError(errs.INCOMPATIBLE_KEY_LENGTH, reason="components differ")
         if not h.key_version.startswith("c"):
-            raise HsmError(E.INVALID_KEY_VERSION, reason="a component's key version is cN")
-    value = keys.combine_components(
-        [p.value for p in parts], "aes" if parts[0].is_aes else "tdes"
-    )
+            raise HsmError(errs.INVALID_KEY_VERSION, reason="a component's key version is cN")
+    value = keys.combine_components([p.value for p in parts], "aes" if parts[0].is_aes else "tdes")
     header = tr31.Header(
         "D", first.key_usage, first.algorithm, first.mode_of_use, "00", first.exportability
     )
@@ -170,7 +168,7 @@ def bu(ctx: Context, r: Reader) -> str:
 def la(ctx: Context, r: Reader) -> str:
     label = r.take(3, "index")
     if not label.isalnum():
-        raise HsmError(E.INVALID_INDEX, reason="index is 3 alphanumerics")
+        raise HsmError(errs.INVALID_INDEX, reason="index is 3 alphanumerics")
     block = r.key_block_text("key")
     r.end()
     key = resolve(ctx.lmk, block, "key", SYMMETRIC_USAGES)

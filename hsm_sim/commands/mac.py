@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hmac
 
-from hsm_sim import errors as E
+from hsm_sim import errors as errs
 from hsm_sim.commands._base import Context, Handler, Reader, hexu
 from hsm_sim.crypto import mac
 from hsm_sim.errors import HsmError
@@ -27,7 +27,7 @@ def read_message(r: Reader, input_format: str) -> bytes:
     text = r.take(length, "message")
     if input_format == "1":
         if len(text) % 2 or not all(c in "0123456789ABCDEFabcdef" for c in text):
-            raise HsmError(E.INVALID_INPUT, reason="hex message is not hex")
+            raise HsmError(errs.INVALID_INPUT, reason="hex message is not hex")
         return bytes.fromhex(text)
     return text.encode("latin-1")
 
@@ -43,24 +43,24 @@ def _compute(r: Reader, modes: str) -> tuple[bytes, int]:
     message = read_message(r, input_format)
     if algorithm == "5":
         if padding != 0:
-            raise HsmError(E.INVALID_INPUT, reason="CMAC takes padding 0")
+            raise HsmError(errs.INVALID_INPUT, reason="CMAC takes padding 0")
         cmac = mac.aes_cmac_mac if key.is_aes else mac.tdes_cmac
         full = cmac(key.value, message)
     else:
         if padding not in (0, 1, 2, 3):
-            raise HsmError(E.INVALID_INPUT, reason="padding must be 0 to 3")
+            raise HsmError(errs.INVALID_INPUT, reason="padding must be 0 to 3")
         if padding == 0:
             if len(message) % 8 or not message:
-                raise HsmError(E.INVALID_INPUT, reason="unpadded message is not whole blocks")
+                raise HsmError(errs.INVALID_INPUT, reason="unpadded message is not whole blocks")
             padding = 1
         if algorithm == "3":
             if len(key.value) != 16:
-                raise HsmError(E.INCOMPATIBLE_KEY_LENGTH, reason="algorithm 3 needs 16 bytes")
+                raise HsmError(errs.INCOMPATIBLE_KEY_LENGTH, reason="algorithm 3 needs 16 bytes")
             full = mac.retail_mac(key.value, message, padding)
         else:
             full = mac.cbc_mac(key.value, message, padding)
     if size > len(full):
-        raise HsmError(E.INVALID_INPUT, reason="MAC size larger than the MAC")
+        raise HsmError(errs.INVALID_INPUT, reason="MAC size larger than the MAC")
     return full, size
 
 
@@ -75,7 +75,7 @@ def m8(ctx: Context, r: Reader) -> str:
     given = r.hex(2 * size, "MAC")
     r.end()
     if not hmac.compare_digest(full[:size], given):
-        raise HsmError(E.VERIFICATION_FAILURE, reason="MAC does not verify")
+        raise HsmError(errs.VERIFICATION_FAILURE, reason="MAC does not verify")
     return ""
 
 

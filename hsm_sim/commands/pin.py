@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
-from hsm_sim import errors as E
+from hsm_sim import errors as errs
 from hsm_sim.commands._base import Context, Handler, Key, Reader, hexu
 from hsm_sim.crypto import dukpt_tdes, pinblock, pinverify
 from hsm_sim.crypto.aes import AesBlock
@@ -30,7 +30,7 @@ _IK_CACHE_SIZE = 1024
 def _format(r: Reader, what: str) -> tuple[str, int]:
     code = r.take(2, what)
     if code not in FORMATS:
-        raise HsmError(E.INVALID_PIN_BLOCK_FORMAT, reason=f"{what} {code!r}")
+        raise HsmError(errs.INVALID_PIN_BLOCK_FORMAT, reason=f"{what} {code!r}")
     return code, FORMATS[code]
 
 
@@ -41,14 +41,14 @@ def _block(r: Reader, key: Key, what: str) -> bytes:
 def _account(r: Reader) -> str:
     text = r.rest()
     if not text.isdigit() or not 12 <= len(text) <= 19:
-        raise HsmError(E.INVALID_ACCOUNT, reason="account number must be 12 to 19 digits")
+        raise HsmError(errs.INVALID_ACCOUNT, reason="account number must be 12 to 19 digits")
     return text
 
 
 def _pan(account: str, fmt: int) -> str:
     if len(account) == 12:
         if fmt == 4:
-            raise HsmError(E.INVALID_ACCOUNT, reason="format 48 needs the full PAN")
+            raise HsmError(errs.INVALID_ACCOUNT, reason="format 48 needs the full PAN")
         return account + "0"  # the HSM drops the check digit; any digit will do
     return account
 
@@ -56,14 +56,14 @@ def _pan(account: str, fmt: int) -> str:
 def _check_key_for(key: Key, fmt: int, what: str) -> None:
     if (fmt == 4) != key.is_aes:
         need = "an AES key" if fmt == 4 else "a TDES key"
-        raise HsmError(E.INVALID_ALGORITHM, reason=f"{what}: this PIN block format needs {need}")
+        raise HsmError(errs.INVALID_ALGORITHM, reason=f"{what}: this PIN block format needs {need}")
 
 
 def _decipher(key: Key, fmt: int, block: bytes, account: str) -> str:
     try:
         return pinblock.decipher(fmt, key.value, block, _pan(account, fmt))
     except DecodeError as exc:
-        code = E.INVALID_PIN_LENGTH if exc.field == "pin_length" else E.PIN_BLOCK_ERROR
+        code = errs.INVALID_PIN_LENGTH if exc.field == "pin_length" else errs.PIN_BLOCK_ERROR
         raise HsmError(code, reason="source PIN block does not decipher to a valid block") from None
 
 
@@ -74,22 +74,22 @@ def translate(
     _check_key_for(dst, dst_fmt, "destination key")
     if src_fmt in pinblock.PAN_FORMATS and dst_fmt not in pinblock.PAN_FORMATS:
         raise HsmError(
-            E.INVALID_PIN_BLOCK_FORMAT, reason="PAN-bound PIN block to a format without PAN"
+            errs.INVALID_PIN_BLOCK_FORMAT, reason="PAN-bound PIN block to a format without PAN"
         )
     pin = _decipher(src, src_fmt, block, account)
     if len(pin) > max_len:
-        raise HsmError(E.INVALID_PIN_LENGTH, reason="PIN longer than the maximum PIN length")
+        raise HsmError(errs.INVALID_PIN_LENGTH, reason="PIN longer than the maximum PIN length")
     try:
         out = pinblock.encipher(dst_fmt, dst.value, pin, _pan(account, dst_fmt))
     except EncodeError:
-        raise HsmError(E.PIN_BLOCK_ERROR, reason="destination PIN block") from None
+        raise HsmError(errs.PIN_BLOCK_ERROR, reason="destination PIN block") from None
     return len(pin), out
 
 
 def _max_len(r: Reader) -> int:
     value = r.number(2, "maximum PIN length")
     if not 4 <= value <= 12:
-        raise HsmError(E.INVALID_INPUT, reason="maximum PIN length must be 04 to 12")
+        raise HsmError(errs.INVALID_INPUT, reason="maximum PIN length must be 04 to 12")
     return value
 
 
@@ -127,17 +127,19 @@ def dukpt_pin_key(bdk: Key, ksn: bytes) -> Key:
     """The PIN encryption key for a KSN, as a working key (never stored)."""
     if bdk.is_aes:
         if not aes_dukpt.ksn_is_valid(ksn):
-            raise HsmError(E.INVALID_INPUT, reason="KSN counter is not a valid AES DUKPT counter")
+            raise HsmError(
+                errs.INVALID_INPUT, reason="KSN counter is not a valid AES DUKPT counter"
+            )
         ikid, _counter = aes_dukpt.split_ksn(ksn)
         ik = _aes_initial_key(bdk.value, ikid)
         value = aes_dukpt.working_key(AesBlock, ik, ksn, aes_dukpt.USAGE_PIN_ENCRYPTION, None)
     else:
         if len(bdk.value) != 16:
-            raise HsmError(E.INCOMPATIBLE_KEY_LENGTH, reason="TDES BDK must be double length")
+            raise HsmError(errs.INCOMPATIBLE_KEY_LENGTH, reason="TDES BDK must be double length")
         try:
             current = dukpt_tdes.current_key(dukpt_tdes.initial_key(bdk.value, ksn), ksn)
         except ValueError:
-            raise HsmError(E.INVALID_INPUT, reason="KSN counter is 0") from None
+            raise HsmError(errs.INVALID_INPUT, reason="KSN counter is 0") from None
         value = dukpt_tdes.variant_key(current, "pin")
     header = bdk.header
     header.key_usage = "P0"
@@ -149,7 +151,7 @@ def _dukpt_command(r: Reader, with_source_format: bool) -> str:
     dst = r.key("ZPK", PIN_USAGES, "EBN", "TA", role=1)
     descriptor = r.take(3, "KSN descriptor")
     if not all(c in "0123456789ABCDEFabcdef" for c in descriptor):
-        raise HsmError(E.INVALID_INPUT, reason="KSN descriptor is 3 hex characters")
+        raise HsmError(errs.INVALID_INPUT, reason="KSN descriptor is 3 hex characters")
     ksn = r.hex(24 if bdk.is_aes else 20, "KSN")
     if with_source_format:
         _code, src_fmt = _format(r, "source PIN block format")
@@ -176,10 +178,10 @@ def _validation_data(text: str, account: str) -> str:
     if run:
         start = text.index("N")
         if text[start : start + run] != "N" * run or run > 12:
-            raise HsmError(E.INVALID_INPUT, reason="PIN validation data: one run of N")
+            raise HsmError(errs.INVALID_INPUT, reason="PIN validation data: one run of N")
         text = text[:start] + account[-run:] + text[start + run :]
     if not all(c in "0123456789ABCDEF" for c in text):
-        raise HsmError(E.INVALID_INPUT, reason="PIN validation data is not hex")
+        raise HsmError(errs.INVALID_INPUT, reason="PIN validation data is not hex")
     return text
 
 
@@ -196,16 +198,16 @@ def _verify_ibm(r: Reader, what: str) -> str:
     offset_field = r.take(12, "offset").upper()
     r.end()
     if not 4 <= check_len <= 12:
-        raise HsmError(E.INVALID_INPUT, reason="check length must be 04 to 12")
+        raise HsmError(errs.INVALID_INPUT, reason="check length must be 04 to 12")
     offset = offset_field[:check_len]
     if not offset.isdigit() or offset_field[check_len:] != "F" * (12 - check_len):
-        raise HsmError(E.INVALID_INPUT, reason="offset: check length digits, then F")
+        raise HsmError(errs.INVALID_INPUT, reason="offset: check length digits, then F")
     _check_key_for(key, fmt, what)
     pin = _decipher(key, fmt, block, account)
     if len(pin) > max_len:
-        raise HsmError(E.INVALID_PIN_LENGTH, reason="PIN longer than the maximum PIN length")
+        raise HsmError(errs.INVALID_PIN_LENGTH, reason="PIN longer than the maximum PIN length")
     if len(pin) < check_len or not pinverify.ibm3624_verify(pvk.value, pin, offset, data, table):
-        raise HsmError(E.VERIFICATION_FAILURE, reason="PIN does not verify")
+        raise HsmError(errs.VERIFICATION_FAILURE, reason="PIN does not verify")
     return ""
 
 
@@ -221,7 +223,7 @@ def _verify_pvv(r: Reader, what: str) -> str:
     _check_key_for(key, fmt, what)
     pin = _decipher(key, fmt, block, account)
     if not pinverify.visa_pvv_verify(pvk.value, account + "0", pvki, pin, pvv):
-        raise HsmError(E.VERIFICATION_FAILURE, reason="PIN does not verify")
+        raise HsmError(errs.VERIFICATION_FAILURE, reason="PIN does not verify")
     return ""
 
 

@@ -38,9 +38,7 @@ def register(sub: Any) -> None:
     parser.add_argument("--db", default=":memory:", help="SQLite key store and audit log")
     parser.add_argument("--header-length", type=int, default=DEFAULT_HEADER_LENGTH)
     parser.add_argument("--max-frame", type=int, default=DEFAULT_MAX_FRAME)
-    parser.add_argument(
-        "--lmk", default="test", help="'test' or a file holding the LMK passphrase"
-    )
+    parser.add_argument("--lmk", default="test", help="'test' or a file holding the LMK passphrase")
     parser.add_argument(
         "--disable", default="", help="comma-separated command codes answered with error 68"
     )
