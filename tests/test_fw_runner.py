@@ -31,6 +31,7 @@ from payterm.commands import fw
 from protocols import escpos
 from tools.mpytest import REPO_ROOT
 
+FW_MODULE = (sys.executable, "-m", "payterm.commands.fw")
 HANG_APP = "import time\nprint('hanging')\nwhile True:\n    time.sleep(0.05)\n"
 CRASH_APP = """
 import boards
@@ -199,8 +200,7 @@ def test_hang_is_stopped_by_the_timeout(tmp_path: Path, capsys: pytest.CaptureFi
 def test_signal_to_the_runner_stops_everything(tmp_path: Path, signum: int) -> None:
     apps = _app(tmp_path, "hang_app", HANG_APP)
     runner = subprocess.Popen(
-        [sys.executable, "-m", "payterm.commands.fw", "run", "--app", "hang_app"]
-        + ["--path", str(apps)],
+        [*FW_MODULE, "run", "--app", "hang_app", "--path", str(apps)],
         cwd=str(REPO_ROOT),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
