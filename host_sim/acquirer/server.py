@@ -7,17 +7,26 @@ response MTI with field 39 = 30 (format error); an MTI the host does not serve
 gets field 39 = 40 (function not supported).  A frame whose MTI cannot be read,
 or a length above ``max_frame``, closes that connection only; the server
 keeps serving everyone else.
+
+Without a ``processor`` the host serves network management (0800) only; with
+one (``host_sim.acquirer.processor.Processor`` over the database and the
+HSM) it serves card payments too: 0100, 0200, 0220, 0400, 0420, 0500 and
+their repeats.  Requests on one connection are answered in order; different
+connections are served concurrently.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from host_sim.acquirer import network
+from host_sim.acquirer.processor import SERVED, Processor
 from protocols import iso8583
 from protocols.errors import DecodeError
 from protocols.iso8583_specs import PAYTERM_1987
@@ -28,6 +37,7 @@ Handler = Callable[[dict[str, str]], dict[str, str]]
 
 DEFAULT_MAX_FRAME = 8192
 READ_TIMEOUT_S = 300.0
+JOURNAL_SIZE = 100_000  # exchanges kept in memory; the database keeps them all
 
 
 @dataclass
@@ -48,7 +58,8 @@ class AcquirerHost:
     spec: dict[str, dict[str, object]] = field(default_factory=lambda: PAYTERM_1987)
     max_frame: int = DEFAULT_MAX_FRAME
     network_state: network.NetworkState = field(default_factory=network.NetworkState)
-    journal: list[Exchange] = field(default_factory=list)
+    journal: deque[Exchange] = field(default_factory=lambda: deque(maxlen=JOURNAL_SIZE))
+    processor: Processor | None = None
 
     def handlers(self) -> dict[str, Handler]:
         return {"0800": lambda req: network.handle_0800(req, self.network_state)}
@@ -77,6 +88,28 @@ class AcquirerHost:
             response = handler(request)
         self._record(peer, mti, request, response)
         return iso8583.encode(response, self.spec)
+
+    async def respond_async(self, message: bytes, peer: str = "-") -> bytes | None:
+        """As ``respond``, with the card-payment messages served by the
+        processor (which awaits the HSM)."""
+        if self.processor is None:
+            return self.respond(message, peer)
+        mti = _read_mti(message, self.spec)
+        if mti not in SERVED:
+            return self.respond(message, peer)
+        try:
+            request = iso8583.decode(message, self.spec)
+        except DecodeError:
+            return self.respond(message, peer)  # the format-error path
+        wire = await self.processor.process(message, request)
+        self._record_wire(peer, mti, request, wire)
+        return wire
+
+    def _record_wire(self, peer: str, mti: str, request: dict[str, str], wire: bytes) -> None:
+        code = ""
+        with contextlib.suppress(DecodeError):
+            code = iso8583.decode(wire, self.spec).get("39", "")
+        self._record(peer, mti, request, {"39": code})
 
     def _record(
         self, peer: str, mti: str, request: dict[str, str], response: dict[str, str]
@@ -115,7 +148,7 @@ class AcquirerHost:
                     message = await asyncio.wait_for(reader.readexactly(length), READ_TIMEOUT_S)
                 except (asyncio.IncompleteReadError, TimeoutError):
                     return
-                response = self.respond(message, peer)
+                response = await self.respond_async(message, peer)
                 if response is None:
                     log.warning("closing %s: unreadable message type", peer)
                     return

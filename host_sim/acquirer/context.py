@@ -1,0 +1,120 @@
+"""What every message handler works with: the database, the HSM, the clock,
+reference numbers, per-account locks, and ``finish`` — the one place where
+a response is encoded, MACed and committed together with its postings.
+
+Order of ``finish``: encode the response (with an 8-byte zero MAC placeholder
+when the terminal has a MAC key), compute the MAC through the HSM, then in
+one SQLite transaction write the transaction row (holding the response
+bytes, for duplicates) and its postings.  Any failure before COMMIT leaves
+the database as it was.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import secrets
+import sqlite3
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from host_sim.acquirer import codes
+from host_sim.acquirer.db import HostDb, Terminal
+from host_sim.acquirer.security import Security
+from protocols import iso8583
+from protocols.iso8583_specs import PAYTERM_1987
+
+Commit = Callable[[sqlite3.Connection, bytes], None]
+AUTH_CODE_ALPHABET = "0123456789ABCDEFGHJKLMNPQRSTUVWXYZ"
+MAC_LEN = 8
+
+
+@dataclass
+class HostConfig:
+    """Keys and names the host itself owns (references, never clear keys)."""
+
+    acquirer_id: str = "400001"
+    settlement_date: Callable[[], str] | None = None
+
+
+@dataclass
+class HostContext:
+    db: HostDb
+    security: Security
+    config: HostConfig = field(default_factory=HostConfig)
+    spec: dict[str, dict[str, Any]] = field(default_factory=lambda: PAYTERM_1987)
+    clock: Callable[[], float] = time.time
+    _locks: dict[int, asyncio.Lock] = field(default_factory=dict)
+    _rrn_seq: int = -1
+
+    # -- reference numbers -------------------------------------------------------
+
+    def new_rrn(self) -> str:
+        """Julian date (YDDD) + an 8-digit sequence: 12 characters, unique."""
+        if self._rrn_seq < 0:
+            self._rrn_seq = self.db.max_transaction_id()
+        self._rrn_seq += 1
+        day = time.strftime("%y%j", time.gmtime(self.clock()))[1:]
+        return f"{day}{self._rrn_seq % 100_000_000:08d}"
+
+    @staticmethod
+    def new_auth_code() -> str:
+        return "".join(secrets.choice(AUTH_CODE_ALPHABET) for _ in range(6))
+
+    def today(self) -> str:
+        return time.strftime("%Y%m%d", time.gmtime(self.clock()))
+
+    def yymm(self) -> str:
+        return time.strftime("%y%m", time.gmtime(self.clock()))
+
+    def settlement_mmdd(self) -> str:
+        if self.config.settlement_date is not None:
+            return self.config.settlement_date()
+        return time.strftime("%m%d", time.gmtime(self.clock()))
+
+    def account_lock(self, account_id: int) -> asyncio.Lock:
+        lock = self._locks.get(account_id)
+        if lock is None:
+            lock = self._locks[account_id] = asyncio.Lock()
+        return lock
+
+    # -- responses ---------------------------------------------------------------
+
+    async def encode(self, response: dict[str, str], terminal: Terminal | None) -> bytes:
+        """Encode; MAC it when the terminal has a MAC key (field 64 or 128)."""
+        if terminal is None or not terminal.mac_key_ref or response.get("39") == "63":
+            return iso8583.encode(response, self.spec)
+        mac_field = "128" if any(int(k) > 64 for k in response if k.isdigit()) else "64"
+        response[mac_field] = bytes(MAC_LEN).hex()
+        wire = iso8583.encode(response, self.spec)
+        mac = await self.security.generate_mac(terminal.mac_key_ref, wire[:-MAC_LEN])
+        response[mac_field] = mac.hex().upper()
+        return wire[:-MAC_LEN] + mac
+
+    async def finish(
+        self,
+        response: dict[str, str],
+        terminal: Terminal,
+        commit: Commit | None,
+    ) -> bytes:
+        """Encode and MAC ``response``; run ``commit(conn, wire)`` in one
+        transaction.  A failure of the commit gives 96 and posts nothing."""
+        wire = await self.encode(response, terminal)
+        if commit is None:
+            return wire
+        try:
+            with self.db.transaction() as conn:
+                commit(conn, wire)
+        except sqlite3.Error:
+            failed = {k: v for k, v in response.items() if k not in ("38", "54", "55", "64")}
+            failed["39"] = codes.SYSTEM_MALFUNCTION
+            failed.pop("128", None)
+            return await self.encode(failed, terminal)
+        return wire
+
+
+def digest(message: bytes) -> bytes:
+    """What identifies a request's content for duplicate detection."""
+    return hashlib.sha256(message).digest()

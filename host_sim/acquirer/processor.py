@@ -1,0 +1,151 @@
+"""The card-payment pipeline in front of the handlers.
+
+For every decoded 0100, 0200, 0220, 0400, 0420 and 0500 (and the repeats
+0221, 0401, 0421):
+
+1. mandatory fields (``messages.MANDATORY``) → else 30;
+2. the terminal (field 41) must exist and be active, its merchant (field 42)
+   must be the terminal's → else 03 (unknown) or 58 (suspended);
+3. MAC: when the terminal has a MAC key, the last 8 bytes of the request
+   (field 64, or 128 with a secondary bitmap) must be the AES-CMAC of the
+   bytes before them, verified by the HSM (M8) → else 63; the HSM
+   unreachable → 91;
+4. duplicates: the same terminal, STAN, transmission time (field 7) and
+   message type as an earlier request — with the same content, the first
+   response is sent again byte for byte; with other content, 94.  A request
+   that arrives while its twin is still being processed waits for it.
+   Nothing is ever posted twice;
+5. the handler (authorisation, advice, reversal, settlement).
+
+Any unexpected exception in a handler gives 96 (system malfunction), with
+nothing committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable
+
+from host_sim.acquirer import advice, authorisation, codes, reversal, settlement
+from host_sim.acquirer.context import HostContext, digest
+from host_sim.acquirer.db import Terminal
+from host_sim.acquirer.messages import missing_fields, response_to
+from host_sim.acquirer.security import SecurityUnavailable
+
+log = logging.getLogger("payterm.acquirer")
+
+SERVED = ("0100", "0200", "0220", "0221", "0400", "0401", "0420", "0421", "0500")
+MAC_LEN = 8
+
+DupKey = tuple[str, str, str, str]
+
+
+def base_mti(mti: str) -> str:
+    """A repeat (xxx1) is handled as its original (xxx0)."""
+    return mti[:3] + "0" if mti[3] == "1" else mti
+
+
+def content_digest(request: dict[str, str]) -> bytes:
+    """What makes two requests 'the same': every data element but the MTI's
+    repeat digit, the bitmaps and the MAC."""
+    fields = {k: v for k, v in request.items() if k not in ("t", "p", "1", "64", "128")}
+    fields["t"] = base_mti(request["t"])
+    return digest(json.dumps(fields, sort_keys=True).encode())
+
+
+class Processor:
+    def __init__(self, ctx: HostContext) -> None:
+        self.ctx = ctx
+        self._in_flight: dict[DupKey, asyncio.Future[bytes]] = {}
+
+    async def process(self, raw: bytes, request: dict[str, str]) -> bytes:
+        ctx = self.ctx
+        mti = base_mti(request["t"])
+        normalised = dict(request, t=mti)
+        if missing_fields(normalised):
+            return await ctx.encode(self._reply(mti, request, codes.FORMAT_ERROR), None)
+        terminal = ctx.db.terminal(request["41"])
+        if terminal is None or terminal.status == "closed" or terminal.mid != request["42"]:
+            return await ctx.encode(self._reply(mti, request, codes.INVALID_MERCHANT), None)
+        if terminal.status != "active":
+            return await ctx.encode(self._reply(mti, request, codes.NOT_PERMITTED_TERMINAL), None)
+        if terminal.mac_key_ref:
+            try:
+                mac_ok = await self._mac_ok(raw, request, terminal)
+            except SecurityUnavailable:
+                reply = self._reply(mti, request, codes.ISSUER_UNAVAILABLE)
+                return await ctx.encode(reply, None)
+            if not mac_ok:
+                log.warning("MAC failure from terminal %s stan %s", terminal.tid, request["11"])
+                reply = self._reply(mti, request, codes.SECURITY_VIOLATION)
+                return await ctx.encode(reply, terminal)
+        if mti == "0500":
+            return await self._guarded(settlement.handle(ctx, normalised, terminal), mti, request,
+                                       terminal)  # fmt: skip
+        return await self._once(raw, normalised, request, terminal)
+
+    async def _once(
+        self, raw: bytes, request: dict[str, str], original: dict[str, str], terminal: Terminal
+    ) -> bytes:
+        mti = request["t"]
+        key: DupKey = (terminal.tid, request["11"], request["7"], mti)
+        req_digest = content_digest(original)
+        pending = self._in_flight.get(key)
+        if pending is not None:
+            await asyncio.shield(pending)
+        stored = self.ctx.db.find_transaction(*key)
+        if stored is not None:
+            if stored.request_digest == req_digest:
+                return stored.response
+            return await self.ctx.encode(self._reply(mti, original, codes.DUPLICATE), terminal)
+        future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        self._in_flight[key] = future
+        try:
+            reply = await self._guarded(
+                self._dispatch(raw, request, terminal, req_digest), mti, original, terminal
+            )
+            future.set_result(reply)
+            return reply
+        finally:
+            if not future.done():
+                future.set_result(b"")
+            del self._in_flight[key]
+
+    def _dispatch(
+        self, raw: bytes, request: dict[str, str], terminal: Terminal, req_digest: bytes
+    ) -> Awaitable[bytes]:
+        mti = request["t"]
+        if mti in ("0100", "0200"):
+            return authorisation.handle(self.ctx, request, req_digest, terminal)
+        if mti == "0220":
+            return advice.handle(self.ctx, request, raw, terminal, req_digest)
+        return reversal.handle(self.ctx, request, raw, terminal, req_digest, mti)
+
+    async def _guarded(
+        self, work: Awaitable[bytes], mti: str, request: dict[str, str], terminal: Terminal
+    ) -> bytes:
+        try:
+            return await work
+        except SecurityUnavailable:
+            reply = self._reply(mti, request, codes.ISSUER_UNAVAILABLE)
+        except Exception:
+            log.exception("system malfunction on %s from %s", mti, terminal.tid)
+            reply = self._reply(mti, request, codes.SYSTEM_MALFUNCTION)
+        try:
+            return await self.ctx.encode(reply, terminal)
+        except SecurityUnavailable:
+            return await self.ctx.encode(reply, None)
+
+    async def _mac_ok(self, raw: bytes, request: dict[str, str], terminal: Terminal) -> bool:
+        if "64" not in request and "128" not in request:
+            return False
+        assert terminal.mac_key_ref is not None
+        return await self.ctx.security.verify_mac(
+            terminal.mac_key_ref, raw[:-MAC_LEN], raw[-MAC_LEN:]
+        )
+
+    @staticmethod
+    def _reply(mti: str, request: dict[str, str], code: str) -> dict[str, str]:
+        return response_to(dict(request, t=mti), code)
