@@ -210,4 +210,3 @@ def test_kernel_over_the_emulated_pn532(
             f"kernel {line['ms']} ms (wire {wire_ms:.1f} ms, firmware + loopback + "
             f"card emulation {line['ms'] - wire_ms:.1f} ms)"
         )
-        )
