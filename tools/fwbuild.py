@@ -26,11 +26,13 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -116,8 +118,10 @@ def _prepare_out(out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
 
 
-def build(board: str, out: Path, root: Path = REPO_ROOT) -> dict[str, Any]:
-    """Compile ``board``'s device tree into ``out``; returns the manifest."""
+def build(board: str, out: Path) -> dict[str, Any]:
+    """Compile ``board``'s device tree (of this repository) into ``out``;
+    returns the manifest."""
+    root = REPO_ROOT
     cfg = boards.load(board)
     py, data = sources_for(board, root)
     _prepare_out(out)
@@ -126,8 +130,9 @@ def build(board: str, out: Path, root: Path = REPO_ROOT) -> dict[str, Any]:
     formats: set[str] = set()
     with tempfile.TemporaryDirectory() as tmp:
         staging = Path(tmp)
-        for source in py:
-            problem = compile_file(source, staging)
+        with ThreadPoolExecutor(max_workers=os.cpu_count() or 4) as pool:
+            problems = list(pool.map(lambda s: compile_file(s, staging), py))
+        for source, problem in zip(py, problems, strict=True):
             if problem is not None:
                 failures.append(f"{source.relative_to(root)}: {problem}")
         if failures:
