@@ -210,3 +210,107 @@ def test_kernel_over_the_emulated_pn532(
             f"kernel {line['ms']} ms (wire {wire_ms:.1f} ms, firmware + loopback + "
             f"card emulation {line['ms'] - wire_ms:.1f} ms)"
         )
+
+
+REPLAY_SCRIPT = """
+import json, time, gc
+from firmware.emv.contactless.entry_point import EntryPoint
+
+def out(**kw):
+    print("OUT " + json.dumps(kw))
+
+with open("replay.json") as f:
+    REPLAY = json.load(f)
+capks = {}
+for k in REPLAY["capks"]:
+    capks[(bytes.fromhex(k["rid"]), int(k["index"], 16))] = (
+        bytes.fromhex(k["modulus"]), bytes.fromhex(k["exponent"]))
+PAIRS = [(bytes.fromhex(c), bytes.fromhex(r)) for c, r in REPLAY["apdus"]]
+del REPLAY
+
+
+class ReplayCard:
+    def __init__(self):
+        self.i = 0
+
+    def exchange_apdu(self, command):
+        expected, response = PAIRS[self.i]
+        if command != expected:
+            raise ValueError("command %d differs: %s" % (self.i, command.hex()))
+        self.i += 1
+        return response
+
+
+entry = EntryPoint(rng=lambda n: b"\\x11\\x22\\x33\\x44"[:n], capks=capks)
+gc.collect()
+times = []
+for _ in range(RUNS):
+    card = ReplayCard()
+    t0 = time.ticks_us()
+    result = entry.start(card, {"amount": AMOUNT, "date": b"\\x26\\x11\\x22", "type": 0})
+    times.append(time.ticks_diff(time.ticks_us(), t0))
+    assert card.i == len(PAIRS), card.i
+    gc.collect()
+gc.collect()
+out(status=result.status, cvm=result.params["cvm"], ac=result.data[0x9F26].hex(),
+    us=sorted(times)[len(times) // 2], free=gc.mem_free())
+"""
+
+
+@pytest.mark.parametrize(
+    ("profile", "amount", "status"),
+    [("visa_qvsdc", 15000, "approved"), ("mastercard_cda", 15000, "approved")],
+)
+def test_kernel_time_under_micropython_with_replayed_card_answers(
+    tmp_path: Path, profile: str, amount: int, status: str
+) -> None:
+    """The whole kernel (with fDDA / CDA: three RSA recoveries) under
+    MicroPython with a 256K heap (the modules compiled from source on the
+    device), the card's answers replayed from a CPython run with the same
+    unpredictable number: the firmware's own time, no link."""
+    from firmware.emv.contactless.entry_point import EntryPoint
+    from host_sim.cards import load_profile
+
+    card = load_profile(profile)
+    pairs: list[list[str]] = []
+
+    class Recorder:
+        def exchange_apdu(self, command: bytes) -> bytes:
+            response: bytes = card.transmit(command)
+            pairs.append([command.hex(), response.hex()])
+            return response
+
+    capks_json = json.loads(CAPK_FILE.read_text())["capks"]
+    capks = {
+        (bytes.fromhex(k["rid"]), int(k["index"], 16)): (
+            bytes.fromhex(k["modulus"]),
+            bytes.fromhex(k["exponent"]),
+        )
+        for k in capks_json
+    }
+    entry = EntryPoint(rng=lambda n: b"\x11\x22\x33\x44"[:n], capks=capks)
+    reference = entry.start(Recorder(), {"amount": amount, "date": b"\x26\x11\x22", "type": 0})
+    assert reference.status == status
+    (tmp_path / "replay.json").write_text(json.dumps({"capks": capks_json, "apdus": pairs}))
+    path = tmp_path / "replay.py"
+    path.write_text(f"RUNS = 5\nAMOUNT = {amount}\n" + REPLAY_SCRIPT)
+    env = dict(os.environ)
+    env["MICROPYPATH"] = str(REPO_ROOT)
+    heap = "256K"
+    proc = subprocess.run(
+        [mpytest.micropython_binary(), "-X", "heapsize=" + heap, str(path)],
+        cwd=str(tmp_path),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    got = next(json.loads(x[4:]) for x in proc.stdout.splitlines() if x.startswith("OUT "))
+    assert (got["status"], got["cvm"]) == (status, reference.params["cvm"])
+    assert bytes.fromhex(got["ac"]) == reference.data[0x9F26]
+    print(
+        f"{profile}: kernel under MicroPython (heap {heap}) {got['us'] / 1000:.1f} ms median "
+        f"of 5, {got['free']} bytes of heap free after"
+    )
