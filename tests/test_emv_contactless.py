@@ -153,14 +153,14 @@ VISA = limits.combination(b"\xa0\x00\x00\x00\x03\x10\x10", limits.KERNEL_VISA)
 @pytest.mark.parametrize(
     ("amount", "ttq", "flags"),
     [
-        (0, "26804000", {"zero_amount"}),
-        (1, "26004000", set()),
-        (20000, "26004000", set()),
-        (20001, "26804000", {"floor_limit_exceeded"}),
-        (49999, "26804000", {"floor_limit_exceeded"}),
-        (50000, "26C04000", {"floor_limit_exceeded", "cvm_limit_exceeded"}),
-        (299999, "26C04000", {"floor_limit_exceeded", "cvm_limit_exceeded"}),
-        (300000, "26C04000", {"floor_limit_exceeded", "cvm_limit_exceeded", "not_allowed"}),
+        (0, "36804000", {"zero_amount"}),
+        (1, "36004000", set()),
+        (20000, "36004000", set()),
+        (20001, "36804000", {"floor_limit_exceeded"}),
+        (49999, "36804000", {"floor_limit_exceeded"}),
+        (50000, "36C04000", {"floor_limit_exceeded", "cvm_limit_exceeded"}),
+        (299999, "36C04000", {"floor_limit_exceeded", "cvm_limit_exceeded"}),
+        (300000, "36C04000", {"floor_limit_exceeded", "cvm_limit_exceeded", "not_allowed"}),
     ],
 )
 def test_preprocessing_sets_indicators_and_ttq(amount: int, ttq: str, flags: set[str]) -> None:
@@ -172,7 +172,7 @@ def test_preprocessing_sets_indicators_and_ttq(amount: int, ttq: str, flags: set
 
 
 def test_preprocessing_zero_amount_on_an_offline_only_reader_is_not_allowed() -> None:
-    combo = dict(VISA or {}, ttq=bytes.fromhex("28004000"))
+    combo = dict(VISA or {}, ttq=bytes.fromhex("38004000"))
     assert entry_point.preprocess(combo, 0)["not_allowed"] is True
     combo = dict(VISA or {}, zero_amount_allowed=False)
     assert entry_point.preprocess(combo, 0)["not_allowed"] is True
@@ -214,7 +214,7 @@ def test_visa_below_the_floor_limit_is_approved_offline_with_fdda() -> None:
     assert out.ui_requests == CARD_READ
     assert out.kernel == 3 and out.aid == bytes.fromhex("A0000000031010")
     assert out.data[0x9F27] == b"\x40" and out.data[0x95] == bytes(5)
-    assert out.data[0x9F66] == bytes.fromhex("26004000")
+    assert out.data[0x9F66] == bytes.fromhex("36004000")
     assert out.data[0x9F26] == pyemv_ac(out, "payterm-test-visa", 18, VISA_PAN)
     assert out.trace is not None and "fDDA verified" in out.trace.events
     assert reader.sent(0xAE) == 0  # the cryptogram came with the GPO
@@ -227,7 +227,7 @@ def test_visa_above_the_floor_limit_goes_online_without_cvm() -> None:
     assert out.params == params(cvm=oc.CVM_NO_CVM)
     assert out.ui == ui(oc.MSG_AUTHORISING, oc.PROCESSING)
     assert out.data[0x9F27] == b"\x80"
-    assert out.data[0x9F66] == bytes.fromhex("26804000")
+    assert out.data[0x9F66] == bytes.fromhex("36804000")
     assert out.data[0x9F26] == pyemv_ac(out, "payterm-test-visa", 18, VISA_PAN)
 
 
@@ -235,7 +235,7 @@ def test_visa_above_the_cvm_limit_asks_for_online_pin() -> None:
     out, _ = run("visa_qvsdc", 60000)
     assert out.status == oc.ONLINE_REQUEST
     assert out.params == params(cvm=oc.CVM_ONLINE_PIN)
-    assert out.data[0x9F66] == bytes.fromhex("26C04000")
+    assert out.data[0x9F66] == bytes.fromhex("36C04000")
     assert out.data[0x9F6C][0] & 0x80  # CTQ: online PIN required
     assert out.data[0x9F26] == pyemv_ac(out, "payterm-test-visa", 18, VISA_PAN)
 
@@ -251,7 +251,7 @@ def test_visa_above_the_transaction_limit_is_try_another_interface() -> None:
 def test_visa_zero_amount_goes_online() -> None:
     out, _ = run("visa_qvsdc", 0)
     assert out.status == oc.ONLINE_REQUEST
-    assert out.data[0x9F66] == bytes.fromhex("26804000")
+    assert out.data[0x9F66] == bytes.fromhex("36804000")
     assert out.data[0x9F02] == bytes(6)
     assert out.data[0x9F26] == pyemv_ac(out, "payterm-test-visa", 18, VISA_PAN)
 
@@ -316,12 +316,12 @@ def test_visa_signature_card_gets_a_receipt_to_sign() -> None:
 
 
 def test_visa_cvm_from_ctq() -> None:
-    ttq_cvm = bytes.fromhex("26404000")
+    ttq_cvm = bytes.fromhex("36404000")
     assert visa_cvm(ttq_cvm, "8000", True) == (oc.CVM_ONLINE_PIN, True)
     assert visa_cvm(ttq_cvm, "0080", False) == (oc.CVM_CONFIRMATION_CODE_VERIFIED, True)
     assert visa_cvm(ttq_cvm, "4000", False) == (oc.CVM_OBTAIN_SIGNATURE, True)
-    assert visa_cvm(bytes.fromhex("24404000"), "", True) == (oc.NA, False)
-    assert visa_cvm(bytes.fromhex("26004000"), "0000", False) == (oc.CVM_NO_CVM, True)
+    assert visa_cvm(bytes.fromhex("34404000"), "", True) == (oc.NA, False)
+    assert visa_cvm(bytes.fromhex("36004000"), "0000", False) == (oc.CVM_NO_CVM, True)
 
 
 def visa_cvm(ttq: bytes, ctq: str, online: bool) -> tuple[str, bool]:
@@ -485,3 +485,15 @@ def test_rsa_recovery_rejects_a_signature_not_below_the_modulus() -> None:
         pki.recover(b"\xff" * 8, b"\x80" + b"\x00" * 7, b"\x03")
     with pytest.raises(pki.OdaFailed):
         pki.recover(b"\x01" * 7, b"\x80" + b"\x00" * 7, b"\x03")
+
+
+def test_status_check_asks_for_an_online_cryptogram_for_one_unit_of_currency() -> None:
+    combo = dict(VISA or {}, status_check=True)
+    ind = entry_point.preprocess(combo, 1000)  # 1.000 JOD
+    assert ind["status_check"] is True
+    assert ind["ttq"] == bytes.fromhex("36804000")
+    assert entry_point.preprocess(combo, 999)["ttq"] == bytes.fromhex("36004000")
+    combos = [combo, *limits.COMBINATIONS[1:]]
+    out, _ = run("visa_qvsdc", 1000, combos=combos)
+    assert out.status == oc.ONLINE_REQUEST  # the card would have approved 1 JOD offline
+    assert out.data[0x9F26] == pyemv_ac(out, "payterm-test-visa", 18, VISA_PAN)

@@ -42,9 +42,9 @@ COMBINATIONS = [
     {
         "aid": b"\xa0\x00\x00\x00\x03\x10\x10",
         "kernel": KERNEL_VISA,
-        # TTQ 9F66: qVSDC, online PIN, signature; online capable; CDCVM
+        # TTQ 9F66: qVSDC, EMV contact chip, online PIN, signature; online capable; CDCVM
         # supported (byte 3 b7); reset of b8/b7 of byte 2 by pre-processing
-        "ttq": b"\x26\x00\x40\x00",
+        "ttq": b"\x36\x00\x40\x00",
         "transaction_limit": 300000,
         "transaction_limit_odcvm": 1000000,
         "floor_limit": 20000,
