@@ -17,7 +17,7 @@ TERMINAL_DATA = {
     # Terminal Capabilities (Book 4 A2): IC + magstripe + manual key entry;
     # plaintext offline PIN, online enciphered PIN, signature, no CVM
     # (offline enciphered PIN not offered); SDA, DDA, CDA.
-    "9F33": "E0D8C8",
+    "9F33": "E0E8C8",
     # Additional Terminal Capabilities (Book 4 A3): goods, services;
     # numeric, command and function keys; print and display for attendant
     # and cardholder; code table 1.
