@@ -1,0 +1,163 @@
+"""`payterm host`: the acquirer host (docs/acquirer.md).
+
+``payterm host [--host H] [--port P] [--hsm HOST:PORT] [--db FILE] [--seed]``
+opens the database (``--seed`` adds the TEST merchant, terminals and card
+accounts first), connects to the HSM, listens, prints one JSON line
+``{"host", "port", "db", "hsm"}`` on stdout and serves until SIGINT/SIGTERM.
+
+``payterm host spec [--json]`` prints the PAYTERM_1987 spec as a pyiso8583
+spec dictionary (JSON).
+
+``payterm host seed --db FILE [--terminals N] [--load-cards K]`` writes the
+TEST data and prints what it wrote.
+
+``payterm host load --terminals N --seconds S [--host H] [--port P]
+[--cards C] [--seed R]`` runs N simulated terminals against a running host
+and prints throughput and latency percentiles (JSON).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import signal
+import sys
+from typing import Any
+
+from host_sim.acquirer import seed as seeding
+from host_sim.acquirer.db import HostDb, SchemaError
+from host_sim.acquirer.load import run_load
+from host_sim.acquirer.security import SecurityUnavailable
+from host_sim.acquirer.service import HostService
+from payterm.cli import BadInput
+from payterm.commands._io import emit_json
+from payterm.iso8583_pyiso import to_pyiso8583_spec
+from protocols.iso8583_specs import PAYTERM_1987
+
+DEFAULT_PORT = 5000
+DEFAULT_HSM = "127.0.0.1:1500"
+
+
+def register(sub: Any) -> None:
+    parser: argparse.ArgumentParser = sub.add_parser(
+        "host", help="acquirer host (ISO 8583 PAYTERM_1987 over TCP, HSM-backed)"
+    )
+    _serve_options(parser)
+    parser.set_defaults(func=run_serve)
+    actions = parser.add_subparsers(dest="action", metavar="ACTION")
+
+    spec = actions.add_parser("spec", help="the spec as a pyiso8583 spec dictionary (JSON)")
+    spec.add_argument("--json", action="store_true", help="JSON output (the only format)")
+    spec.set_defaults(func=run_spec)
+
+    seed = actions.add_parser("seed", help="write the TEST merchant, terminals and accounts")
+    seed.add_argument("--db", required=True, help="SQLite database file")
+    seed.add_argument("--terminals", type=int, default=64)
+    seed.add_argument("--load-cards", type=int, default=1024, help="synthetic cards for load")
+    seed.set_defaults(func=run_seed)
+
+    load = actions.add_parser("load", help="simulated terminals against a running host")
+    load.add_argument("--host", default="127.0.0.1")
+    load.add_argument("--port", type=int, default=DEFAULT_PORT)
+    load.add_argument("--terminals", type=int, default=64)
+    load.add_argument("--seconds", type=float, default=10.0)
+    load.add_argument("--cards", type=int, default=16, help="cards per terminal")
+    load.add_argument("--seed", type=int, default=1, help="random seed of the mix")
+    load.set_defaults(func=run_load_command)
+
+
+def _serve_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="0 picks a free port")
+    parser.add_argument("--hsm", default=DEFAULT_HSM, help="HSM address HOST:PORT")
+    parser.add_argument("--hsm-header", default="0000", help="HSM message header")
+    parser.add_argument("--hsm-connections", type=int, default=8)
+    parser.add_argument("--db", default=":memory:", help="SQLite database file")
+    parser.add_argument("--seed", action="store_true", help="write the TEST data first")
+    parser.add_argument("--terminals", type=int, default=64, help="with --seed")
+    parser.add_argument("--load-cards", type=int, default=1024, help="with --seed")
+    parser.add_argument("--log-level", default="WARNING", help="log level on stderr")
+
+
+def _hsm_address(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise BadInput(f"--hsm must be HOST:PORT, not {text!r}")
+    return host, int(port)
+
+
+def _check_counts(terminals: int, load_cards: int) -> None:
+    if not 0 <= terminals <= 999_999:
+        raise BadInput("--terminals must be 0 to 999999")
+    if not 0 <= load_cards <= 1_000_000:
+        raise BadInput("--load-cards must be 0 to 1000000")
+
+
+def run_spec(args: argparse.Namespace) -> int:
+    emit_json(to_pyiso8583_spec(PAYTERM_1987))
+    return 0
+
+
+def run_seed(args: argparse.Namespace) -> int:
+    _check_counts(args.terminals, args.load_cards)
+    try:
+        db = HostDb(args.db)
+    except SchemaError as exc:
+        print(f"payterm host: {exc}", file=sys.stderr)
+        return 1
+    try:
+        emit_json(seeding.seed(db, args.terminals, args.load_cards))
+    finally:
+        db.close()
+    return 0
+
+
+def run_load_command(args: argparse.Namespace) -> int:
+    if args.terminals < 1 or args.seconds <= 0 or args.cards < 1:
+        raise BadInput("--terminals, --seconds and --cards must be positive")
+    report = asyncio.run(run_load(args.host, args.port, args.terminals, args.seconds,
+                                  args.cards, args.seed))  # fmt: skip
+    emit_json(report)
+    return 0 if report["messages"] else 1
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    hsm_host, hsm_port = _hsm_address(args.hsm)
+    _check_counts(args.terminals, args.load_cards)
+    logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr)
+    if args.seed:
+        if args.db == ":memory:":
+            raise BadInput("--seed needs --db FILE (the host opens the database itself)")
+        db = HostDb(args.db)
+        seeding.seed(db, args.terminals, args.load_cards)
+        db.close()
+    try:
+        asyncio.run(_serve(args, hsm_host, hsm_port))
+    except SecurityUnavailable as exc:
+        print(f"payterm host: cannot reach the HSM: {exc}", file=sys.stderr)
+        return 1
+    except SchemaError as exc:
+        print(f"payterm host: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+async def _serve(args: argparse.Namespace, hsm_host: str, hsm_port: int) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    service = await HostService.start(
+        args.db, hsm_host, hsm_port, args.host, args.port,
+        hsm_header=args.hsm_header.encode("ascii"), hsm_connections=args.hsm_connections,
+    )  # fmt: skip
+    line = {"host": service.address[0], "port": service.port, "db": args.db,
+            "hsm": f"{hsm_host}:{hsm_port}"}  # fmt: skip
+    sys.stdout.write(json.dumps(line) + "\n")
+    sys.stdout.flush()
+    await stop.wait()
+    await service.close()
