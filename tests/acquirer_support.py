@@ -11,14 +11,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hsm_sim.keystore import Keystore
-from hsm_sim.lmk import Lmk
-from hsm_sim.server import HsmServer
 from host_sim.acquirer import seed
 from host_sim.acquirer.db import HostDb
 from host_sim.acquirer.security import Security
 from host_sim.acquirer.service import HostService
 from host_sim.acquirer.terminal_sim import Link, SimCard, SimTerminal
+from hsm_sim.keystore import Keystore
+from hsm_sim.lmk import Lmk
+from hsm_sim.server import HsmServer
 from protocols import iso8583
 from protocols.iso8583_specs import PAYTERM_1987
 

@@ -8,10 +8,10 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
+from acquirer_support import Harness, profile_card, running_host
 
 from host_sim.acquirer.terminal_sim import SimCard, SimTerminal
 from protocols import tlv
-from acquirer_support import Harness, profile_card, running_host
 
 Scenario = Callable[[Harness], Awaitable[None]]
 

@@ -150,10 +150,7 @@ async def run_load(
     started = time.monotonic()
     deadline = started + seconds
     await asyncio.gather(
-        *(
-            _terminal(i, host, port, cards, deadline, stats, seed)
-            for i in range(1, terminals + 1)
-        )
+        *(_terminal(i, host, port, cards, deadline, stats, seed) for i in range(1, terminals + 1))
     )
     wall = time.monotonic() - started
     ms = 1000.0

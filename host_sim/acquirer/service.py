@@ -1,8 +1,8 @@
 """Assemble a running acquirer host: database + HSM connection + TCP server.
 
-    service = await HostService.start(db_path, hsm_host, hsm_port)
-    ... service.port ...
-    await service.close()
+service = await HostService.start(db_path, hsm_host, hsm_port)
+... service.port ...
+await service.close()
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ import asyncio
 from dataclasses import dataclass
 from pathlib import Path
 
-from hsm_sim.lmk import Lmk
 from host_sim.acquirer import seed as seeding
 from host_sim.acquirer.context import HostContext
 from host_sim.acquirer.db import HostDb
@@ -19,6 +18,7 @@ from host_sim.acquirer.processor import Processor
 from host_sim.acquirer.security import Security
 from host_sim.acquirer.security_hsm import HsmSecurity
 from host_sim.acquirer.server import AcquirerHost
+from hsm_sim.lmk import Lmk
 
 
 @dataclass
