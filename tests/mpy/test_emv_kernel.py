@@ -86,7 +86,7 @@ def test_offline_pin_transaction_replays_under_micropython():
 
 
 def test_peak_heap_of_the_transaction():
-    _v, card, _h, _k, outcome, _t, peak = _run(True)
+    _v, _c, _h, _k, outcome, _t, peak = _run(True)
     eq(outcome.result, "approved", "result")
     print("live heap peak at APDU boundaries bytes:", peak)
     if peak > 96 * 1024:
