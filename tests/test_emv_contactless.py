@@ -17,7 +17,8 @@ from typing import Any
 import pyemv
 import pytest
 
-from firmware.emv.contactless import cvm_list, entry_point, limits, mastercard, pki
+from firmware.emv import capk
+from firmware.emv.contactless import cvm_list, entry_point, limits, mastercard
 from firmware.emv.contactless import outcome as oc
 from firmware.emv.contactless.common import TVR_CDA_FAILED, TVR_DDA_FAILED, has_bit
 from host_sim.cards import issuer_master_keys, load_profile
@@ -29,14 +30,19 @@ VISA_PAN = "4761730000000045"
 MC_PAN = "5413330000000027"
 
 
-def capks() -> dict[tuple[bytes, int], tuple[bytes, bytes]]:
-    out = {}
+def capks() -> capk.CapkStore:
+    """The terminal's CAPK store loaded from the cards' own TEST CA file."""
+    store = capk.CapkStore()
     for k in json.loads((DATA / "capk_test.json").read_text())["capks"]:
-        out[(bytes.fromhex(k["rid"]), int(k["index"], 16))] = (
+        store.add(
+            bytes.fromhex(k["rid"]),
+            int(k["index"], 16),
             bytes.fromhex(k["modulus"]),
             bytes.fromhex(k["exponent"]),
+            bytes.fromhex(k["expiry"]),
+            bytes.fromhex(k["checksum"]),
         )
-    return out
+    return store
 
 
 CAPKS = capks()
@@ -86,11 +92,13 @@ def run(
     amount: int,
     card: Any = None,
     combos: list[dict[str, Any]] | None = None,
+    capks: capk.CapkStore | None = None,
     **reader: Any,
 ) -> tuple[oc.Outcome, Reader]:
     the_card = card if card is not None else load_profile(profile)
     r = Reader(the_card, **reader)
-    ep = entry_point.EntryPoint(rng=Counter(), capks=CAPKS, combos=combos)
+    store = capks if capks is not None else CAPKS
+    ep = entry_point.EntryPoint(rng=Counter(), capks=store, combos=combos)
     out = ep.start(r, {"amount": amount, "date": TODAY, "type": 0x00})
     return out, r
 
@@ -480,11 +488,24 @@ def test_cvm_list_rules() -> None:
     )
 
 
-def test_rsa_recovery_rejects_a_signature_not_below_the_modulus() -> None:
-    with pytest.raises(pki.OdaFailed):
-        pki.recover(b"\xff" * 8, b"\x80" + b"\x00" * 7, b"\x03")
-    with pytest.raises(pki.OdaFailed):
-        pki.recover(b"\x01" * 7, b"\x80" + b"\x00" * 7, b"\x03")
+def test_an_unknown_ca_key_fails_oda_and_the_tc_is_declined() -> None:
+    out, _ = run("visa_qvsdc", 15000, card=None, capks=capk.CapkStore())
+    assert out.status == oc.DECLINED
+    assert has_bit(out.data[0x95], TVR_DDA_FAILED)
+    out, reader = run("mastercard_cda", 15000, capks=capk.CapkStore())
+    # no ICC key: CDA failed before GENERATE AC, TAC online -> ARQC without CDA
+    assert out.status == oc.ONLINE_REQUEST
+    assert has_bit(out.data[0x95], TVR_CDA_FAILED)
+    assert [c[2] for c in reader.commands if c[1] == 0xAE] == [0x80]
+    assert out.data[0x9F26] == pyemv_ac(out, "payterm-test-mc", 16, MC_PAN)
+
+
+def test_the_firmware_test_capks_match_the_cards_ca() -> None:
+    """EntryPoint's default CAPK store (firmware.emv.capk_data) verifies the cards."""
+    card = load_profile("mastercard_cda")
+    r = Reader(card)
+    out = entry_point.EntryPoint(rng=Counter()).start(r, {"amount": 15000, "date": TODAY})
+    assert out.status == oc.APPROVED
 
 
 def test_status_check_asks_for_an_online_cryptogram_for_one_unit_of_currency() -> None:

@@ -34,7 +34,6 @@ from tools import mpytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SIM_HEAP = boards.load("sim")["memory"]["heap"]
-CAPK_FILE = REPO_ROOT / "host_sim" / "cards" / "data" / "capk_test.json"
 
 SCRIPT = """
 import json, os
@@ -48,15 +47,10 @@ def out(**kw):
 board = boards.open_board("sim")
 rtc = board.rtc()
 reader = PN532(board.bus_for("nfc"), rtc)
-capks = {}
-with open("capk.json") as f:
-    for k in json.load(f)["capks"]:
-        capks[(bytes.fromhex(k["rid"]), int(k["index"], 16))] = (
-            bytes.fromhex(k["modulus"]), bytes.fromhex(k["exponent"]))
 TAGS = (0x9F02, 0x9F03, 0x9F1A, 0x95, 0x5F2A, 0x9A, 0x9C, 0x9F37, 0x82, 0x9F36,
         0x9F10, 0x9F26, 0x9F27, 0x9F34, 0x5F34)
 reader.start()
-entry = EntryPoint(rng=os.urandom, capks=capks, clock=rtc)
+entry = EntryPoint(rng=os.urandom, clock=rtc)  # the firmware's TEST CAPKs
 for amount in AMOUNTS:
     t_poll = rtc.ticks_ms()
     card = reader.activate()
@@ -111,7 +105,6 @@ class TimedEmulator(Pn532Emulator):
 def run_kernel(
     tmp_path: Path, profile: str, amounts: list[int]
 ) -> tuple[list[dict[str, Any]], list[tuple[float, float]]]:
-    (tmp_path / "capk.json").write_text(CAPK_FILE.read_text())
     path = tmp_path / "cl.py"
     path.write_text(f"AMOUNTS = {amounts!r}\n" + SCRIPT)
     card = load_card(profile)
@@ -221,10 +214,6 @@ def out(**kw):
 
 with open("replay.json") as f:
     REPLAY = json.load(f)
-capks = {}
-for k in REPLAY["capks"]:
-    capks[(bytes.fromhex(k["rid"]), int(k["index"], 16))] = (
-        bytes.fromhex(k["modulus"]), bytes.fromhex(k["exponent"]))
 PAIRS = [(bytes.fromhex(c), bytes.fromhex(r)) for c, r in REPLAY["apdus"]]
 del REPLAY
 
@@ -241,7 +230,7 @@ class ReplayCard:
         return response
 
 
-entry = EntryPoint(rng=lambda n: b"\\x11\\x22\\x33\\x44"[:n], capks=capks)
+entry = EntryPoint(rng=lambda n: b"\\x11\\x22\\x33\\x44"[:n])
 gc.collect()
 times = []
 for _ in range(RUNS):
@@ -280,18 +269,10 @@ def test_kernel_time_under_micropython_with_replayed_card_answers(
             pairs.append([command.hex(), response.hex()])
             return response
 
-    capks_json = json.loads(CAPK_FILE.read_text())["capks"]
-    capks = {
-        (bytes.fromhex(k["rid"]), int(k["index"], 16)): (
-            bytes.fromhex(k["modulus"]),
-            bytes.fromhex(k["exponent"]),
-        )
-        for k in capks_json
-    }
-    entry = EntryPoint(rng=lambda n: b"\x11\x22\x33\x44"[:n], capks=capks)
+    entry = EntryPoint(rng=lambda n: b"\x11\x22\x33\x44"[:n])
     reference = entry.start(Recorder(), {"amount": amount, "date": b"\x26\x11\x22", "type": 0})
     assert reference.status == status
-    (tmp_path / "replay.json").write_text(json.dumps({"capks": capks_json, "apdus": pairs}))
+    (tmp_path / "replay.json").write_text(json.dumps({"apdus": pairs}))
     path = tmp_path / "replay.py"
     path.write_text(f"RUNS = 5\nAMOUNT = {amount}\n" + REPLAY_SCRIPT)
     env = dict(os.environ)

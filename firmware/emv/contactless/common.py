@@ -126,11 +126,6 @@ def read_records(card, entries, store):
     return records
 
 
-def card_data_for_oda(entries):
-    """AFL entries narrowed to the records marked for ODA."""
-    return [e for e in entries if e[3]]
-
-
 def terminal_store(terminal, combination, txn, un):
     """The terminal-sourced data objects of a transaction."""
     store = dict(terminal)

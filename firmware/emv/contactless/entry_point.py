@@ -142,8 +142,14 @@ def _try_again(reason):
 
 
 class EntryPoint:
-    def __init__(self, rng, capks, combos=None, terminal=None, clock=None):
+    def __init__(self, rng, capks=None, combos=None, terminal=None, clock=None):
+        """``capks``: a firmware.emv.capk.CapkStore (default: the TEST keys
+        of firmware.emv.capk_data)."""
         self.rng = rng
+        if capks is None:
+            from firmware.emv import capk, capk_data
+
+            capks = capk.from_table(capk_data.TEST_CAPKS)
         self.capks = capks
         self.combos = combos if combos is not None else limits.COMBINATIONS
         self.terminal = terminal if terminal is not None else limits.TERMINAL

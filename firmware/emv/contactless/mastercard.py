@@ -12,6 +12,7 @@ code over PDOL data || CDOL1 data || the response's objects but 9F4B), the
 outcome.  No second tap, no Data Exchange (DE/DEK), no magstripe mode.
 """
 
+from firmware.emv import oda
 from firmware.emv.contactless import cvm_list, pki
 from firmware.emv.contactless import outcome as oc
 from firmware.emv.contactless.common import (
@@ -28,7 +29,6 @@ from firmware.emv.contactless.common import (
     TVR_VERSIONS_DIFFER,
     KernelError,
     add_primitives,
-    card_data_for_oda,
     date_key,
     decode,
     parse_afl,
@@ -107,19 +107,10 @@ def restrictions(tvr, combination, store, today):
         set_bit(tvr, TVR_EXPIRED)
 
 
-def retrieve_icc_key(ctx, entries, records):
-    store = ctx.store
-    aid = ctx.aid or b""
-    today = ctx.txn["date"]
-    issuer = pki.issuer_key(ctx.capks, aid[:5], store, today)
-    static = pki.static_data(
-        card_data_for_oda(entries), records, store.get(0x82, b""), store.get(0x9F4A)
-    )
-    return pki.icc_key(issuer, store, static, today)
-
-
 def verify_cda(icc, response_nodes, pdol_data, cdol1_data, un, cid):
-    """CDA on the first GENERATE AC (Book 2 §6.6.2): returns (AC, IDN)."""
+    """CDA on the first GENERATE AC (Book 2 §6.6.2): returns (AC, IDN).  The
+    hash covers PDOL data || CDOL1 data || the response's objects but 9F4B,
+    in the order received."""
     sdad = None
     shown = b""
     for node in response_nodes:
@@ -128,18 +119,9 @@ def verify_cda(icc, response_nodes, pdol_data, cdol1_data, un, cid):
         else:
             shown += tlv.encode_one(node)
     if sdad is None:
-        raise pki.OdaFailed("no signed dynamic data")
-    dynamic = pki.dynamic_data(icc, sdad, un)
-    ldn = dynamic[0] if dynamic else 0
-    if not 2 <= ldn <= 8 or len(dynamic) != 1 + ldn + 1 + 8 + 20:
-        raise pki.OdaFailed("ICC dynamic data layout")
-    idn = dynamic[1 : 1 + ldn]
-    if dynamic[1 + ldn] != cid:
-        raise pki.OdaFailed("CID differs from the signed one")
-    ac = dynamic[2 + ldn : 10 + ldn]
-    if pki.sha1(pdol_data + cdol1_data + shown) != dynamic[10 + ldn :]:
-        raise pki.OdaFailed("transaction data hash code")
-    return ac, idn
+        raise pki.OdaError("no signed dynamic data", missing=True)
+    number, ac = oda.verify_cda(icc, sdad, un, bytes((cid,)), pdol_data + cdol1_data + shown)
+    return ac, number
 
 
 def run(card, ctx):
@@ -208,11 +190,12 @@ def _run(card, ctx):
     terminal_cda = store.get(0x9F33, b"\x00\x00\x00")[2] & 0x08
     if aip[0] & AIP_CDA_SUPPORTED and terminal_cda:
         try:
-            icc = retrieve_icc_key(ctx, entries, records)
+            aid = ctx.aid or b""
+            icc = pki.icc_key(ctx.capks, aid[:5], store, entries, records, ctx.txn["date"])
             trace.note("kernel 2: ICC public key recovered")
-        except pki.OdaFailed as e:
+        except pki.OdaError as e:
             trace.note("kernel 2: ICC key retrieval failed: %s" % e)
-            if "missing" in str(e):
+            if e.missing:
                 set_bit(tvr, TVR_ICC_DATA_MISSING)
             set_bit(tvr, TVR_CDA_FAILED)
     else:
@@ -280,7 +263,7 @@ def _run(card, ctx):
             store[0x9F26] = ac
             store[0x9F4C] = idn
             trace.note("kernel 2: CDA verified")
-        except pki.OdaFailed as e:
+        except pki.OdaError as e:
             trace.note("kernel 2: CDA failed: %s" % e)
             set_bit(tvr, TVR_CDA_FAILED)
             kind = AAC

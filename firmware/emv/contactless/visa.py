@@ -21,7 +21,6 @@ from firmware.emv.contactless.common import (
     TVR_ICC_DATA_MISSING,
     KernelError,
     add_primitives,
-    card_data_for_oda,
     date_key,
     decode,
     parse_afl,
@@ -66,27 +65,11 @@ def cryptogram_type(store):
 
 
 def verify_fdda(ctx, entries, records):
-    """fDDA (Book C-3 version 01 as docs/cards.md): raise OdaFailed if not."""
+    """Recover the ICC key and check fDDA; raise pki.OdaError if it fails."""
     store = ctx.store
-    sdad = store.get(0x9F4B)
-    related = store.get(0x9F69)
-    if sdad is None or related is None:
-        raise pki.OdaFailed("no signed dynamic data")
-    if len(related) < 7 or related[0] != 0x01:
-        raise pki.OdaFailed("card authentication related data version")
-    if related[5:7] != store.get(0x9F6C, b""):
-        raise pki.OdaFailed("CTQ differs from the signed copy")
     aid = ctx.aid or b""
-    today = ctx.txn["date"]
-    issuer = pki.issuer_key(ctx.capks, aid[:5], store, today)
-    static = pki.static_data(
-        card_data_for_oda(entries), records, store.get(0x82, b""), store.get(0x9F4A)
-    )
-    icc = pki.icc_key(issuer, store, static, today)
-    terminal = store[0x9F37] + store[0x9F02] + store[0x5F2A] + related
-    dynamic = pki.dynamic_data(icc, sdad, terminal)
-    if not dynamic or dynamic[0] + 1 != len(dynamic) or not 2 <= dynamic[0] <= 8:
-        raise pki.OdaFailed("ICC dynamic number")
+    icc = pki.icc_key(ctx.capks, aid[:5], store, entries, records, ctx.txn["date"])
+    store[0x9F4C] = pki.verify_fdda(icc, store)
 
 
 def cvm(ttq, ctq, online):
@@ -204,7 +187,7 @@ def _run(card, ctx):
             try:
                 verify_fdda(ctx, entries, records)
                 trace.note("fDDA verified")
-            except pki.OdaFailed as e:
+            except pki.OdaError as e:
                 set_bit(tvr, TVR_DDA_FAILED)
                 trace.note("fDDA failed: %s" % e)
                 c1 = ctq[0] if ctq else 0
