@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import boards
-from tools.mpycompile import REPO_ROOT, compile_file, mpy_cross_binary
+from tools.mpycompile import REPO_ROOT, mpy_cross_binary
 
 MANIFEST = "manifest.json"
 MANIFEST_KIND = "payterm-firmware"
@@ -129,27 +129,36 @@ def build(board: str, out: Path) -> dict[str, Any]:
     failures: list[str] = []
     formats: set[str] = set()
     with tempfile.TemporaryDirectory() as tmp:
-        staging = Path(tmp)
+        # snapshot the sources first: the manifest's source hashes are those
+        # of the bytes compiled, even if someone edits a file meanwhile
+        snap = Path(tmp) / "src"
+        staged: list[tuple[Path, Path, str]] = []
+        for source in [*py, *data]:
+            rel = source.relative_to(root)
+            copy = snap / rel
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            body = source.read_bytes()
+            copy.write_bytes(body)
+            staged.append((rel, copy, hashlib.sha256(body).hexdigest()))
+        compiled = Path(tmp) / "out"
         with ThreadPoolExecutor(max_workers=os.cpu_count() or 4) as pool:
-            problems = list(pool.map(lambda s: compile_file(s, staging), py))
-        for source, problem in zip(py, problems, strict=True):
+            problems = list(pool.map(lambda item: _compile(item[0], item[1], compiled), staged))
+        for (rel, _copy, _h), problem in zip(staged, problems, strict=True):
             if problem is not None:
-                failures.append(f"{source.relative_to(root)}: {problem}")
+                failures.append(f"{rel}: {problem}")
         if failures:
             raise BuildError("mpy-cross failed:\n" + "\n".join(failures))
-        for source in py:
-            rel = source.relative_to(root).with_suffix(".mpy")
-            target = out / rel
+        for rel, copy, source_hash in staged:
+            if rel.suffix == ".py":
+                made, dest = compiled / rel.with_suffix(".mpy"), rel.with_suffix(".mpy")
+            else:
+                made, dest = copy, rel
+            target = out / dest
             target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(staging / rel, target)
-            formats.add(mpy_format(target))
-            files.append(_entry(rel, target, source, root))
-    for source in data:
-        rel = source.relative_to(root)
-        target = out / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(source, target)
-        files.append(_entry(rel, target, source, root))
+            shutil.copyfile(made, target)
+            if dest.suffix == ".mpy":
+                formats.add(mpy_format(target))
+            files.append(_entry(dest, target, rel, source_hash))
     files.sort(key=lambda f: f["path"])
     manifest: dict[str, Any] = {
         "kind": MANIFEST_KIND,
@@ -166,13 +175,30 @@ def build(board: str, out: Path) -> dict[str, Any]:
     return manifest
 
 
-def _entry(rel: Path, target: Path, source: Path, root: Path) -> dict[str, Any]:
+def _compile(rel: Path, source: Path, out_dir: Path) -> str | None:
+    """mpy-cross one file (named ``rel`` in tracebacks); None, or the complaint."""
+    if rel.suffix != ".py":
+        return None
+    target = out_dir / rel.with_suffix(".mpy")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.run(
+        [mpy_cross_binary(), "-s", rel.as_posix(), "-o", str(target), str(source)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        return (proc.stdout + proc.stderr).strip() or f"exit {proc.returncode}"
+    return None
+
+
+def _entry(dest: Path, target: Path, rel: Path, source_hash: str) -> dict[str, Any]:
     return {
-        "path": rel.as_posix(),
+        "path": dest.as_posix(),
         "size": target.stat().st_size,
         "sha256": sha256_file(target),
-        "source": source.relative_to(root).as_posix(),
-        "source_sha256": sha256_file(source),
+        "source": rel.as_posix(),
+        "source_sha256": source_hash,
     }
 
 
