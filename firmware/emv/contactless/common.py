@@ -3,22 +3,23 @@ bits, amounts and dates.  No I/O of its own: the card is an object with
 ``exchange_apdu(apdu) -> bytes``.
 """
 
+from firmware.emv.tvr import TVR_BITS
 from protocols import apdu, tlv
 from protocols.errors import DecodeError
 
-# TVR bits (EMV Book 3 Annex C5): (byte index from 0, mask)
-TVR_ODA_NOT_PERFORMED = (0, 0x80)
-TVR_SDA_FAILED = (0, 0x40)
-TVR_ICC_DATA_MISSING = (0, 0x20)
-TVR_DDA_FAILED = (0, 0x08)
-TVR_CDA_FAILED = (0, 0x04)
-TVR_VERSIONS_DIFFER = (1, 0x80)
-TVR_EXPIRED = (1, 0x40)
-TVR_NOT_EFFECTIVE = (1, 0x20)
-TVR_SERVICE_NOT_ALLOWED = (1, 0x10)
-TVR_CVM_FAILED = (2, 0x80)
-TVR_ONLINE_PIN_ENTERED = (2, 0x04)
-TVR_FLOOR_LIMIT_EXCEEDED = (3, 0x80)
+# TVR bits (EMV Book 3 Annex C5), from the shared table firmware.emv.tvr
+TVR_ODA_NOT_PERFORMED = TVR_BITS["oda_not_performed"]
+TVR_SDA_FAILED = TVR_BITS["sda_failed"]
+TVR_ICC_DATA_MISSING = TVR_BITS["icc_data_missing"]
+TVR_DDA_FAILED = TVR_BITS["dda_failed"]
+TVR_CDA_FAILED = TVR_BITS["cda_failed"]
+TVR_VERSIONS_DIFFER = TVR_BITS["different_versions"]
+TVR_EXPIRED = TVR_BITS["expired_application"]
+TVR_NOT_EFFECTIVE = TVR_BITS["not_yet_effective"]
+TVR_SERVICE_NOT_ALLOWED = TVR_BITS["service_not_allowed"]
+TVR_CVM_FAILED = TVR_BITS["cvm_not_successful"]
+TVR_ONLINE_PIN_ENTERED = TVR_BITS["online_pin_entered"]
+TVR_FLOOR_LIMIT_EXCEEDED = TVR_BITS["floor_limit_exceeded"]
 
 # Cryptogram types (CID b8-b7; GENERATE AC P1)
 AAC = 0x00
