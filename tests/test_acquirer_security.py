@@ -1,0 +1,124 @@
+"""MAC verification of requests and MACs on responses; what the host keeps:
+no PAN, PIN block or track data in its database or its logs; the schema's
+migrations."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+from pathlib import Path
+
+import pytest
+from acquirer_support import Harness, running_host
+
+from host_sim.acquirer.db import SCHEMA_VERSION, HostDb, SchemaError
+from host_sim.acquirer.terminal_sim import SimCard
+from protocols import iso8583
+from protocols.iso8583_specs import PAYTERM_1987
+
+
+def test_bad_or_missing_mac_is_63_and_nothing_is_posted(tmp_path: Path) -> None:
+    async def scenario(h: Harness) -> None:
+        card = SimCard.load_card(0)
+        before = h.account(card.pan)["balance"]
+        wire = bytearray(h.term.encode(h.term.financial("0200", "00", 700, card)))
+        wire[-1] ^= 0x01
+        reply = iso8583.decode(await h.send_wire(bytes(wire)), PAYTERM_1987)
+        assert reply["39"] == "63" and "64" not in reply
+        unsigned = iso8583.encode(h.term.financial("0200", "00", 700, card), PAYTERM_1987)
+        reply = iso8583.decode(await h.send_wire(unsigned), PAYTERM_1987)
+        assert reply["39"] == "63"
+        # A byte changed before the MAC: the MAC no longer covers the message.
+        good = bytearray(h.term.encode(h.term.financial("0200", "00", 700, card)))
+        good[12] ^= 0x01
+        reply = iso8583.decode(await h.send_wire(bytes(good)), PAYTERM_1987)
+        assert reply["39"] in ("63", "30")
+        assert h.account(card.pan)["balance"] == before
+        assert h.sql("SELECT COUNT(*) FROM transactions") == [(0,)]
+
+    async def main() -> None:
+        async with running_host(tmp_path) as h:
+            await scenario(h)
+
+    asyncio.run(main())
+
+
+def test_mac_in_field_128_when_a_secondary_bitmap_is_present(tmp_path: Path) -> None:
+    async def scenario(h: Harness) -> None:
+        card = SimCard.load_card(0)
+        purchase = h.term.financial("0200", "00", 1_000, card)
+        await h.send(purchase)
+        wire = h.term.encode(h.term.reversal(purchase))  # field 90: secondary bitmap
+        assert "128" in iso8583.decode(wire, PAYTERM_1987)
+        raw = await h.send_wire(wire)
+        reply = iso8583.decode(raw, PAYTERM_1987)
+        assert reply["39"] == "00" and "128" in reply and "64" not in reply
+        assert h.term.mac_ok(raw)
+
+    async def main() -> None:
+        async with running_host(tmp_path) as h:
+            await scenario(h)
+
+    asyncio.run(main())
+
+
+def test_no_pan_pin_block_or_track_data_in_db_or_logs(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    secrets: list[str] = []
+
+    async def scenario(h: Harness) -> None:
+        card = SimCard.load_card(0)
+        msgs = [
+            h.term.financial("0200", "00", 1_000, card, pin="1234"),
+            h.term.financial("0200", "00", 1_000, card, pin="9876"),
+            h.term.financial("0100", "00", 1_000, card),
+        ]
+        track = h.term.financial("0200", "00", 1_000, card)
+        del track["2"], track["14"]
+        track["35"] = card.pan + "=" + card.expiry + "2010000000000"
+        msgs.append(track)
+        for msg in msgs:
+            await h.send(msg)
+            secrets.extend(msg[k] for k in ("2", "35", "52") if k in msg)
+        garbage = h.term.financial("0200", "00", 1_000, card, pin="1234")
+        garbage["53"] = "FFFF" + garbage["53"][4:]
+        secrets.append(garbage["52"])
+        await h.send(garbage)
+        await h.send(h.term.reversal(msgs[0]))
+
+    async def main() -> None:
+        async with running_host(tmp_path) as h:
+            await scenario(h)
+            dump = HostDb(h.db_path).dump()
+            for secret in secrets:
+                assert secret not in dump and secret.lower() not in dump
+            assert SimCard.load_card(0).pan[-4:] in dump  # the last four are kept
+
+    with caplog.at_level(logging.DEBUG):
+        asyncio.run(main())
+    logs = "\n".join(r.getMessage() for r in caplog.records)
+    assert logs  # the host did log its exchanges
+    for secret in secrets:
+        assert secret not in logs
+    assert len(secrets) >= 6
+
+
+def test_migrations_and_newer_schema_refused(tmp_path: Path) -> None:
+    path = tmp_path / "m.db"
+    db = HostDb(path)
+    assert db.schema_version == SCHEMA_VERSION
+    key = db.pan_key
+    db.close()
+    again = HostDb(path)
+    assert again.pan_key == key  # the PAN key survives a restart
+    assert again.pan_ref("4761730000000011") != "4761730000000011"
+    again.close()
+    conn = sqlite3.connect(path)
+    mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    conn.close()
+    assert mode == "wal"
+    with pytest.raises(SchemaError):
+        HostDb(path)
