@@ -43,9 +43,14 @@ class KeystoreError(RuntimeError):
 
 
 class Keystore:
-    def __init__(self, path: str | Path = ":memory:") -> None:
+    def __init__(self, path: str | Path = ":memory:", shared: bool = False) -> None:
+        """``shared``: other processes use the same file (HSM workers), so
+        stored keys are read from the DB on every lookup, not from memory."""
         self.path = str(path)
-        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self.shared = shared
+        self._db = sqlite3.connect(
+            self.path, isolation_level=None, check_same_thread=False, timeout=30
+        )
         if self.path != ":memory:":
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
@@ -111,7 +116,11 @@ class Keystore:
         self._labels[label] = block
 
     def get_key(self, label: str) -> str | None:
-        """The key block stored under ``label`` (from memory: no SQL per command)."""
+        """The key block stored under ``label`` (from memory: no SQL per
+        command, unless the store is shared with other worker processes)."""
+        if self.shared:
+            row = self._db.execute("SELECT block FROM keys WHERE label = ?", (label,)).fetchone()
+            return None if row is None else str(row[0])
         return self._labels.get(label)
 
     def labels(self) -> list[str]:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 from typing import Any
 
 from hsm_sim import errors as errs
@@ -109,10 +110,16 @@ class HsmServer:
 
     # -- serving ----------------------------------------------------------------------
 
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> asyncio.Server:
+    async def start(
+        self, host: str = "127.0.0.1", port: int = 0, sock: socket.socket | None = None
+    ) -> asyncio.Server:
+        """Listen on ``host``:``port``, or on an already bound ``sock``."""
         loop = asyncio.get_running_loop()
         self.audit.start()
-        self._server = await loop.create_server(lambda: _Connection(self), host, port)
+        if sock is not None:
+            self._server = await loop.create_server(lambda: _Connection(self), sock=sock)
+        else:
+            self._server = await loop.create_server(lambda: _Connection(self), host, port)
         return self._server
 
     @property

@@ -114,3 +114,27 @@ def test_wrong_passphrase_exits_1(tmp_path: Path) -> None:
     )
     assert run.returncode == 1
     assert "wrong LMK passphrase" in run.stderr
+
+
+def test_two_workers_share_the_port_the_key_store_and_the_audit_log(tmp_path: Path) -> None:
+    import sqlite3
+
+    from hsm_sim.testkeys import block_under_test_lmk
+
+    db = tmp_path / "workers.db"
+    proc, info = _start("--db", str(db), "--workers", "2")
+    clients = [HsmClient(info["host"], info["port"]) for _ in range(8)]
+    try:
+        key = block_under_test_lmk("M6", bytes(range(16)), "A")
+        kcv = clients[0].store_key("W01", key)
+        for client in clients:  # whichever worker serves it sees the stored key
+            for _ in range(5):
+                assert client.key_check_value("KW01") == kcv
+    finally:
+        for client in clients:
+            client.close()
+        _stop(proc)
+    con = sqlite3.connect(db)
+    rows = con.execute("SELECT command, error FROM audit").fetchall()
+    con.close()
+    assert sorted(rows) == sorted([("LA", "00")] + [("BU", "00")] * 40)

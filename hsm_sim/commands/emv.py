@@ -16,10 +16,41 @@ error 01 when the ARQC does not verify.
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 from hsm_sim import errors as errs
 from hsm_sim.commands._base import Context, Handler, Reader, hexu
-from hsm_sim.crypto import emv_ac
+from hsm_sim.crypto import emv_ac, emv_kd
 from hsm_sim.errors import HsmError
+
+# ICC master keys by (IMK, PAN, PSN, option): a card's master key is the
+# same for every transaction, so the HSM derives it once (in memory only).
+_ICC_MK_CACHE: OrderedDict[tuple[bytes, str, str, str], bytes] = OrderedDict()
+_ICC_MK_CACHE_SIZE = 8192
+
+
+def _icc_mk(imk: bytes, pan: str, psn: str, option: str) -> bytes:
+    key = (imk, pan, psn, option)
+    hit = _ICC_MK_CACHE.get(key)
+    if hit is None:
+        hit = emv_kd.derive_icc_mk(imk, pan, psn, option)
+        _ICC_MK_CACHE[key] = hit
+        if len(_ICC_MK_CACHE) > _ICC_MK_CACHE_SIZE:
+            _ICC_MK_CACHE.popitem(last=False)
+    else:
+        _ICC_MK_CACHE.move_to_end(key)
+    return hit
+
+
+def ac_keys(imk: bytes, pan: str, psn: str, atc: bytes, cvn: int, un: bytes) -> tuple[bytes, bytes]:
+    """(ICC MK, AC key) as ``emv_ac.ac_keys``, with the ICC MK cached."""
+    profile = emv_ac.profile(cvn)
+    icc_mk = _icc_mk(imk, pan, psn, profile["option"])
+    if profile["session"] == "none":
+        return icc_mk, icc_mk
+    if profile["session"] == "common":
+        return icc_mk, emv_kd.ac_session_key(icc_mk, atc)
+    return icc_mk, emv_kd.mastercard_session_key(icc_mk, atc, un)
 
 
 def kq(ctx: Context, r: Reader) -> str:
@@ -54,7 +85,7 @@ def kq(ctx: Context, r: Reader) -> str:
             arpc_input = (csu, r.hex(2 * prop_len, "proprietary authentication data"))
     r.end()
     try:
-        icc_mk, ac_key = emv_ac.ac_keys(imk.value, pan, psn, atc, cvn, None, un)
+        icc_mk, ac_key = ac_keys(imk.value, pan, psn, atc, cvn, un)
         if mode != "2" and not emv_ac.verify_ac(ac_key, data, arqc, profile["padding"]):
             raise HsmError(errs.VERIFICATION_FAILURE, reason="ARQC does not verify")
         if mode == "0":

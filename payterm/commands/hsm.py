@@ -1,7 +1,7 @@
 """`payterm hsm`: the payment HSM emulator (docs/hsm.md).
 
 ``payterm hsm [--host H] [--port P] [--db FILE] [--header-length 4]
-[--lmk test|FILE] [--max-frame N] [--disable CODES]`` starts the server,
+[--lmk test|FILE] [--max-frame N] [--disable CODES] [--workers N]`` starts the server,
 prints one JSON line ``{"host", "port", "lmk_check", "lmk"}`` on stdout and
 serves until SIGINT/SIGTERM.  ``--lmk test`` (the default) uses the
 published test LMK; ``--lmk FILE`` reads a passphrase from FILE (first line)
@@ -12,18 +12,16 @@ first use.  The LMK itself is never printed.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
 import json
 import logging
-import signal
 import sys
 from pathlib import Path
 from typing import Any
 
+from hsm_sim import service
 from hsm_sim.keystore import Keystore, KeystoreError
 from hsm_sim.lmk import LmkError, load
-from hsm_sim.server import DEFAULT_HEADER_LENGTH, DEFAULT_MAX_FRAME, HsmServer
+from hsm_sim.server import DEFAULT_HEADER_LENGTH, DEFAULT_MAX_FRAME
 from payterm.cli import BadInput
 
 DEFAULT_PORT = 1500
@@ -41,6 +39,9 @@ def register(sub: Any) -> None:
     parser.add_argument("--lmk", default="test", help="'test' or a file holding the LMK passphrase")
     parser.add_argument(
         "--disable", default="", help="comma-separated command codes answered with error 68"
+    )
+    parser.add_argument(
+        "--workers", type=int, default=1, help="server processes sharing the port (needs --db)"
     )
     parser.add_argument("--log-level", default="WARNING", help="log level on stderr")
     parser.set_defaults(func=run)
@@ -63,38 +64,39 @@ def run(args: argparse.Namespace) -> int:
         raise BadInput("--header-length must be 0 to 255")
     if not 16 <= args.max_frame <= 0xFFFF:
         raise BadInput("--max-frame must be 16 to 65535")
+    if args.workers < 1 or (args.workers > 1 and args.db == ":memory:"):
+        raise BadInput("--workers must be 1, or more with a --db file")
     disabled = tuple(c.strip().upper() for c in args.disable.split(",") if c.strip())
     logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr)
     passphrase = _passphrase(args.lmk)
     try:
         store = Keystore(args.db)
-        lmk = load(store, passphrase)
+        try:
+            lmk = load(store, passphrase)
+        finally:
+            store.close()
     except (KeystoreError, LmkError) as exc:
         print(f"payterm hsm: {exc}", file=sys.stderr)
         return 1
-    server = HsmServer(lmk, store, args.header_length, args.max_frame, disabled)
-    try:
-        asyncio.run(_serve(server, args.host, args.port))
-    finally:
-        store.close()
+    if passphrase is not None and args.db == ":memory:":
+        print(
+            "payterm hsm: production LMK without --db: it ends with this process", file=sys.stderr
+        )
+
+    def ready(host: str, port: int) -> None:
+        line = {"host": host, "port": port, "lmk_check": lmk.check_value, "lmk": lmk.kind}
+        sys.stdout.write(json.dumps(line) + "\n")
+        sys.stdout.flush()
+
+    service.run(
+        lmk,
+        args.db,
+        args.host,
+        args.port,
+        args.workers,
+        args.header_length,
+        args.max_frame,
+        disabled,
+        ready,
+    )
     return 0
-
-
-async def _serve(server: HsmServer, host: str, port: int) -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
-    await server.start(host, port)
-    bound_host, bound_port = server.address
-    line = {
-        "host": bound_host,
-        "port": bound_port,
-        "lmk_check": server.lmk.check_value,
-        "lmk": server.lmk.kind,
-    }
-    sys.stdout.write(json.dumps(line) + "\n")
-    sys.stdout.flush()
-    await stop.wait()
-    await server.close()
