@@ -15,6 +15,8 @@ from typing import Any
 
 import pyemv
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from firmware.emv import capk as capk_mod
 from firmware.emv import config as config_mod
@@ -769,3 +771,75 @@ def test_replay_vector_is_current() -> None:
 if __name__ == "__main__":
     VECTOR.write_text(json.dumps(record_offline_pin_vector(), indent=1) + "\n")
     print(f"wrote {VECTOR}")
+
+
+def test_tc_hash_from_the_default_tdol() -> None:
+    kernel, _outcome, _reader = run("contact_offline_pin")
+    kernel.tvr.clear("default_tdol_used")
+    kernel._tc_hash()
+    values = kernel.store.values
+    # Default TDOL of the Visa AID: 9F02 06, 5F2A 02, 9A 03, 9C 01, 95 05, 9F37 04.
+    assert kernel.tvr.is_set("default_tdol_used")
+    data = values[0x9F02] + values[0x5F2A] + values[0x9A] + values[0x9C]
+    data += kernel.tvr.value() + values[0x9F37]
+    import hashlib
+
+    assert values[0x98] == hashlib.sha1(data).digest()
+
+
+def test_cda_failure_on_an_arqc_completes_with_an_aac() -> None:
+    def tamper(command: bytes, reply: bytes) -> bytes:
+        at = reply.find(bytes.fromhex("9F4B8180"))
+        if command[1] == 0xAE and command[2] & 0xC0 == apdu.ARQC and at > 0:
+            return reply[: at + 10] + bytes((reply[at + 10] ^ 0x01,)) + reply[at + 11 :]
+        return reply
+
+    _k, outcome, reader = run("contact_offline_pin", amount=150000, tamper=tamper)
+    assert outcome.result == DECLINED and outcome.reason == "CDA failed"
+    assert outcome.tvr == bits("cda_failed", "new_card", "floor_limit_exceeded")
+    assert [c[2] for c in sent_commands(reader, 0xAE)] == [apdu.ARQC | apdu.CDA_REQUESTED, apdu.AAC]
+
+
+RESULTS = (APPROVED, DECLINED, ONLINE_REQUEST, NOT_ACCEPTED, END_APPLICATION)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    index=st.integers(min_value=0, max_value=40),
+    mutation=st.one_of(
+        st.binary(max_size=40),
+        st.tuples(st.integers(min_value=0, max_value=300), st.integers(min_value=1, max_value=255)),
+        st.integers(min_value=0, max_value=300),
+    ),
+)
+def test_any_broken_card_answer_ends_in_an_outcome(index: int, mutation: Any) -> None:
+    """One response of the recorded offline-PIN transaction replaced,
+    corrupted or truncated: the kernel always ends with an outcome and never
+    raises (Book 3: terminate the transaction)."""
+    exchanges = json.loads(VECTOR.read_text())["exchanges"]
+    replies = [bytes.fromhex(r) for _c, r in exchanges]
+
+    class Replay:
+        def __init__(self) -> None:
+            self.pos = 0
+
+        def exchange_apdu(self, command: bytes) -> bytes:
+            if self.pos >= len(replies):
+                return b"\x6d\x00"
+            reply = replies[self.pos]
+            if self.pos == index:
+                if isinstance(mutation, bytes):
+                    reply = mutation
+                elif isinstance(mutation, tuple) and reply:
+                    at = mutation[0] % len(reply)
+                    reply = reply[:at] + bytes((reply[at] ^ mutation[1],)) + reply[at + 1 :]
+                else:
+                    reply = reply[: mutation % (len(reply) + 1)]
+            self.pos += 1
+            return reply
+
+    kernel = ContactKernel(Replay(), config(), lambda: TODAY, rand(0x55), Cardholder())
+    outcome = kernel.start(12500)
+    assert outcome.result in RESULTS
+    if outcome.result == ONLINE_REQUEST:
+        assert kernel.complete(None).result in RESULTS

@@ -13,6 +13,8 @@ bytes; ``ui`` has ``choose_application(candidates) -> index | None``,
 ``confirm_application(candidate) -> bool``, ``offline_pin(tries) ->
 bytearray | None`` and ``online_pin() -> bool``.  See docs/emv.md."""
 
+import hashlib
+
 from firmware.emv import store as store_mod
 from firmware.emv import tvr as tvr_mod
 from firmware.emv.contact import authentication, cvm, restrictions, risk, scripts, selection
@@ -381,6 +383,8 @@ class ContactKernel:
         self._sync()
         cdol = self.store.values[cdol_tag]
         try:
+            if 0x98 in [tag for tag, _length in tlv.parse_dol(cdol)]:
+                self._tc_hash()
             data = tlv.build_dol_data(cdol, self.store.values)
         except DecodeError:
             raise Terminate("CDOL malformed")
@@ -434,6 +438,18 @@ class ContactKernel:
         if self.cda_failed_now and kind == apdu.TC:
             return apdu.AAC  # a TC whose signature fails is a decline
         return cid[0]
+
+    def _tc_hash(self) -> None:
+        """Book 3 §5.4 / Annex A: TC Hash Value (98), SHA-1 of the TDOL data;
+        the terminal's default TDOL when the card has none (TVR b8 of byte 5)."""
+        tdol = self.store.get(0x97)
+        if tdol is None:
+            tdol = self.aid_config.tdol  # type: ignore[attr-defined]
+            if tdol:
+                self.tvr.set("default_tdol_used")
+                self._sync()
+        tdol_data = tlv.build_dol_data(tdol or b"", self.store.values)
+        self.store.put(0x98, hashlib.sha1(tdol_data).digest(), store_mod.TERMINAL)
 
     def _second_generate_ac(self, wanted: int) -> int:
         cid = self._generate_ac(wanted, 0x8D)

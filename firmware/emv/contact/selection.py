@@ -61,6 +61,8 @@ def _value(nodes: "list[tlv.TLV]", tag: int) -> bytes:
 
 
 def _candidate(nodes: "list[tlv.TLV]", name: bytes, config: "object") -> "Candidate | None":
+    if not 5 <= len(name) <= 16:  # an ADF name is an AID: RID + PIX (ISO 7816-5)
+        return None
     aid_config = config.aid_for(name)  # type: ignore[attr-defined]
     if aid_config is None:
         return None
