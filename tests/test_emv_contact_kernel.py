@@ -737,17 +737,66 @@ def test_oda_static_data_rules() -> None:
 # The vector the MicroPython test replays -------------------------------------
 
 
-def record_offline_pin_vector() -> dict[str, Any]:
-    kernel, outcome, reader = run("contact_offline_pin")
+def _visa_online_host(kernel: ContactKernel) -> HostResponse:
+    """The issuer's answer: ARC 00, ARPC (method 1) and a PUT DATA script in 71."""
+    model = issuer_model(kernel, "payterm-test-visa", 10)
+    arqc, atc = kernel.store.values[0x9F26], kernel.store.values[0x9F36]
+    header = bytes.fromhex("84DA9F1409")
+    put = header + b"\x07" + model.generate_command_mac(header, arqc, atc, b"\x07")
+    script = tlv.TLV(0x71, children=[tlv.TLV(0x9F18, b"\x00\x00\x00\x01"), tlv.TLV(0x86, put)])
+    arpc = model.generate_arpc(tag_9f26=arqc, arpc_rc=b"00")
+    return HostResponse(b"00", arpc + b"00", tlv.encode([script]))
+
+
+def _mc_online_host(kernel: ContactKernel) -> HostResponse:
+    model = issuer_model(kernel, "payterm-test-mc", 16)
+    arpc = model.generate_arpc(tag_9f26=kernel.store.values[0x9F26], arpc_rc=b"00")
+    return HostResponse(b"00", arpc + b"00")
+
+
+# name: (profile, amount, host answer or None for an offline flow, what it shows)
+FLOWS: dict[str, tuple[str, int, Any, str]] = {
+    "offline_pin": ("contact_offline_pin", 12500, None, "offline PIN, CDA, TC offline"),
+    "online_arpc_script": (
+        "contact_offline_pin",
+        150000,
+        _visa_online_host,
+        "offline PIN, CDA, above the floor limit: ARQC, ARPC in CDOL2, script 71, TC with CDA",
+    ),
+    "online_pin_sda": (
+        "contact_online_pin",
+        12500,
+        _mc_online_host,
+        "SDA, online PIN, ARQC, EXTERNAL AUTHENTICATE, TC",
+    ),
+}
+
+
+def record_vector(name: str) -> dict[str, Any]:
+    profile, amount, host_fn, notes = FLOWS[name]
+    kernel, outcome, reader = run(profile, amount=amount)
+    host = None
+    if host_fn is not None:
+        assert outcome.result == ONLINE_REQUEST
+        host = host_fn(kernel)
+        outcome = kernel.complete(host)
     return {
         "source": "recorded from the CPython run of firmware/emv/contact against "
-        "host_sim.cards contact_offline_pin (card rng 0xA5+i, terminal random 0x55, "
-        "clock 2026-11-22 10:30:00, PIN 1234); regenerate with "
-        "python -m tests.test_emv_contact_kernel",
+        f"host_sim.cards {profile} (card rng 0xA5+i, terminal random 0x55, clock "
+        "2026-11-22 10:30:00, PIN 1234; ARPCs and script MACs by pyemv from the "
+        "TEST issuer keys); regenerate with python tests/test_emv_contact_kernel.py",
+        "flow": notes,
         "clock": list(TODAY),
         "random_byte": 0x55,
-        "amount": 12500,
+        "amount": amount,
         "pin": "1234",
+        "host": None
+        if host is None
+        else {
+            "arc": host.arc.hex().upper(),
+            "auth_data": (host.auth_data or b"").hex().upper(),
+            "scripts": host.scripts.hex().upper(),
+        },
         "exchanges": [[c.hex().upper(), r.hex().upper()] for c, r in reader.log],
         "outcome": {
             "result": outcome.result,
@@ -755,22 +804,24 @@ def record_offline_pin_vector() -> dict[str, Any]:
             "tvr": outcome.tvr.hex().upper(),
             "tsi": outcome.tsi.hex().upper(),
             "cvm_results": outcome.cvm_results.hex().upper(),
+            "script_results": outcome.script_results.hex().upper(),
         },
         "trace": kernel.trace.to_json_obj()["apdus"],
     }
 
 
-VECTOR = VECTORS / "emv_contact_trace_offline_pin.json"
+def vector_path(name: str) -> Path:
+    return VECTORS / f"emv_contact_trace_{name}.json"
 
 
-def test_replay_vector_is_current() -> None:
-    # The vector holds real PIN data in its exchanges (test PIN 1234 of a test card).
-    assert json.loads(VECTOR.read_text()) == record_offline_pin_vector()
+VECTOR = vector_path("offline_pin")
 
 
-if __name__ == "__main__":
-    VECTOR.write_text(json.dumps(record_offline_pin_vector(), indent=1) + "\n")
-    print(f"wrote {VECTOR}")
+@pytest.mark.parametrize("name", sorted(FLOWS))
+def test_replay_vector_is_current(name: str) -> None:
+    # The exchanges hold the VERIFY with the test PIN 1234 of a TEST card: the
+    # scripted card needs them; the kernel's own trace masks it.
+    assert json.loads(vector_path(name).read_text()) == record_vector(name)
 
 
 def test_tc_hash_from_the_default_tdol() -> None:
@@ -843,3 +894,9 @@ def test_any_broken_card_answer_ends_in_an_outcome(index: int, mutation: Any) ->
     assert outcome.result in RESULTS
     if outcome.result == ONLINE_REQUEST:
         assert kernel.complete(None).result in RESULTS
+
+
+if __name__ == "__main__":
+    for flow in sorted(FLOWS):
+        vector_path(flow).write_text(json.dumps(record_vector(flow), indent=1) + "\n")
+        print(f"wrote {vector_path(flow)}")
