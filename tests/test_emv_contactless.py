@@ -16,6 +16,8 @@ from typing import Any
 
 import pyemv
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from firmware.emv import capk
 from firmware.emv.contactless import cvm_list, entry_point, limits, mastercard
@@ -518,3 +520,51 @@ def test_status_check_asks_for_an_online_cryptogram_for_one_unit_of_currency() -
     out, _ = run("visa_qvsdc", 1000, combos=combos)
     assert out.status == oc.ONLINE_REQUEST  # the card would have approved 1 JOD offline
     assert out.data[0x9F26] == pyemv_ac(out, "payterm-test-visa", 18, VISA_PAN)
+
+
+STATUSES = {
+    oc.APPROVED,
+    oc.DECLINED,
+    oc.ONLINE_REQUEST,
+    oc.TRY_ANOTHER_INTERFACE,
+    oc.END_APPLICATION,
+    oc.TRY_AGAIN,
+}
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    profile=st.sampled_from(["visa_qvsdc", "mastercard_cda"]),
+    which=st.integers(0, 12),
+    position=st.integers(0, 600),
+    value=st.integers(0, 255),
+    cut=st.booleans(),
+)
+def test_a_corrupted_card_answer_always_ends_in_an_outcome(
+    profile: str, which: int, position: int, value: int, cut: bool
+) -> None:
+    """Any one answer changed (a byte overwritten, or the answer cut short):
+    the entry point returns an outcome, never an exception.  With CDA
+    (Kernel 2) every answer after SELECT AID is covered by a signature (AIP and
+    ODA records by the ICC certificate, GENERATE AC by CDA), so an approval
+    after such a change still carries the card's genuine cryptogram.  (qVSDC
+    fDDA version 01 signs neither the FCI nor 9F26: a changed cryptogram is
+    caught by the issuer, not offline; docs/contactless.md.)"""
+    seen = [0]
+
+    def corrupt(command: bytes, response: bytes) -> bytes:
+        seen[0] += 1
+        if seen[0] - 1 != which or len(response) < 3:
+            return response
+        if cut:
+            return response[: position % len(response)]
+        bad = bytearray(response)
+        bad[position % (len(bad) - 2)] = value
+        return bytes(bad)
+
+    clean, _ = run(profile, 15000)
+    out, _ = run(profile, 15000, edit=corrupt)
+    assert out.status in STATUSES
+    if profile == "mastercard_cda" and out.status == oc.APPROVED and seen[0] > which >= 2:
+        assert out.data[0x9F26] == pyemv_ac(out, "payterm-test-mc", 16, MC_PAN)
+    assert clean.status == oc.APPROVED

@@ -128,7 +128,7 @@ def run(card, ctx):
     """Kernel 2 from GPO to the outcome; card data errors end the application."""
     try:
         return _run(card, ctx)
-    except KernelError as e:
+    except (KernelError, DecodeError) as e:
         ctx.trace.note("kernel 2: %s" % e)
         return oc.end_application(str(e))
 

@@ -111,7 +111,7 @@ def run(card, ctx):
     """Kernel 3 from GPO to the outcome; card data errors end the application."""
     try:
         return _run(card, ctx)
-    except KernelError as e:
+    except (KernelError, DecodeError) as e:
         ctx.trace.note("qVSDC: %s" % e)
         return oc.end_application(str(e))
 
