@@ -101,3 +101,9 @@ class Trace:
             "apdus": [[d, h] for d, h in self.entries],
             "notes": list(self.notes),
         }
+
+    def to_json(self) -> str:
+        """The trace as JSON text: {"apdus": [[">", hex], ["<", hex], ...], "notes": [...]}."""
+        import json
+
+        return json.dumps(self.to_json_obj())
