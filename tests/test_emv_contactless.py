@@ -568,3 +568,35 @@ def test_a_corrupted_card_answer_always_ends_in_an_outcome(
     if profile == "mastercard_cda" and out.status == oc.APPROVED and seen[0] > which >= 2:
         assert out.data[0x9F26] == pyemv_ac(out, "payterm-test-mc", 16, MC_PAN)
     assert clean.status == oc.APPROVED
+
+
+def test_outcome_json_masks_the_pan_and_carries_the_label() -> None:
+    out, _ = run("visa_qvsdc", 15000)
+    assert out.data[0x5A] == bytes.fromhex(VISA_PAN)  # clear for the authorisation
+    assert out.data[0x50] == b"VISA CREDIT"
+    view = out.to_json()
+    text = json.dumps(view)
+    assert VISA_PAN not in text
+    assert view["data"]["5A"] == "476173******0045"
+    assert view["data"]["57"].startswith("476173******0045D2812")
+    assert view["aid"] == "A0000000031010" and view["kernel"] == 3
+
+
+def test_visa_fdda_without_a_pan_object_uses_the_track_2_pan() -> None:
+    """A record answer edited to drop 5A: the kernel takes the PAN from track 2
+    for the certificate checks and gets as far as the ICC certificate's hash,
+    which fails because that record is signed static data."""
+
+    def drop_pan(command: bytes, response: bytes) -> bytes:
+        if command[1] != 0xB2 or response[-2:] != b"\x90\x00":
+            return response
+        nodes = tlv.decode(response[:-2])
+        kept = [n for n in nodes[0].children or [] if n.tag != 0x5A]
+        return tlv.encode([tlv.TLV(0x70, children=kept)]) + response[-2:]
+
+    out, _ = run("visa_qvsdc", 15000, edit=drop_pan)
+    assert out.status == oc.DECLINED
+    assert 0x5A not in out.data
+    assert out.trace is not None
+    failures = [e for e in out.trace.events if e.startswith("fDDA failed")]
+    assert failures == ["fDDA failed: hash result differs"]

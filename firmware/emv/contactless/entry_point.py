@@ -204,6 +204,10 @@ class EntryPoint:
             store[0x9F66] = ind["ttq"]
         ctx = Context(combo, ind, fci, txn, store, self.capks, trace)
         ctx.aid = fci.get(0x84, aid)
+        store[0x84] = ctx.aid
+        for tag in (0x50, 0x9F12, 0x5F2D):  # label, preferred name, languages
+            if tag in fci:
+                store[tag] = fci[tag]
         kernel = KERNELS[combo["kernel"]]
         trace.note("kernel %d activated for %s" % (combo["kernel"], aid.hex().upper()))
         result = kernel.run(card, ctx)

@@ -148,10 +148,15 @@ class Outcome:
         return "Outcome(%s, cvm=%s, error=%s)" % (self.status, self.params["cvm"], self.error)
 
     def to_json(self):
-        """A JSON-able view (the data record as hex)."""
+        """A JSON-able view for logs and tools: the data record as hex, with
+        the PAN-bearing objects masked (the clear record stays in ``data``
+        for the authorisation message only)."""
+        from firmware.emv.contactless.trace import SENSITIVE, mask_value
+
         data = {}
         for tag in self.data:
-            data["%X" % tag] = self.data[tag].hex().upper()
+            text = self.data[tag].hex().upper()
+            data["%X" % tag] = mask_value(tag, text) if tag in SENSITIVE else text
         return {
             "status": self.status,
             "params": self.params,

@@ -27,6 +27,13 @@ def _mask_digits(text):
     return text[:6] + "*" * (end - 10) + text[end - 4 :]
 
 
+def mask_value(tag, text):
+    """The masked hex of a sensitive object's value (the name entirely)."""
+    if tag == 0x5F20:
+        return "*" * len(text)
+    return _mask_digits(text)
+
+
 class _Traced:
     def __init__(self, trace, card):
         self._trace = trace
@@ -60,7 +67,7 @@ class Trace:
         for node in tlv.walk(nodes):
             if node.tag in SENSITIVE and not node.constructed and node.value:
                 clear = node.value.hex().upper()
-                masked = "*" * len(clear) if node.tag == 24352 else _mask_digits(clear)
+                masked = mask_value(node.tag, clear)
                 self._remember(clear, masked)
                 at = clear.find("D")
                 if node.tag == 0x57 and at > 0 and at % 2 == 0:

@@ -49,7 +49,7 @@ CTQ_CDCVM = 0x80
 RECORD_TAGS = (
     0x9F02, 0x9F03, 0x9F26, 0x9F27, 0x9F10, 0x9F36, 0x82, 0x9F37, 0x9F1A, 0x5F2A,
     0x9A, 0x9C, 0x95, 0x9F66, 0x9F6C, 0x9F6E, 0x9F33, 0x9F35, 0x57, 0x5F34, 0x5F24,
-    0x5A, 0x84, 0x9F09, 0x9F7C,
+    0x5A, 0x84, 0x50, 0x9F12, 0x9F09, 0x9F7C,
 )  # fmt: skip
 
 
@@ -68,7 +68,15 @@ def verify_fdda(ctx, entries, records):
     """Recover the ICC key and check fDDA; raise pki.OdaError if it fails."""
     store = ctx.store
     aid = ctx.aid or b""
-    icc = pki.icc_key(ctx.capks, aid[:5], store, entries, records, ctx.txn["date"])
+    view = store
+    if 0x5A not in store and 0x57 in store:
+        # no PAN object: the PAN of track 2 equivalent data (C-3)
+        digits = store[0x57].hex().upper().split("D")[0]
+        if len(digits) % 2:
+            digits += "F"
+        view = dict(store)
+        view[0x5A] = bytes.fromhex(digits)
+    icc = pki.icc_key(ctx.capks, aid[:5], view, entries, records, ctx.txn["date"])
     store[0x9F4C] = pki.verify_fdda(icc, store)
 
 
