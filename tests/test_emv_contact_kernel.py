@@ -900,3 +900,13 @@ if __name__ == "__main__":
     for flow in sorted(FLOWS):
         vector_path(flow).write_text(json.dumps(record_vector(flow), indent=1) + "\n")
         print(f"wrote {vector_path(flow)}")
+
+
+def test_offline_only_terminal_uses_the_default_codes() -> None:
+    # Terminal type 23: attended, offline only.  Floor limit exceeded is in TAC
+    # default DC4000A800 → AAC at once, no ARQC.
+    _k, outcome, reader = run("contact_offline_pin", amount=150000, cfg=config(data={"9F35": "23"}))
+    assert outcome.tvr == bits("new_card", "floor_limit_exceeded")
+    assert sent_commands(reader, 0xAE)[0][2] == apdu.AAC and outcome.result == DECLINED
+    _k, outcome, reader = run("contact_offline_pin", cfg=config(data={"9F35": "23"}))
+    assert outcome.result == APPROVED

@@ -96,6 +96,11 @@ class TerminalConfig:
     def terminal_type(self) -> int:
         return self.data[0x9F35][0]
 
+    def online_capable(self) -> bool:
+        """Terminal Type (Book 4 Annex A1) low digit: 1/4 online only, 2/5
+        offline with online capability, 3/6 offline only."""
+        return self.data[0x9F35][0] & 0x0F in (1, 2, 4, 5)
+
 
 def default_config() -> TerminalConfig:
     from firmware.emv import capk_data, config_data

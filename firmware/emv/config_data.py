@@ -31,7 +31,6 @@ TERMINAL_DATA = {
 
 # Behaviour switches of this terminal.
 OPTIONS = {
-    "online_capable": True,  # terminal type 22: may go online
     "cardholder_confirmation": True,  # Book 1 §12.4: the cardholder may choose
     "pin_pad": True,  # a PIN pad is present and working
     "pse": True,  # try the Payment System Environment first

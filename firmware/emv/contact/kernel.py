@@ -288,7 +288,7 @@ class ContactKernel:
             self.tsi.set("terminal_risk_management_performed")
         if force_online:
             self.tvr.set("merchant_forced_online")
-        online_capable = self.config.option("online_capable")  # type: ignore[attr-defined]
+        online_capable = self.config.online_capable()  # type: ignore[attr-defined]
         wanted = risk.action_analysis(self.store, self.tvr, self.aid_config, online_capable)
         cid = self._generate_ac(wanted, 0x8C)
         kind = cid & CID_TYPE
