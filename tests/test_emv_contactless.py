@@ -235,7 +235,7 @@ def test_visa_above_the_floor_limit_goes_online_without_cvm() -> None:
     out, _ = run("visa_qvsdc", 30000)
     assert out.status == oc.ONLINE_REQUEST
     assert out.params == params(cvm=oc.CVM_NO_CVM)
-    assert out.ui == ui(oc.MSG_AUTHORISING, oc.PROCESSING)
+    assert out.ui == ui(oc.MSG_AUTHORISING, oc.NOT_READY)
     assert out.data[0x9F27] == b"\x80"
     assert out.data[0x9F66] == bytes.fromhex("36804000")
     assert out.data[0x9F26] == pyemv_ac(out, "payterm-test-visa", 18, VISA_PAN)
@@ -367,7 +367,7 @@ def test_mastercard_above_the_floor_limit_goes_online() -> None:
     out, reader = run("mastercard_cda", 30000)
     assert out.status == oc.ONLINE_REQUEST
     assert out.params == params(cvm=oc.CVM_NO_CVM)
-    assert out.ui == ui(oc.MSG_AUTHORISING, oc.PROCESSING)
+    assert out.ui == ui(oc.MSG_AUTHORISING, oc.NOT_READY)
     assert out.data[0x95] == bytes.fromhex("0080008000")  # floor limit exceeded
     assert [c[2] for c in reader.commands if c[1] == 0xAE] == [0x90]  # ARQC + CDA
     assert out.data[0x9F26] == pyemv_ac(out, "payterm-test-mc", 16, MC_PAN)
@@ -600,3 +600,15 @@ def test_visa_fdda_without_a_pan_object_uses_the_track_2_pan() -> None:
     assert out.trace is not None
     failures = [e for e in out.trace.events if e.startswith("fDDA failed")]
     assert failures == ["fDDA failed: hash result differs"]
+
+
+def test_cvm_limit_boundary_entry_point_at_or_above_kernel_2_above() -> None:
+    """Book B sets 'CVM required' at amount >= limit (Kernel 3 sees it in the
+    TTQ); Kernel 2 asks for a CVM only above the limit (C-2)."""
+    visa_out, _ = run("visa_qvsdc", 50000)
+    assert visa_out.params["cvm"] == oc.CVM_ONLINE_PIN
+    mc_out, _ = run("mastercard_cda", 50000)
+    assert mc_out.params["cvm"] == oc.CVM_NO_CVM
+    assert mc_out.data[0x9F34] == bytes.fromhex("1F0302")
+    mc_out, _ = run("mastercard_cda", 50001)
+    assert mc_out.params["cvm"] == oc.CVM_ONLINE_PIN

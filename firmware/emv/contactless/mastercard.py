@@ -185,6 +185,9 @@ def _run(card, ctx):
             raise KernelError("card data %s missing" % tlv.tag_hex(tag))
     tvr = bytearray(5)
     ind = ctx.indicators
+    # Kernel 2 compares with ">" (C-2), the Entry Point's indicator with ">="
+    cvm_limit = combo.get("cvm_required_limit")
+    cvm_required = cvm_limit is not None and amount > cvm_limit
     # ODA: CDA only (Kernel 2 supports no SDA/DDA)
     icc = None
     terminal_cda = store.get(0x9F33, b"\x00\x00\x00")[2] & 0x08
@@ -202,14 +205,12 @@ def _run(card, ctx):
         set_bit(tvr, TVR_ODA_NOT_PERFORMED)
     restrictions(tvr, combo, store, ctx.txn["date"])
     # cardholder verification
-    odcvm = on_device_cvm(aip, combo, ind["cvm_limit_exceeded"])
+    odcvm = on_device_cvm(aip, combo, cvm_required)
     if odcvm is not None:
         method, results = odcvm
     elif aip[0] & AIP_CVM_SUPPORTED:
         capability = combo[
-            "cvm_capability_required"
-            if ind["cvm_limit_exceeded"]
-            else "cvm_capability_not_required"
+            "cvm_capability_required" if cvm_required else "cvm_capability_not_required"
         ][0]
         currency_match = store.get(0x9F42) == store.get(0x5F2A)
         method, results, bits = cvm_list.select(
@@ -301,7 +302,7 @@ def _outcome(kind, method):
         return oc.Outcome(
             oc.ONLINE_REQUEST,
             oc.parameters(cvm=method, ui_on_outcome=True, receipt=signature),
-            ui=oc.ui_request(oc.MSG_AUTHORISING, oc.PROCESSING),
+            ui=oc.ui_request(oc.MSG_AUTHORISING, oc.NOT_READY),
         )
     return oc.Outcome(
         oc.DECLINED,

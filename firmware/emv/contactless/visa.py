@@ -242,7 +242,7 @@ def _outcome(kind, method):
         return oc.Outcome(
             oc.ONLINE_REQUEST,
             oc.parameters(cvm=method, ui_on_outcome=True, receipt=signature),
-            ui=oc.ui_request(oc.MSG_AUTHORISING, oc.PROCESSING),
+            ui=oc.ui_request(oc.MSG_AUTHORISING, oc.NOT_READY),
         )
     return oc.Outcome(
         oc.DECLINED,
