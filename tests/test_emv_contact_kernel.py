@@ -176,7 +176,9 @@ def check_first_cryptogram(kernel: ContactKernel, issuer: str, cvn: int) -> Any:
     """pyemv recomputes the first GENERATE AC's cryptogram from the CDOL1
     data the kernel actually sent (split by the card's CDOL1)."""
     values = kernel.store.values
-    sent = split_dol(values[0x8C], kernel.cdol1_data)
+    # The CDOL1 data as it went over the wire (the first GENERATE AC).
+    first = next(c for c, _r in kernel.link.card.log if c[1] == 0xAE)
+    sent = split_dol(values[0x8C], first[5 : 5 + first[4]])
     iad = values[0x9F10]
     model = issuer_model(kernel, issuer, cvn)
     cvr = iad[3:7] if cvn == 10 else iad[2:8]
@@ -331,6 +333,7 @@ def test_offline_pin_above_floor_limit_goes_online_and_is_approved() -> None:
 def test_offline_pin_wrong_arpc_is_declined_by_the_card() -> None:
     kernel, outcome, _reader = run("contact_offline_pin", amount=150000)
     assert outcome.result == ONLINE_REQUEST
+    check_first_cryptogram(kernel, "payterm-test-visa", 10)
     outcome = kernel.complete(HostResponse(b"00", bytes(8) + b"00"))
     assert outcome.result == DECLINED and outcome.cryptogram == "AAC"
 
@@ -431,6 +434,7 @@ def test_online_pin_card_requests_online_pin_and_is_approved() -> None:
 
 def test_online_pin_card_bad_arpc() -> None:
     kernel, outcome, _reader = run("contact_online_pin")
+    check_first_cryptogram(kernel, "payterm-test-mc", 16)
     outcome = kernel.complete(HostResponse(b"00", bytes(8) + b"00"))
     assert outcome.tvr == _online_pin_tvr("issuer_authentication_failed")
     assert outcome.result == DECLINED
@@ -468,10 +472,11 @@ def test_dda_failure_on_a_bad_signature() -> None:
             return reply[:10] + bytes((reply[10] ^ 1,)) + reply[11:]
         return reply
 
-    _k, outcome, _r = run("contact_offline_pin", cfg=config(data=NO_CDA), tamper=tamper)
+    kernel, outcome, _r = run("contact_offline_pin", cfg=config(data=NO_CDA), tamper=tamper)
     # DDA failed (byte 1 b4) is in TAC online DC → ARQC.
     assert outcome.tvr == bits("dda_failed", "new_card")
     assert outcome.result == ONLINE_REQUEST
+    check_first_cryptogram(kernel, "payterm-test-visa", 10)
 
 
 def test_cda_failure_before_generate_ac() -> None:
@@ -480,11 +485,12 @@ def test_cda_failure_before_generate_ac() -> None:
             return reply.replace(b"CONTACT OFFLINE PIN", b"CONTACT OFFLINE PIM")
         return reply
 
-    _k, outcome, reader = run("contact_offline_pin", tamper=tamper)
+    kernel, outcome, reader = run("contact_offline_pin", tamper=tamper)
     assert outcome.tvr == bits("cda_failed", "new_card")
     # No CDA requested once it failed; CDA failed is in TAC online → ARQC.
     assert sent_commands(reader, 0xAE)[0][2] == apdu.ARQC
     assert outcome.result == ONLINE_REQUEST
+    check_first_cryptogram(kernel, "payterm-test-visa", 10)
 
 
 def test_cda_signature_failure_on_the_tc_declines() -> None:
@@ -515,7 +521,7 @@ def test_no_capk_for_the_index() -> None:
 
 
 def test_expired_card_is_declined() -> None:
-    _k, outcome, reader = run("expired")
+    kernel, outcome, reader = run("expired")
     # No ODA in AIP 1800 → ODA not performed; 5F24 231231 < 261122 → expired;
     # new card.  TAC online DC… has byte 1 b8 → ARQC; the card's CRM declines
     # on "expired application" (its decline mask 0040000000).
@@ -524,6 +530,7 @@ def test_expired_card_is_declined() -> None:
                               "terminal_risk_management_performed")  # fmt: skip
     assert outcome.result == DECLINED and outcome.reason == "card declined offline"
     assert sent_commands(reader, 0xAE)[0][2] == apdu.ARQC
+    check_first_cryptogram(kernel, "payterm-test-visa", 10)  # the AAC
     # With "expired application" in the TAC denial, the terminal asks for the AAC.
     cfg = config(aid_A0000000031010={"tac_denial": "0050000000"})
     _k, outcome, reader = run("expired", cfg=cfg)
@@ -552,10 +559,11 @@ def test_service_not_allowed_and_version_rules() -> None:
 
 
 def test_random_selection_sends_online() -> None:
-    _k, outcome, _r = run("contact_offline_pin", random=rand(0x00))
+    kernel, outcome, _r = run("contact_offline_pin", random=rand(0x00))
     # Random number 1 ≤ target 10 % (amount below the 20.000 threshold).
     assert outcome.tvr == bits("new_card", "random_selection")
     assert outcome.result == ONLINE_REQUEST
+    check_first_cryptogram(kernel, "payterm-test-visa", 10)
 
 
 def test_random_selection_probability_rule() -> None:
@@ -572,8 +580,9 @@ def test_velocity_lower_consecutive_offline_limit() -> None:
     card = load_profile("contact_offline_pin", rng=card_rng)
     tvrs = []
     for _ in range(4):
-        _k, outcome, _r = run(card)
+        kernel, outcome, _r = run(card)
         tvrs.append(outcome.tvr)
+        check_first_cryptogram(kernel, "payterm-test-visa", 10)
     # ATC − last online ATC = 1, 2, 3 ≤ 9F14 = 3; the 4th is 4 > 3 → lower
     # limit exceeded (byte 4 b7), in TAC online → ARQC.
     assert tvrs[:3] == [bits("new_card")] * 3
@@ -605,9 +614,10 @@ def test_action_codes() -> None:
 
 
 def test_merchant_forced_online() -> None:
-    _k, outcome, _r = run("contact_offline_pin", force_online=True)
+    kernel, outcome, _r = run("contact_offline_pin", force_online=True)
     assert outcome.tvr == bits("new_card", "merchant_forced_online")
     assert outcome.result == ONLINE_REQUEST
+    check_first_cryptogram(kernel, "payterm-test-visa", 10)
 
 
 # Issuer scripts ----------------------------------------------------------------
@@ -615,7 +625,7 @@ def test_merchant_forced_online() -> None:
 
 def test_issuer_scripts_before_and_after() -> None:
     kernel, outcome, reader = run("contact_offline_pin", amount=150000)
-    model = issuer_model(kernel, "payterm-test-visa", 10)
+    model = check_first_cryptogram(kernel, "payterm-test-visa", 10)
     arqc, atc = kernel.store.values[0x9F26], kernel.store.values[0x9F36]
     header = bytes.fromhex("84DA9F1409")
     put = header + b"\x07" + model.generate_command_mac(header, arqc, atc, b"\x07")
