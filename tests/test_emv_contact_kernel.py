@@ -920,3 +920,42 @@ def test_offline_only_terminal_uses_the_default_codes() -> None:
     assert sent_commands(reader, 0xAE)[0][2] == apdu.AAC and outcome.result == DECLINED
     _k, outcome, reader = run("contact_offline_pin", cfg=config(data={"9F35": "23"}))
     assert outcome.result == APPROVED
+
+
+def test_oda_certificate_checks() -> None:
+    """Book 2 §5.3/§6.4 checks on the card's real certificates: each one,
+    broken alone, makes the recovery fail."""
+    kernel, _outcome, _r = run("contact_offline_pin")
+    values = dict(kernel.store.values)
+    key = config().capks.find(bytes.fromhex("A000000003"), values[0x8F][0])
+    assert key is not None
+    ca = oda.PublicKey(key.modulus, key.exponent)
+    static = oda.static_data(kernel.records, values.get(0x9F4A), values[0x82])
+    today = kernel.today
+    issuer = oda.issuer_public_key(ca, values, today)
+    oda.icc_public_key(issuer, values, static, today)
+    # Recovered issuer certificate fields (Book 2 Table 13).
+    block = oda.recover(ca, values[0x90])
+    expiry_mm, expiry_yy = block[6], block[7]
+    after = bytes((expiry_yy + (1 if expiry_yy & 0x0F < 9 else 7), expiry_mm, 0x01))
+    with pytest.raises(oda.OdaError, match="issuer certificate expired"):
+        oda.issuer_public_key(ca, values, after)
+    with pytest.raises(oda.OdaError, match="revoked"):
+        oda.issuer_public_key(ca, values, today, lambda serial: serial == block[8:11])
+    other_pan = dict(values)
+    other_pan[0x5A] = bytes.fromhex("5413330000000019")
+    with pytest.raises(oda.OdaError, match="issuer identifier"):
+        oda.issuer_public_key(ca, other_pan, today)
+    with pytest.raises(oda.OdaError, match="hash"):
+        oda.icc_public_key(issuer, values, static + b"\x00", today)
+    icc_block = oda.recover(issuer, values[0x9F46])
+    icc_after = bytes((icc_block[13] + (1 if icc_block[13] & 0x0F < 9 else 7), icc_block[12], 1))
+    with pytest.raises(oda.OdaError, match="ICC certificate expired"):
+        oda.icc_public_key(issuer, values, static, icc_after)
+    missing = dict(values)
+    del missing[0x9F32]
+    with pytest.raises(oda.OdaError) as error:
+        oda.issuer_public_key(ca, missing, today)
+    assert error.value.missing
+    with pytest.raises(oda.OdaError, match="length"):
+        oda.recover(ca, values[0x90][1:])
