@@ -959,3 +959,42 @@ def test_oda_certificate_checks() -> None:
     assert error.value.missing
     with pytest.raises(oda.OdaError, match="length"):
         oda.recover(ca, values[0x90][1:])
+
+
+def test_t0_card_with_get_response() -> None:
+    card = load_profile("contact_offline_pin", rng=card_rng)
+    card.t0 = True
+    _k, outcome, reader = run(card)
+    assert outcome.result == APPROVED and outcome.tvr == bits("new_card")
+    assert sent_commands(reader, 0xC0)  # 61xx answered by GET RESPONSE
+
+
+def test_two_applications_in_the_directory_and_a_failed_final_select() -> None:
+    entries = [
+        tlv.TLV(0x61, children=[tlv.TLV(0x4F, bytes.fromhex("A0000000031010")),
+                                tlv.TLV(0x50, b"VISA"), tlv.TLV(0x87, b"\x02")]),
+        tlv.TLV(0x61, children=[tlv.TLV(0x4F, bytes.fromhex("A0000000041010")),
+                                tlv.TLV(0x50, b"MASTERCARD"), tlv.TLV(0x87, b"\x01")]),
+        tlv.TLV(0x61, children=[tlv.TLV(0x4F, bytes.fromhex("A0000009999999")),
+                                tlv.TLV(0x87, b"\x03")]),
+    ]  # fmt: skip
+    directory = tlv.encode([tlv.TLV(0x70, children=entries)]) + b"\x90\x00"
+
+    seen = []
+
+    def tamper(command: bytes, reply: bytes) -> bytes:
+        # The PSE's directory SFI is 1, like the application's first record:
+        # only the READ RECORD before any application SELECT is the directory.
+        seen.append(command[1])
+        if command[:4] == bytes.fromhex("00B2010C") and seen.count(0xA4) == 1:
+            return directory
+        return reply
+
+    holder = Cardholder()
+    kernel, outcome, _reader = run("contact_offline_pin", holder=holder, tamper=tamper)
+    # The unknown AID is not a candidate; priority 1 (Mastercard) first.  The
+    # cardholder picks it, its final SELECT fails (6A82 on this card), it is
+    # removed, and the only one left (Visa, no confirmation bit) is selected.
+    assert [c.label for c in holder.chose[0]] == [b"MASTERCARD", b"VISA"]
+    assert outcome.result == APPROVED and outcome.aid == bytes.fromhex("A0000000031010")
+    assert any("removed A0000000041010" in note for note in kernel.trace.notes)
