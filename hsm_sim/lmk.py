@@ -70,6 +70,7 @@ class Lmk:
 
     def wrap(self, header: tr31.Header, key: bytes) -> str:
         """``S`` + a version D key block holding ``key`` under this LMK."""
+        header = _copy(header)
         header.version = "D"
         return PREFIX + tr31.wrap(self._key, header, key)
 

@@ -9,6 +9,8 @@ the LMK (the block's own length field says where it ends) or ``K`` + a
 
 from __future__ import annotations
 
+import re
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -19,6 +21,7 @@ from hsm_sim.keystore import Keystore
 from hsm_sim.lmk import Lmk
 
 HEX = frozenset("0123456789ABCDEF")
+HEX_TEXT = re.compile(r"[0-9A-Fa-f]*")
 DIGITS = frozenset("0123456789")
 LABEL_LEN = 3
 
@@ -33,6 +36,7 @@ class Context:
 class Key:
     header: tr31.Header
     value: bytes
+    transient: bool = False  # derived for one command (DUKPT): never cached
 
     @property
     def is_aes(self) -> bool:
@@ -58,8 +62,8 @@ class Reader:
         return out
 
     def hex(self, n: int, what: str) -> bytes:
-        text = self.take(n, what).upper()
-        if not set(text) <= HEX or len(text) % 2:
+        text = self.take(n, what)
+        if len(text) % 2 or not HEX_TEXT.fullmatch(text):
             raise HsmError(errs.INVALID_INPUT, reason=f"{what} is not hex")
         return bytes.fromhex(text)
 
@@ -139,6 +143,34 @@ class Reader:
         return resolve(self.ctx.lmk, block, what, usages, modes, algorithms, role)
 
 
+_RESOLVED: OrderedDict[tuple[str, str], tuple[tr31.Header, bytes, bool]] = OrderedDict()
+_RESOLVED_SIZE = 4096
+
+
+def _unwrap(lmk: Lmk, block: str, what: str) -> tuple[tr31.Header, bytes, bool]:
+    """Header, key and parity verdict of a key block, cached per LMK and
+    block text (a block is authenticated by its MAC: same text, same key;
+    LMKs are told apart by their 8-byte check values)."""
+    cache_key = (lmk.check_value, block)
+    hit = _RESOLVED.get(cache_key)
+    if hit is not None:
+        return hit
+    try:
+        header, value = lmk.unwrap(block)
+    except tr31.AuthenticationError:
+        raise HsmError(
+            errs.KEY_BLOCK_AUTHENTICATION, reason=f"{what}: key block MAC does not verify"
+        ) from None
+    except tr31.KeyBlockError as exc:
+        raise HsmError(errs.KEY_BLOCK_ERROR, reason=f"{what}: {exc}") from None
+    parity_ok = header.algorithm not in ("T", "D") or keys.has_odd_parity(value)
+    hit = (header, value, parity_ok)
+    _RESOLVED[cache_key] = hit
+    if len(_RESOLVED) > _RESOLVED_SIZE:
+        _RESOLVED.popitem(last=False)
+    return hit
+
+
 def resolve(
     lmk: Lmk,
     block: str,
@@ -148,16 +180,11 @@ def resolve(
     algorithms: str = "",
     role: int = 0,
 ) -> Key:
-    try:
-        header, value = lmk.unwrap(block)
-    except tr31.AuthenticationError:
-        raise HsmError(
-            errs.KEY_BLOCK_AUTHENTICATION, reason=f"{what}: key block MAC does not verify"
-        ) from None
-    except tr31.KeyBlockError as exc:
-        raise HsmError(errs.KEY_BLOCK_ERROR, reason=f"{what}: {exc}") from None
+    """The key in an LMK key block, checked for this use.  The returned
+    header is shared with the cache: callers must not modify it."""
+    header, value, parity_ok = _unwrap(lmk, block, what)
     check_use(header, what, usages, modes, algorithms)
-    if header.algorithm in ("T", "D") and not keys.has_odd_parity(value):
+    if not parity_ok:
         code = errs.SOURCE_KEY_PARITY if role == 0 else errs.DESTINATION_KEY_PARITY
         raise HsmError(code, reason=f"{what}: parity error")
     return Key(header, value)

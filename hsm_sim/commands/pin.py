@@ -12,13 +12,14 @@ error reasons never hold one.
 from __future__ import annotations
 
 from collections import OrderedDict
+from functools import lru_cache
 
 from hsm_sim import errors as errs
 from hsm_sim.commands._base import Context, Handler, Key, Reader, hexu
-from hsm_sim.crypto import dukpt_tdes, pinblock, pinverify
+from hsm_sim.crypto import des, dukpt_tdes, pinblock, pinverify, tr31
 from hsm_sim.crypto.aes import AesBlock
 from hsm_sim.errors import HsmError
-from protocols.crypto import aes_dukpt
+from protocols.crypto import aes_dukpt, pin_format4
 from protocols.errors import DecodeError, EncodeError
 
 FORMATS = {"01": 0, "05": 1, "34": 2, "47": 3, "48": 4}
@@ -59,12 +60,40 @@ def _check_key_for(key: Key, fmt: int, what: str) -> None:
         raise HsmError(errs.INVALID_ALGORITHM, reason=f"{what}: this PIN block format needs {need}")
 
 
+@lru_cache(maxsize=4096)
+def _cipher(value: bytes, is_aes: bool) -> des.TdesBlock | AesBlock:
+    """Block cipher objects for the long-lived keys (TPK, ZPK), built once."""
+    return AesBlock(value) if is_aes else des.TdesBlock(value)
+
+
+def _key_cipher(key: Key) -> des.TdesBlock | AesBlock:
+    if key.transient:  # a DUKPT transaction key: used once, not cached
+        return AesBlock(key.value) if key.is_aes else des.TdesBlock(key.value)
+    return _cipher(key.value, key.is_aes)
+
+
 def _decipher(key: Key, fmt: int, block: bytes, account: str) -> str:
+    cipher = _key_cipher(key)
+    pan = _pan(account, fmt)
     try:
-        return pinblock.decipher(fmt, key.value, block, _pan(account, fmt))
+        if fmt == 4:
+            assert isinstance(cipher, AesBlock)
+            return pin_format4.decipher(cipher, block, pan)
+        assert isinstance(cipher, des.TdesBlock)
+        return pinblock.decode(fmt, cipher.decrypt_ecb(block), pan)
     except DecodeError as exc:
         code = errs.INVALID_PIN_LENGTH if exc.field == "pin_length" else errs.PIN_BLOCK_ERROR
         raise HsmError(code, reason="source PIN block does not decipher to a valid block") from None
+
+
+def _encipher(key: Key, fmt: int, pin: str, account: str) -> bytes:
+    cipher = _key_cipher(key)
+    pan = _pan(account, fmt)
+    if fmt == 4:
+        assert isinstance(cipher, AesBlock)
+        return bytes(pin_format4.encipher(cipher, pin, pan, None))
+    assert isinstance(cipher, des.TdesBlock)
+    return cipher.encrypt_ecb(pinblock.encode(fmt, pin, pan))
 
 
 def translate(
@@ -80,7 +109,7 @@ def translate(
     if len(pin) > max_len:
         raise HsmError(errs.INVALID_PIN_LENGTH, reason="PIN longer than the maximum PIN length")
     try:
-        out = pinblock.encipher(dst_fmt, dst.value, pin, _pan(account, dst_fmt))
+        out = _encipher(dst, dst_fmt, pin, account)
     except EncodeError:
         raise HsmError(errs.PIN_BLOCK_ERROR, reason="destination PIN block") from None
     return len(pin), out
@@ -141,9 +170,8 @@ def dukpt_pin_key(bdk: Key, ksn: bytes) -> Key:
         except ValueError:
             raise HsmError(errs.INVALID_INPUT, reason="KSN counter is 0") from None
         value = dukpt_tdes.variant_key(current, "pin")
-    header = bdk.header
-    header.key_usage = "P0"
-    return Key(header, value)
+    header = tr31.Header("D", "P0", bdk.header.algorithm, "B", "00", "N")
+    return Key(header, value, transient=True)
 
 
 def _dukpt_command(r: Reader, with_source_format: bool) -> str:
