@@ -138,13 +138,14 @@ def run(
     cfg: config_mod.TerminalConfig | None = None,
     random: Any = None,
     tamper: Any = None,
+    clock: tuple[int, ...] = TODAY,
     **start: Any,
 ) -> tuple[ContactKernel, Any, Reader]:
     card = load_profile(profile, rng=card_rng) if isinstance(profile, str) else profile
     card.power_on()
     reader = Reader(card, tamper)
     kernel = ContactKernel(
-        reader, cfg or config(), lambda: TODAY, random or rand(0x55), holder or Cardholder()
+        reader, cfg or config(), lambda: clock, random or rand(0x55), holder or Cardholder()
     )
     outcome = kernel.start(amount, **start)
     return kernel, outcome, reader
@@ -998,3 +999,20 @@ def test_two_applications_in_the_directory_and_a_failed_final_select() -> None:
     assert [c.label for c in holder.chose[0]] == [b"MASTERCARD", b"VISA"]
     assert outcome.result == APPROVED and outcome.aid == bytes.fromhex("A0000000031010")
     assert any("removed A0000000041010" in note for note in kernel.trace.notes)
+
+
+def test_application_not_yet_effective_and_date_windows() -> None:
+    # 5F25 = 200101: on 2019-06-01 the application is not yet effective (and
+    # the card's IAC online DC4004F800 does not hold byte 2 b6, TAC online
+    # neither: TVR 0028000000 still approves offline).
+    _k, outcome, _r = run("contact_offline_pin", clock=(2019, 6, 1, 9, 0, 0))
+    assert outcome.tvr == bits("not_yet_effective", "new_card")
+    # 5F24 = 281231: the last day is still valid, the next day is expired.
+    _k, outcome, _r = run("contact_offline_pin", clock=(2028, 12, 31, 23, 59, 59))
+    assert outcome.tvr == bits("new_card")
+    kernel, outcome, _r = run("contact_offline_pin", clock=(2029, 1, 1, 0, 0, 0))
+    # The ICC certificate (MMYY 1228) expired with the application: CDA fails
+    # too (Book 2 §6.4 step 8), and the card's CRM declines the expired card.
+    assert outcome.tvr == bits("cda_failed", "expired_application", "new_card")
+    assert kernel.trace.notes[0] == "ODA cda failed: ICC certificate expired"
+    assert outcome.result == DECLINED
