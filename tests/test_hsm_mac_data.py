@@ -12,8 +12,12 @@ from Crypto.Cipher import AES, DES3
 from cryptography.hazmat.primitives.ciphers import algorithms
 from cryptography.hazmat.primitives.cmac import CMAC
 from hsm_support import RunningHsm, lmk_block, running_hsm, tdes_key
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hsm_sim.client import HsmClient, HsmError, req_data, req_mac
+from hsm_sim.commands import _fast
+from hsm_sim.crypto import mac
 
 MESSAGE = b"0200 PAYTERM \x19\x00 binary and text" * 3
 MAC_TDES = tdes_key(50)
@@ -122,3 +126,24 @@ def test_data_errors(client: HsmClient) -> None:
     with pytest.raises(HsmError) as info:
         client.encrypt_data(both, b"")
     assert info.value.code == "15"
+
+
+@settings(max_examples=200)
+@given(
+    key=st.binary(min_size=16, max_size=16),
+    data=st.binary(max_size=80),
+    padding=st.sampled_from([1, 2, 3]),
+)
+def test_fast_retail_mac_equals_the_crypto_module(key: bytes, data: bytes, padding: int) -> None:
+    assert _fast.retail_mac(key, data, padding) == mac.retail_mac(key, data, padding)
+
+
+@pytest.mark.parametrize("aes", [True, False])
+def test_cmac_fast_path_equals_the_crypto_module(aes: bool) -> None:
+    from hsm_sim.commands.mac import _cmac
+
+    degenerate = bytes(range(8)) * 2  # K1 = K3: pycryptodome refuses it, fallback path
+    for key in [MAC_AES, bytes(16)] if aes else [MAC_TDES, degenerate]:
+        for data in (b"", b"x" * 15, MESSAGE):
+            expected = mac.aes_cmac_mac(key, data) if aes else mac.tdes_cmac(key, data)
+            assert _cmac(key, aes, data) == expected

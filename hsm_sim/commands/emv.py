@@ -16,9 +16,11 @@ error 01 when the ARQC does not verify.
 
 from __future__ import annotations
 
+import hmac
 from collections import OrderedDict
 
 from hsm_sim import errors as errs
+from hsm_sim.commands import _fast
 from hsm_sim.commands._base import Context, Handler, Reader, hexu
 from hsm_sim.crypto import emv_ac, emv_kd
 from hsm_sim.errors import HsmError
@@ -84,20 +86,24 @@ def kq(ctx: Context, r: Reader) -> str:
                 raise HsmError(errs.INVALID_INPUT, reason="proprietary data is 0 to 8 bytes")
             arpc_input = (csu, r.hex(2 * prop_len, "proprietary authentication data"))
     r.end()
+    if not data:
+        raise HsmError(errs.INVALID_INPUT, reason="no transaction data")
     try:
         icc_mk, ac_key = ac_keys(imk.value, pan, psn, atc, cvn, un)
-        if mode != "2" and not emv_ac.verify_ac(ac_key, data, arqc, profile["padding"]):
-            raise HsmError(errs.VERIFICATION_FAILURE, reason="ARQC does not verify")
-        if mode == "0":
-            return ""
-        arpc_key = icc_mk if profile["arpc_key"] == "icc_mk" else ac_key
-        if profile["arpc_method"] == 1:
-            return hexu(emv_ac.arpc_method_1(arpc_key, arqc, arpc_input[0]))
-        return hexu(emv_ac.arpc_method_2(arpc_key, arqc, arpc_input[0], arpc_input[1]))
-    except HsmError:
-        raise
     except ValueError as exc:
         raise HsmError(errs.INVALID_INPUT, reason=str(exc)) from None
+    if mode != "2":
+        expected = _fast.retail_mac(ac_key, data, profile["padding"])
+        if not hmac.compare_digest(expected, arqc):
+            raise HsmError(errs.VERIFICATION_FAILURE, reason="ARQC does not verify")
+    if mode == "0":
+        return ""
+    arpc_key = icc_mk if profile["arpc_key"] == "icc_mk" else ac_key
+    if profile["arpc_method"] == 1:
+        return hexu(emv_ac.arpc_method_1(arpc_key, arqc, arpc_input[0]))
+    # ARPC method 2: MAC algorithm 3, padding 2, over ARQC || CSU || proprietary data
+    csu, prop_data = arpc_input
+    return hexu(_fast.retail_mac(arpc_key, arqc + csu + prop_data, emv_ac.PADDING_EMV)[:4])
 
 
 COMMANDS: dict[str, Handler] = {"KQ": kq}
