@@ -224,32 +224,50 @@ def verify(out: Path) -> list[str]:
     return problems
 
 
-def deploy_commands(port: str, out: Path, mpremote: str = "mpremote") -> list[list[str]]:
+def deploy_commands(
+    port: str, out: Path, mpremote: str = "mpremote", resume: bool = False
+) -> list[list[str]]:
     """The mpremote command lines that copy a built folder to a board's
-    filesystem root (run with ``cwd=out``, so remote paths equal local ones):
-    the trees recursively, then the manifest as ``/payterm-manifest.json``."""
+    working directory, its filesystem root after boot (run with ``cwd=out``,
+    so remote paths equal local ones): the trees recursively into ``:./``
+    (a bare ``:`` would spill each tree's contents into the root), then the
+    manifest as ``payterm-manifest.json``.
+    ``resume``: no soft reset before (mpremote's ``resume``), for a target
+    that has none, such as the unix port's REPL."""
     if not port:
         raise ValueError("a serial port is needed (e.g. /dev/ttyACM0, COM3, or 'auto')")
     tops = [d for d in TOP_DIRS if (out / d).is_dir()]
     if not tops or not (out / MANIFEST).is_file():
         raise BuildError(f"{out} is not a built firmware folder (run build first)")
-    connect = [mpremote, "connect", port]
+    connect = [mpremote, "connect", port, *(["resume"] if resume else [])]
     return [
-        [*connect, "fs", "cp", "-r", *tops, ":"],
+        [*connect, "fs", "cp", "-r", *tops, ":./"],
         [*connect, "fs", "cp", MANIFEST, ":payterm-manifest.json"],
     ]
 
 
-def deploy(port: str, out: Path, dry_run: bool = False) -> list[list[str]]:
+def mpremote_binary() -> str:
+    here = Path(sys.executable).parent / "mpremote"
+    if here.exists():
+        return str(here)
+    return shutil.which("mpremote") or "mpremote"
+
+
+def deploy(
+    port: str, out: Path, dry_run: bool = False, resume: bool = False, timeout: float = 300
+) -> list[list[str]]:
+    """Check ``out`` against its manifest, then copy it with mpremote (or,
+    with ``dry_run``, only return the command lines)."""
     problems = verify(out)
     if problems:
         raise BuildError(f"{out} does not match its manifest: " + "; ".join(problems[:5]))
-    commands = deploy_commands(port, out)
+    commands = deploy_commands(port, out, resume=resume)
     if not dry_run:
+        binary = mpremote_binary()
+        if shutil.which(binary) is None:
+            raise BuildError("mpremote not found: pip install mpremote")
         for cmd in commands:
-            if shutil.which(cmd[0]) is None:
-                raise BuildError("mpremote not found: pip install mpremote")
-            subprocess.run(cmd, cwd=str(out), check=True)
+            subprocess.run([binary, *cmd[1:]], cwd=str(out), check=True, timeout=timeout)
     return commands
 
 
@@ -268,13 +286,14 @@ def main(argv: list[str] | None = None) -> int:
     d.add_argument("--port", required=True)
     d.add_argument("--out", type=Path)
     d.add_argument("--dry-run", action="store_true")
+    d.add_argument("--resume", action="store_true")
     args = parser.parse_args(argv)
     out = args.out or default_out(args.board)
     if args.action == "build":
         manifest = build(args.board, out)
         print(json.dumps({"out": str(out), "files": len(manifest["files"])}))
         return 0
-    print(json.dumps({"commands": deploy(args.port, out, args.dry_run)}))
+    print(json.dumps({"commands": deploy(args.port, out, args.dry_run, args.resume)}))
     return 0
 
 

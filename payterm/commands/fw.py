@@ -5,7 +5,7 @@
                    [--protocol T=0|T=1] [--timing] [--app MODULE] [--firmware DIR]
                    [--path DIR ...] [--timeout S] [-- APP_ARGS...]
     payterm fw build --board NAME [--out DIR]
-    payterm fw deploy --board NAME --port PORT [--out DIR] [--dry-run]
+    payterm fw deploy --board NAME --port PORT [--out DIR] [--dry-run] [--resume]
 
 ``run`` prints where each emulator listens as one JSON line on stderr, then
 the firmware's own output (stdout and stderr as it writes them), and exits
@@ -74,6 +74,9 @@ def register(sub: Any) -> None:
     deploy.add_argument("--port", required=True, help="serial port of the board")
     deploy.add_argument("--out", type=Path, help="built folder (default build/fw/BOARD)")
     deploy.add_argument("--dry-run", action="store_true", help="print the commands only")
+    deploy.add_argument(
+        "--resume", action="store_true", help="no soft reset first (mpremote resume; unix port)"
+    )
     deploy.set_defaults(func=run_deploy)
 
 
@@ -163,8 +166,8 @@ def run_deploy(args: argparse.Namespace) -> int:
     if board != args.board:
         raise BadInput(f"{out} was built for board {board!r}, not {args.board!r}")
     try:
-        commands = fwbuild.deploy(args.port, out, dry_run=args.dry_run)
-    except (fwbuild.BuildError, subprocess.CalledProcessError) as exc:
+        commands = fwbuild.deploy(args.port, out, dry_run=args.dry_run, resume=args.resume)
+    except (fwbuild.BuildError, subprocess.SubprocessError) as exc:
         print(f"payterm fw deploy: {exc}", file=sys.stderr)
         return 1
     emit_json({"out": str(out), "port": args.port, "dry_run": args.dry_run, "commands": commands})
