@@ -115,6 +115,7 @@ class Meter:
         self.wire_s: list[float] = []
         self.cpu_s: list[float] = []
         self.exchanges: list[int] = []
+        self.step_wire_s: list[list[float]] = []
 
     def attach(self, emus: Emulators) -> None:
         emulator = emus.objects["uart1"].emulator
@@ -130,10 +131,13 @@ class Meter:
                 self.wire_s.append(0.0)
                 self.cpu_s.append(0.0)
                 self.exchanges.append(0)
+                self.step_wire_s.append([])
             elif frames.IN_DATA_EXCHANGE in new and self.wire_s:
-                self.wire_s[-1] += sum(o.delay_s for o in outputs)
+                charged = sum(o.delay_s for o in outputs)
+                self.wire_s[-1] += charged
                 self.cpu_s[-1] += spent
                 self.exchanges[-1] += 1
+                self.step_wire_s[-1].append(charged)
             return outputs
 
         setattr(emulator, "receive", receive)  # noqa: B010 (instance instrumentation)
@@ -162,8 +166,13 @@ def measure(card: str, repeat: int) -> dict[str, Any]:
         raise RuntimeError(f"firmware exit {code}: {''.join(err)[-2000:]}")
     reps = [json.loads(line[4:]) for line in "".join(out).splitlines() if line.startswith("REP ")]
     rows = []
-    for rep, wire, cpu, n in zip(reps, meter.wire_s, meter.cpu_s, meter.exchanges, strict=True):
+    per_run = zip(reps, meter.wire_s, meter.cpu_s, meter.exchanges, strict=True)
+    for i, (rep, wire, cpu, n) in enumerate(per_run):
         total = float(rep["total_ms"])
+        steps = rep["steps"]
+        if n == len(steps):  # one InDataExchange per APDU (no chaining here)
+            for step, charged in zip(steps, meter.step_wire_s[i], strict=True):
+                step.append(round(charged * 1000, 2))
         wire_ms, cpu_ms = wire * 1000, cpu * 1000
         rows.append(
             {
@@ -172,7 +181,7 @@ def measure(card: str, repeat: int) -> dict[str, Any]:
                 "emulator_ms": round(cpu_ms, 2),
                 "firmware_ms": round(total - wire_ms - cpu_ms, 2),
                 "exchanges": n,
-                "steps": rep["steps"],
+                "steps": steps,
             }
         )
     return {
@@ -204,9 +213,10 @@ def report(result: dict[str, Any]) -> str:
         f"median | {m['total_ms']:.0f} | {m['wire_ms']:.1f} | {m['emulator_ms']:.1f} | "
         f"{m['firmware_ms']:.1f} |"
     )
-    lines.append("steps of the last run (ms, command bytes, response bytes):")
-    for name, ms, sent, got in result["runs"][-1]["steps"]:
-        lines.append(f"  {name}: {ms} ms, {sent} -> {got}")
+    lines.append("steps of the last run: ms measured by the firmware (wire ms), APDU bytes")
+    for name, ms, sent, got, *wire in result["runs"][-1]["steps"]:
+        charged = f" ({wire[0]:.1f} wire)" if wire else ""
+        lines.append(f"  {name}: {ms} ms{charged}, {sent} -> {got} bytes")
     return "\n".join(lines)
 
 
