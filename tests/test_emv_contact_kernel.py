@@ -1016,3 +1016,52 @@ def test_application_not_yet_effective_and_date_windows() -> None:
     assert outcome.tvr == bits("cda_failed", "expired_application", "new_card")
     assert kernel.trace.notes[0] == "ODA cda failed: ICC certificate expired"
     assert outcome.result == DECLINED
+
+
+ENCIPHERED_ONLY = {
+    "9F33": "E078C8"
+}  # byte 2: online PIN, signature, offline enciphered PIN, no CVM
+
+
+def test_offline_enciphered_pin() -> None:
+    holder = Cardholder()
+    kernel, outcome, reader = run(
+        "contact_offline_pin", holder=holder, cfg=config(data=ENCIPHERED_ONLY)
+    )
+    # 41 03: the terminal has no plaintext PIN → condition not met, skipped;
+    # 44 03: GET CHALLENGE, VERIFY P2 88 under the ICC public key: successful.
+    assert outcome.cvm_results == bytes.fromhex("440302") and outcome.offline_pin
+    assert outcome.tvr == bits("new_card") and outcome.result == APPROVED
+    assert len(sent_commands(reader, 0x84)) == 1
+    (verify,) = sent_commands(reader, 0x20)
+    assert verify[:4] == bytes.fromhex("00200088") and verify[4] == len(verify) - 5 == 128
+    assert holder.buffers[0] == bytearray(4)
+    assert "0020008880" + "*" * 8 in kernel.trace.to_json()
+
+
+def test_offline_enciphered_pin_wrong_then_right() -> None:
+    holder = Cardholder(pins=("9999", "1234"))
+    _k, outcome, reader = run(
+        "contact_offline_pin", holder=holder, cfg=config(data=ENCIPHERED_ONLY)
+    )
+    verifies = [(c, r) for c, r in reader.log if c[1] == 0x20]
+    assert [r[-2:].hex().upper() for _c, r in verifies] == ["63C2", "9000"]
+    assert len(sent_commands(reader, 0x84)) == 2  # a fresh challenge per attempt
+    assert outcome.cvm_results == bytes.fromhex("440302") and holder.offered == [3, 2]
+
+
+def test_offline_enciphered_pin_without_a_key_fails_the_cvm() -> None:
+    # ICC certificate 9F46 broken on the wire: CDA fails, and the PIN key cannot
+    # be recovered either → 44 03 fails (no VERIFY, no GET CHALLENGE) → 42 03.
+    def tamper(command: bytes, reply: bytes) -> bytes:
+        at = reply.find(bytes.fromhex("9F4681"))
+        if command[1] == 0xB2 and at >= 0:
+            return reply[: at + 10] + bytes((reply[at + 10] ^ 1,)) + reply[at + 11 :]
+        return reply
+
+    _k, outcome, reader = run(
+        "contact_offline_pin", cfg=config(data=ENCIPHERED_ONLY), tamper=tamper
+    )
+    assert not sent_commands(reader, 0x84) and not sent_commands(reader, 0x20)
+    assert outcome.cvm_results == bytes.fromhex("420300")
+    assert outcome.tvr == bits("cda_failed", "new_card", "online_pin_entered")

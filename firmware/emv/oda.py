@@ -115,10 +115,26 @@ def icc_public_key(
     issuer: PublicKey, store: "dict[int, bytes]", static_data: bytes, today: bytes
 ) -> PublicKey:
     """Book 2 §6.4: recover the ICC public key from certificate 9F46."""
-    cert = _need(store, 0x9F46)
-    exponent = _need(store, 0x9F47)
+    return _icc_certificate(issuer, store, (0x9F46, 0x9F47, 0x9F48), static_data, today)
+
+
+def icc_pin_public_key(issuer: PublicKey, store: "dict[int, bytes]", today: bytes) -> PublicKey:
+    """Book 2 §7.1: the ICC PIN Encipherment Public Key from certificate
+    9F2D (exponent 9F2E, remainder 9F2F); no static data in its hash."""
+    return _icc_certificate(issuer, store, (0x9F2D, 0x9F2E, 0x9F2F), b"", today)
+
+
+def _icc_certificate(
+    issuer: PublicKey,
+    store: "dict[int, bytes]",
+    tags: "tuple[int, int, int]",
+    static_data: bytes,
+    today: bytes,
+) -> PublicKey:
+    cert = _need(store, tags[0])
+    exponent = _need(store, tags[1])
     pan = _need(store, 0x5A)
-    remainder = store.get(0x9F48, b"")
+    remainder = store.get(tags[2], b"")
     block = recover(issuer, cert)
     if block[1] != 0x04:
         raise OdaError("ICC certificate format is not 04")

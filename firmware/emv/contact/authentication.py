@@ -37,7 +37,11 @@ class Authenticator:
         self.trace = trace
         self.method: "str | None" = None
         self.icc_key: "oda.PublicKey | None" = None
+        self.issuer_key: "oda.PublicKey | None" = None
         self.failed = False
+        self.records: "list[tuple[int, bytes]]" = []
+        self.capks: "object" = None
+        self.today = b""
 
     def fail(self, error: "oda.OdaError") -> None:
         self.failed = True
@@ -57,6 +61,9 @@ class Authenticator:
     ) -> None:
         values = self.store.values  # type: ignore[attr-defined]
         aip = values[0x82]
+        self.records = records
+        self.today = today
+        self.capks = config.capks  # type: ignore[attr-defined]
         self.method = choose(aip, caps)
         if self.method is None:
             self.tvr.set("oda_not_performed")  # type: ignore[attr-defined]
@@ -80,6 +87,7 @@ class Authenticator:
             issuer = oda.issuer_public_key(
                 oda.PublicKey(capk.modulus, capk.exponent), values, today, revoked
             )
+            self.issuer_key = issuer
             if self.method == SDA:
                 dac = oda.verify_sda(issuer, values, static)
                 self.store.put(0x9F45, dac, "card")  # type: ignore[attr-defined]
@@ -89,6 +97,42 @@ class Authenticator:
                 self._dda(aid_config)
         except oda.OdaError as error:
             self.fail(error)
+
+    def pin_key(self) -> "oda.PublicKey | None":
+        """Book 3 §10.5.1 / Book 2 §7: the key for offline enciphered PIN --
+        the ICC PIN Encipherment key (9F2D) if the card has one, else the ICC
+        key; recovered here if ODA did not already.  None if it cannot be."""
+        values = self.store.values  # type: ignore[attr-defined]
+        try:
+            issuer = self.issuer_key
+            if issuer is None:
+                issuer = self._recover_issuer()
+            if values.get(0x9F2D) is not None:
+                return oda.icc_pin_public_key(issuer, values, self.today)
+            if self.icc_key is not None:
+                return self.icc_key
+            static = oda.static_data(self.records, values.get(0x9F4A), values[0x82])
+            return oda.icc_public_key(issuer, values, static, self.today)
+        except oda.OdaError as error:
+            self.trace.note("PIN encipherment key: %s" % error.reason)  # type: ignore[attr-defined]
+            return None
+
+    def _recover_issuer(self) -> "oda.PublicKey":
+        values = self.store.values  # type: ignore[attr-defined]
+        index = values.get(0x8F)
+        capks = self.capks
+        if index is None or len(index) != 1 or capks is None:
+            raise oda.OdaError("CA public key index missing", missing=True)
+        rid = values[0x4F][:5]
+        capk = capks.find(rid, index[0], self.today)  # type: ignore[attr-defined]
+        if capk is None:
+            raise oda.OdaError("no CA public key")
+
+        def revoked(serial: bytes) -> bool:
+            return capks.is_revoked(rid, index[0], serial)  # type: ignore[attr-defined]
+
+        ca = oda.PublicKey(capk.modulus, capk.exponent)
+        return oda.issuer_public_key(ca, values, self.today, revoked)
 
     def _dda(self, aid_config: "object") -> None:
         """Book 2 §6.5: INTERNAL AUTHENTICATE with the DDOL data."""

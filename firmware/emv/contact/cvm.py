@@ -4,7 +4,9 @@
 The PIN never stays in the kernel: the PIN entry callback returns the digits
 in a bytearray, the plaintext PIN block is built into the VERIFY command's
 own bytearray, and both are overwritten with zeros once the card answered.
-Online enciphered PIN is a request to the application, which captures and
+Offline enciphered PIN (Book 2 §7) enciphers that buffer under the ICC (PIN
+encipherment) public key after GET CHALLENGE.  Online enciphered PIN is a
+request to the application, which captures and
 encrypts the PIN itself (DUKPT); the kernel only records the outcome."""
 
 from protocols import apdu, tlv
@@ -37,9 +39,16 @@ SUPPORT = {
     NO_CVM: 0x08,
 }
 
-# Offline enciphered PIN (04, 05) is recognised but this kernel does not
-# perform it (docs/emv.md); it is treated as not supported by the terminal.
-PERFORMED = (FAIL, PLAINTEXT_PIN, ONLINE_PIN, PLAINTEXT_PIN_SIGNATURE, SIGNATURE, NO_CVM)
+PERFORMED = (
+    FAIL,
+    PLAINTEXT_PIN,
+    ONLINE_PIN,
+    PLAINTEXT_PIN_SIGNATURE,
+    ENCIPHERED_PIN,
+    ENCIPHERED_PIN_SIGNATURE,
+    SIGNATURE,
+    NO_CVM,
+)
 
 CASH = 0x01
 CASHBACK = 0x09
@@ -142,8 +151,50 @@ def _pin_try_counter(link: "object") -> "int | None":
     return node.value[0]
 
 
-def offline_plaintext_pin(link: "object", tvr: "object", ui: "object", pin_pad: bool) -> bool:
-    """Book 3 §10.5.1: True when the card accepted the PIN."""
+def encipher_pin(
+    link: "object", key: "object", random: "object", command: bytearray
+) -> "bytearray | None":
+    """Book 2 §7.2: GET CHALLENGE, then the VERIFY (P2 88) command with
+    RSA(7F ‖ PIN block ‖ challenge ‖ random pad) under ``key``.  The
+    plaintext command buffer is wiped by the caller; the message buffer
+    here is wiped before returning (the Python int of the message cannot be,
+    and is dropped at once)."""
+    reply = link.send(apdu.get_challenge())  # type: ignore[attr-defined]
+    if reply.sw != 0x9000 or len(reply.data) != 8:
+        return None
+    size = key.length  # type: ignore[attr-defined]
+    if not 17 <= size <= 255:
+        return None
+    message = bytearray(size)
+    message[0] = 0x7F
+    message[1:9] = command[5:13]
+    message[9:17] = reply.data
+    message[17:] = random(size - 17)  # type: ignore[operator]
+    value = int.from_bytes(message, "big")
+    _wipe(message)
+    if value >= key.n:  # type: ignore[attr-defined]
+        value = 0
+        return None
+    cipher = pow(value, key.e, key.n).to_bytes(size, "big")  # type: ignore[attr-defined]
+    value = 0
+    out = bytearray(5 + size)
+    out[0:5] = bytes((0x00, 0x20, 0x00, 0x88, size))
+    out[5:] = cipher
+    return out
+
+
+def offline_pin(
+    link: "object",
+    tvr: "object",
+    ui: "object",
+    pin_pad: bool,
+    encipher: "object" = None,
+) -> bool:
+    """Book 3 §10.5.1: True when the card accepted the PIN.
+
+    ``encipher(plaintext_command) -> command | None`` turns the plaintext
+    VERIFY into the enciphered one (offline enciphered PIN); None fails the
+    CVM (no key, no challenge)."""
     tries = _pin_try_counter(link)
     if tries == 0:
         tvr.set("pin_try_limit_exceeded")  # type: ignore[attr-defined]
@@ -164,9 +215,16 @@ def offline_plaintext_pin(link: "object", tvr: "object", ui: "object", pin_pad: 
         command = pin_block_command(digits)
         _wipe(digits)
         try:
+            if encipher is not None:
+                plain = command
+                command = encipher(plain)  # type: ignore[operator]
+                _wipe(plain)
+                if command is None:
+                    return False
             reply = link.send(command)  # type: ignore[attr-defined]
         finally:
-            _wipe(command)
+            if command is not None:
+                _wipe(command)
         if reply.sw == 0x9000:
             return True
         if reply.sw1 == 0x63 and reply.sw2 & 0xF0 == 0xC0:
@@ -235,11 +293,22 @@ def _perform(
     if not terminal_supports(ctx["caps"], method):  # type: ignore[arg-type]
         return RESULT_FAILED
     pin_pad = bool(ctx["pin_pad"])
-    if method in (PLAINTEXT_PIN, PLAINTEXT_PIN_SIGNATURE):
-        if not offline_plaintext_pin(link, tvr, ui, pin_pad):
+    if method in (PLAINTEXT_PIN, PLAINTEXT_PIN_SIGNATURE, ENCIPHERED_PIN, ENCIPHERED_PIN_SIGNATURE):
+        encipher = None
+        if method in (ENCIPHERED_PIN, ENCIPHERED_PIN_SIGNATURE):
+            key_source = ctx.get("pin_key")
+            key = key_source() if key_source is not None else None  # type: ignore[operator]
+            if key is None:
+                return RESULT_FAILED
+            random = ctx["random"]
+
+            def encipher(command: bytearray) -> "bytearray | None":
+                return encipher_pin(link, key, random, command)
+
+        if not offline_pin(link, tvr, ui, pin_pad, encipher):
             return RESULT_FAILED
         out.offline_pin = True
-        if method == PLAINTEXT_PIN_SIGNATURE:
+        if method in (PLAINTEXT_PIN_SIGNATURE, ENCIPHERED_PIN_SIGNATURE):
             out.signature = True
             return RESULT_UNKNOWN
         return RESULT_SUCCESSFUL

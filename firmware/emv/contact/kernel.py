@@ -372,6 +372,8 @@ class ContactKernel:
             "caps": self.config.data[0x9F33],  # type: ignore[attr-defined]
             "amount": self.amount,
             "pin_pad": self.config.option("pin_pad"),  # type: ignore[attr-defined]
+            "pin_key": self.auth.pin_key if self.auth is not None else None,
+            "random": self.random,
         }
         self.cvm = cvm.process(self.link, self.store, self.tvr, self.ui, ctx)
         if self.cvm.performed:
