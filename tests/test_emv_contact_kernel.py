@@ -765,27 +765,37 @@ def _mc_online_host(kernel: ContactKernel) -> HostResponse:
     return HostResponse(b"00", arpc + b"00")
 
 
-# name: (profile, amount, host answer or None for an offline flow, what it shows)
-FLOWS: dict[str, tuple[str, int, Any, str]] = {
-    "offline_pin": ("contact_offline_pin", 12500, None, "offline PIN, CDA, TC offline"),
+# name: (profile, amount, host answer or None for an offline flow, what it
+# shows, terminal data changed from config_data.TERMINAL_DATA)
+FLOWS: dict[str, tuple[str, int, Any, str, dict[str, str]]] = {
+    "offline_pin": ("contact_offline_pin", 12500, None, "offline PIN, CDA, TC offline", {}),
+    "offline_enciphered_pin": (
+        "contact_offline_pin",
+        12500,
+        None,
+        "offline enciphered PIN (RSA under the ICC key), CDA, TC offline",
+        {"9F33": "E078C8"},
+    ),
     "online_arpc_script": (
         "contact_offline_pin",
         150000,
         _visa_online_host,
         "offline PIN, CDA, above the floor limit: ARQC, ARPC in CDOL2, script 71, TC with CDA",
+        {},
     ),
     "online_pin_sda": (
         "contact_online_pin",
         12500,
         _mc_online_host,
         "SDA, online PIN, ARQC, EXTERNAL AUTHENTICATE, TC",
+        {},
     ),
 }
 
 
 def record_vector(name: str) -> dict[str, Any]:
-    profile, amount, host_fn, notes = FLOWS[name]
-    kernel, outcome, reader = run(profile, amount=amount)
+    profile, amount, host_fn, notes, data = FLOWS[name]
+    kernel, outcome, reader = run(profile, amount=amount, cfg=config(data=data))
     host = None
     if host_fn is not None:
         assert outcome.result == ONLINE_REQUEST
@@ -797,6 +807,7 @@ def record_vector(name: str) -> dict[str, Any]:
         "2026-11-22 10:30:00, PIN 1234; ARPCs and script MACs by pyemv from the "
         "TEST issuer keys); regenerate with python tests/test_emv_contact_kernel.py",
         "flow": notes,
+        "terminal_data": data,
         "clock": list(TODAY),
         "random_byte": 0x55,
         "amount": amount,

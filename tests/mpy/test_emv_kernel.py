@@ -8,7 +8,7 @@ import time
 
 from mpyunit import eq, load_json
 
-FLOWS = ("offline_pin", "online_arpc_script", "online_pin_sda")
+FLOWS = ("offline_pin", "offline_enciphered_pin", "online_arpc_script", "online_pin_sda")
 HEAP_BUDGET = 64 * 1024  # live data of one transaction, code not counted
 
 
@@ -53,7 +53,8 @@ class Cardholder:
 
 
 def _run(name, collect):
-    from firmware.emv.config import default_config
+    from firmware.emv import capk_data, config_data
+    from firmware.emv.config import TerminalConfig
     from firmware.emv.contact.kernel import ContactKernel, HostResponse
 
     vector = load_json("../vectors/emv_contact_trace_%s.json" % name)
@@ -68,7 +69,9 @@ def _run(name, collect):
             bytes.fromhex(host["auth_data"]) or None,
             bytes.fromhex(host["scripts"]),
         )
-    config = default_config()
+    data = dict(config_data.TERMINAL_DATA)
+    data.update(vector["terminal_data"])
+    config = TerminalConfig(data, config_data.AIDS, config_data.OPTIONS, capk_data.TEST_CAPKS)
     gc.collect()
     base = gc.mem_alloc()
     start = time.ticks_ms()
@@ -98,6 +101,10 @@ def _check(name):
 
 def test_offline_pin_cda_offline_approval():
     _check("offline_pin")
+
+
+def test_offline_enciphered_pin_rsa_on_micropython():
+    _check("offline_enciphered_pin")
 
 
 def test_online_arpc_in_cdol2_and_script():
