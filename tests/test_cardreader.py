@@ -309,3 +309,36 @@ def test_garbage_on_the_line_is_survived(tmp_path: Path) -> None:
         got = run_mpy(tmp_path, server.port, EMV)
     assert got["records"] == 4
     replay(got["log"])
+
+
+def test_standalone_server_prints_its_port_and_stops_on_sigterm() -> None:
+    import signal
+    import sys
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "host_sim.cardreader", "--port", "0", "--protocol", "T=0"],
+        cwd=str(REPO_ROOT),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        info = json.loads(proc.stdout.readline())
+        assert info["card"] == PROFILE and info["atr"] == T0_ATR.hex().upper()
+        # the slot presents the T=0 ATR it was asked for
+        assert _raw_session(info["port"], bytes.fromhex("FFA503FFA501"), 5) == b"\x01" + T0_ATR
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    bad = subprocess.run(
+        [sys.executable, "-m", "host_sim.cardreader", "--card", "nosuch"],
+        cwd=str(REPO_ROOT),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert bad.returncode == 2
