@@ -710,6 +710,9 @@ def test_amounts_are_integers() -> None:
     kernel = ContactKernel(Reader(card), config(), lambda: TODAY, rand(0x55), Cardholder())
     with pytest.raises(ValueError):
         kernel.start(12.5)  # type: ignore[arg-type]
+    kernel.start(1000)
+    with pytest.raises(ValueError):
+        kernel.start(1000)  # one kernel per transaction
 
 
 def test_cvm_list_conditions() -> None:

@@ -140,6 +140,7 @@ class ContactKernel:
         self.cdol1_data = b""
         self.cda_requested = False
         self.cda_failed_now = False
+        self.started = False
         self.cryptogram = ""
         self.today = b"\x00\x01\x01"
         self.amount = 0
@@ -220,6 +221,9 @@ class ContactKernel:
             or amount_other < 0
         ):
             raise ValueError("amounts are integers in minor units")
+        if self.started:
+            raise ValueError("one ContactKernel per transaction")
+        self.started = True
         self.amount = amount
         self.transaction_type = transaction_type
         self.service = service
