@@ -18,22 +18,24 @@ error code 00):
 - **M6**: AES-CMAC over 256 bytes (hex input), 8-byte MAC.  Direct:
   ``cryptography``'s CMAC (psec has none).
 
-The server runs in its own process (``HsmServer``, test LMK, a real SQLite
-file with the batched audit log); the load generator runs in another: one
+The server runs in its own process(es) (``hsm_sim.service``: ``--workers``
+processes sharing the port, test LMK, a real SQLite file with the batched
+audit log); the load generator runs in another: one
 asyncio process holding ``--clients`` connections, each sending its next
 request when the previous answer arrives (closed loop, one command in flight
 per connection).  Both share this machine's cores.  Figures: the best of
 ``--repeat`` windows of ``--seconds`` each after a warm-up.  The overhead
 ratio is direct ops/s ÷ HSM commands/s.
 
-Usage: ``python -m benchmarks.bench_hsm [--clients 32] [--seconds 3]
-[--repeat 3] [--json]``
+Usage: ``python -m benchmarks.bench_hsm [--clients 32] [--workers 1]
+[--seconds 3] [--repeat 3] [--json]``
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import multiprocessing
 import os
@@ -86,7 +88,7 @@ def _pans(n: int) -> list[str]:
 
 def workloads() -> list[Workload]:
     pans = _pans(64)
-    pins = [f"{(1234 + 97 * i) % 10**(4 + i % 3):0{4 + i % 3}d}" for i in range(64)]
+    pins = [f"{(1234 + 97 * i) % 10 ** (4 + i % 3):0{4 + i % 3}d}" for i in range(64)]
     acct = [p[:-1][-12:] for p in pans]
     tpk_s, zpk_s = block_under_test_lmk("P0", TPK), block_under_test_lmk("P0", ZPK)
     iso0 = [
@@ -170,24 +172,15 @@ def workloads() -> list[Workload]:
 # -- the server process ---------------------------------------------------------------
 
 
-def _serve(db: str, ready: Any) -> None:
+def _serve(db: str, workers: int, ready: Any) -> None:
+    from hsm_sim import service
     from hsm_sim.keystore import Keystore
     from hsm_sim.lmk import load
-    from hsm_sim.server import HsmServer
 
-    async def main() -> None:
-        store = Keystore(db)
-        server = HsmServer(load(store, None), store)
-        await server.start("127.0.0.1", 0)
-        ready.send(server.address[1])
-        await asyncio.Event().wait()
-
-    try:
-        import uvloop  # type: ignore[import-not-found]  # optional
-
-        uvloop.run(main())
-    except ImportError:
-        asyncio.run(main())
+    store = Keystore(db)
+    lmk = load(store, None)
+    store.close()
+    service.run(lmk, db, "127.0.0.1", 0, workers, ready=lambda _h, port: ready.send(port))
 
 
 # -- the load generator ------------------------------------------------------------------
@@ -236,7 +229,7 @@ async def _load(
     transports = []
     for i in range(clients):
         transport, _ = await loop.create_connection(
-            lambda i=i: _Client(work.frames, i * 7, state), "127.0.0.1", port
+            functools.partial(_Client, work.frames, i * 7, state), "127.0.0.1", port
         )
         transports.append(transport)
     await asyncio.sleep(min(0.5, seconds))  # warm-up
@@ -267,7 +260,9 @@ def _direct(work: Workload, seconds: float, repeat: int) -> float:
     return best
 
 
-def run(clients: int, seconds: float, repeat: int, port: int | None = None) -> list[dict[str, Any]]:
+def run(
+    clients: int, seconds: float, repeat: int, workers: int = 1, port: int | None = None
+) -> list[dict[str, Any]]:
     """Measure every workload; against ``port`` when given, else a server
     process started (and stopped) here."""
     works = workloads()
@@ -277,7 +272,8 @@ def run(clients: int, seconds: float, repeat: int, port: int | None = None) -> l
         if port is None:
             ctx = multiprocessing.get_context("spawn")
             receiver, sender = ctx.Pipe(duplex=False)
-            proc = ctx.Process(target=_serve, args=(str(Path(tmp) / "bench.db"), sender))
+            db = str(Path(tmp) / "bench.db")
+            proc = ctx.Process(target=_serve, args=(db, workers, sender))
             proc.start()
             port = int(receiver.recv())
         try:
@@ -305,15 +301,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=1, help="HSM server processes")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
-    results = run(args.clients, args.seconds, args.repeat)
+    results = run(args.clients, args.seconds, args.repeat, args.workers)
     if args.json:
         print(json.dumps(results, indent=2))
     else:
         print(
-            f"{args.clients} clients, CPython {platform.python_version()}, "
-            f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}"
+            f"{args.clients} clients, {args.workers} HSM worker(s), "
+            f"CPython {platform.python_version()}, {os.cpu_count()} CPUs, "
+            f"load average {os.getloadavg()[0]:.2f}"
         )
         print("| command | HSM commands/s | errors | direct ops/s | direct ÷ HSM |")
         print("|---|---:|---:|---:|---:|")
