@@ -243,8 +243,7 @@ def test_hsm_down_is_91_and_nothing_is_posted(tmp_path: Path) -> None:
         card = card0()
         before = h.account(card.pan)["balance"]
         await h.hsm.close()
-        for client in list(h.service.security._clients):  # type: ignore[attr-defined]
-            await client.close()
+        await h.service.security.close()  # type: ignore[attr-defined]
         reply = await h.send(h.term.financial("0200", "00", 500, card))
         assert reply["39"] == "91"
         assert h.account(card.pan)["balance"] == before

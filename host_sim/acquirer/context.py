@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import secrets
 import sqlite3
 import time
@@ -25,6 +26,8 @@ from host_sim.acquirer.db import HostDb, Terminal
 from host_sim.acquirer.security import Security
 from protocols import iso8583
 from protocols.iso8583_specs import PAYTERM_1987
+
+log = logging.getLogger("payterm.acquirer")
 
 Commit = Callable[[sqlite3.Connection, bytes], None]
 AUTH_CODE_ALPHABET = "0123456789ABCDEFGHJKLMNPQRSTUVWXYZ"
@@ -107,7 +110,8 @@ class HostContext:
         try:
             with self.db.transaction() as conn:
                 commit(conn, wire)
-        except sqlite3.Error:
+        except sqlite3.Error as exc:
+            log.warning("database error on %s from %s: %s", response.get("t"), terminal.tid, exc)
             failed = {k: v for k, v in response.items() if k not in ("38", "54", "55", "64")}
             failed["39"] = codes.SYSTEM_MALFUNCTION
             failed.pop("128", None)

@@ -37,6 +37,7 @@ import hashlib
 import hmac
 import os
 import sqlite3
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -173,6 +174,8 @@ class HostDb:
         self.path = str(path)
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA foreign_keys = ON")
+        self._checkpointer: threading.Thread | None = None
+        self._stop = threading.Event()
         if self.path != ":memory:":
             self._db.execute("PRAGMA journal_mode = WAL")
             # WAL + NORMAL: a commit is durable against a crash of the host
@@ -180,6 +183,31 @@ class HostDb:
             self._db.execute("PRAGMA synchronous = NORMAL")
         self._migrate()
         self.pan_key = self._pan_key()
+
+    def start_checkpointer(self, interval: float = 1.0) -> None:
+        """Move WAL checkpoints (the only step that fsyncs in WAL + NORMAL)
+        off the serving thread: automatic checkpoints are switched off on this
+        connection and a background thread with its own connection runs a
+        PASSIVE checkpoint every ``interval`` seconds, so a slow disk never
+        stalls the event loop in the middle of a commit."""
+        if self.path == ":memory:" or self._checkpointer is not None:
+            return
+        self._db.execute("PRAGMA wal_autocheckpoint = 0")
+        self._checkpointer = threading.Thread(
+            target=self._checkpoint_loop, args=(interval,), name="wal-checkpoint", daemon=True
+        )
+        self._checkpointer.start()
+
+    def _checkpoint_loop(self, interval: float) -> None:
+        conn = sqlite3.connect(self.path, isolation_level=None)
+        try:
+            while not self._stop.wait(interval):
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            conn.close()
 
     # -- schema ----------------------------------------------------------------
 
@@ -208,6 +236,10 @@ class HostDb:
         return key
 
     def close(self) -> None:
+        if self._checkpointer is not None:
+            self._stop.set()
+            self._checkpointer.join()
+            self._checkpointer = None
         self._db.close()
 
     @contextlib.contextmanager

@@ -24,7 +24,6 @@ nothing committed.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Awaitable
 
@@ -47,12 +46,13 @@ def base_mti(mti: str) -> str:
     return mti[:3] + "0" if mti[3] == "1" else mti
 
 
-def content_digest(request: dict[str, str]) -> bytes:
-    """What makes two requests 'the same': every data element but the MTI's
-    repeat digit, the bitmaps and the MAC."""
-    fields = {k: v for k, v in request.items() if k not in ("t", "p", "1", "64", "128")}
-    fields["t"] = base_mti(request["t"])
-    return digest(json.dumps(fields, sort_keys=True).encode())
+def content_digest(raw: bytes, request: dict[str, str], mti_len: int = 2) -> bytes:
+    """What makes two requests 'the same': the message bytes after the MTI
+    and before the MAC (so a repeat, xxx1, matches its original xxx0, whose
+    MAC differs only because the MTI does), under the base MTI.  The codec
+    writes one message one way only, so equal content means equal bytes."""
+    end = len(raw) - MAC_LEN if ("64" in request or "128" in request) else len(raw)
+    return digest(base_mti(request["t"]).encode() + raw[mti_len:end])
 
 
 class Processor:
@@ -91,7 +91,9 @@ class Processor:
     ) -> bytes:
         mti = request["t"]
         key: DupKey = (terminal.tid, request["11"], request["7"], mti)
-        req_digest = content_digest(original)
+        req_digest = content_digest(
+            raw, original, 2 if self.ctx.spec["t"].get("data_enc") == "bcd" else 4
+        )
         pending = self._in_flight.get(key)
         if pending is not None:
             await asyncio.shield(pending)

@@ -1,28 +1,33 @@
 """The host's security operations through the HSM server over TCP.
 
-A pool of ``hsm_sim.client.AsyncHsmClient`` connections (the client allows
-one command in flight per connection), each command built with the client's
-request builders:
+Commands are built with ``hsm_sim.client``'s request builders and framed and
+checked with its ``frame``/``unframe``.  The transport is pipelined (the
+client's ``AsyncHsmClient`` allows one command in flight per connection): a
+few connections, each carrying every command the host has outstanding, the
+commands of one event-loop iteration in one write — under load that is one
+system call for dozens of commands, which is what lets one HSM serve 64
+terminals (docs/benchmarks.md).
 
 | operation | HSM commands |
 |---|---|
 | ARQC verification + ARPC | KQ mode 1 (ARC for method 1, CSU for method 2) |
 | online PIN | G0 (AES DUKPT, format 4 → the host's ZPK, format 0), then EC (Visa PVV) |
 | | or EA (IBM 3624 offset) |
-| MAC verification | M8, CMAC (algorithm 5), 8-byte MAC |
-| response MAC | M6, CMAC, 8 bytes |
+| MAC verification | M8, CMAC (algorithm 5), 8-byte MAC, binary message |
+| response MAC | M6, CMAC, 8 bytes, binary message |
 
 HSM error 01 is a failed verification (a result); 20 and 24 on a PIN block
 (it does not decipher to a valid block: wrong key or a corrupted block) count
 as a wrong PIN.  Any other error code, a closed connection or a timeout
-raises ``SecurityUnavailable`` (the host answers 91) and the connection is
-replaced.
+raises ``SecurityUnavailable`` (the host answers 91); a broken connection is
+replaced on its next use.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import socket
+from collections import deque
 
 from host_sim.acquirer import emv
 from host_sim.acquirer.security import ArqcCheck, PinCheck, SecurityUnavailable
@@ -33,6 +38,87 @@ PIN_BLOCK_ERRORS = ("20", "24")
 TDES_FORMAT_0 = 0
 
 
+def mac_fields(key_ref: str, data: bytes, size: int) -> str:
+    """M6/M8 fields with the message in binary (input format 0: one Latin-1
+    character per byte, as the HSM reads it) — half the bytes of the client's
+    hex form and no hex parsing in the HSM; CMAC (algorithm 5), no padding."""
+    sizes = {4: "0", 8: "1", 16: "2"}
+    return f"00{sizes[size]}50FFF{key_ref}{len(data):04X}" + data.decode("latin-1")
+
+
+class _Pipe(asyncio.Protocol):
+    """One HSM connection carrying many commands at once.
+
+    Requests queued during one event-loop iteration leave in one write; the
+    HSM answers the frames of one read in order (and in one write), so the
+    answers are matched first-in first-out and checked by the client's
+    ``unframe`` (header echoed, response code = command code + 1)."""
+
+    def __init__(self, header: bytes) -> None:
+        self.header = header
+        self.transport: asyncio.Transport | None = None
+        self.pending: deque[tuple[str, asyncio.Future[tuple[str, str]]]] = deque()
+        self.outbox: list[bytes] = []
+        self.buffer = bytearray()
+        self.closed = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def send(self, code: str, fields: str) -> asyncio.Future[tuple[str, str]]:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[tuple[str, str]] = loop.create_future()
+        if self.closed or self.transport is None:
+            future.set_exception(ConnectionError("HSM connection closed"))
+            return future
+        if not self.outbox:
+            loop.call_soon(self._flush)
+        self.outbox.append(hsm.frame(self.header, code, fields))
+        self.pending.append((code, future))
+        return future
+
+    def _flush(self) -> None:
+        if self.outbox and self.transport is not None and not self.closed:
+            self.transport.write(b"".join(self.outbox))
+        self.outbox.clear()
+
+    def data_received(self, data: bytes) -> None:
+        buf = self.buffer
+        buf += data
+        pos = 0
+        while len(buf) - pos >= 2:
+            length = (buf[pos] << 8) | buf[pos + 1]
+            if len(buf) - pos - 2 < length:
+                break
+            body = bytes(buf[pos + 2 : pos + 2 + length])
+            pos += 2 + length
+            if not self.pending:
+                self._fail(ConnectionError("HSM answered a command never sent"))
+                return
+            code, future = self.pending.popleft()
+            if future.done():
+                continue
+            try:
+                future.set_result(hsm.unframe(self.header, code, body))
+            except hsm.HsmError as exc:
+                future.set_exception(exc)
+        if pos:
+            del buf[:pos]
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._fail(ConnectionError("HSM connection lost"))
+
+    def _fail(self, exc: Exception) -> None:
+        self.closed = True
+        while self.pending:
+            _code, future = self.pending.popleft()
+            if not future.done():
+                future.set_exception(exc)
+        if self.transport is not None:
+            self.transport.close()
+
+
 class HsmSecurity:
     def __init__(
         self,
@@ -40,60 +126,58 @@ class HsmSecurity:
         port: int,
         zpk_ref: str = "",
         header: bytes = b"0000",
-        connections: int = 8,
+        connections: int = 2,
         timeout: float = 5.0,
     ) -> None:
         self.host, self.port, self.header = host, port, header
         self.zpk_ref = zpk_ref
         self.size = connections
         self.timeout = timeout
-        self._idle: asyncio.Queue[hsm.AsyncHsmClient] | None = None
-        self._clients: list[hsm.AsyncHsmClient] = []
+        self._pipes: list[_Pipe] = []
+        self._next = 0
         self.calls = 0
 
     async def connect(self) -> HsmSecurity:
-        self._idle = asyncio.Queue()
-        for _ in range(self.size):
-            client = await self._new_client()
-            self._idle.put_nowait(client)
+        self._pipes = [await self._open() for _ in range(self.size)]
         return self
 
-    async def _new_client(self) -> hsm.AsyncHsmClient:
+    async def _open(self) -> _Pipe:
+        loop = asyncio.get_running_loop()
         try:
-            client = await asyncio.wait_for(
-                hsm.AsyncHsmClient(self.host, self.port, self.header).connect(), self.timeout
+            _transport, pipe = await asyncio.wait_for(
+                loop.create_connection(lambda: _Pipe(self.header), self.host, self.port),
+                self.timeout,
             )
         except (OSError, TimeoutError) as exc:
             raise SecurityUnavailable(f"HSM {self.host}:{self.port}: {exc}") from None
-        self._clients.append(client)
-        return client
+        if pipe.transport is not None:
+            sock = pipe.transport.get_extra_info("socket")
+            if sock is not None:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return pipe
 
     async def close(self) -> None:
-        for client in self._clients:
-            with contextlib.suppress(OSError):
-                await client.close()
-        self._clients.clear()
+        for pipe in self._pipes:
+            pipe.closed = True
+            if pipe.transport is not None:
+                pipe.transport.close()
+        self._pipes = []
 
     async def exchange(self, code: str, fields: str) -> tuple[str, str]:
-        """One command on an idle connection: (error code, response fields)."""
-        if self._idle is None:
+        """One command: (error code, response fields)."""
+        if not self._pipes:
             await self.connect()
-        assert self._idle is not None
-        client = await self._idle.get()
+        self._next = (self._next + 1) % len(self._pipes)
+        index = self._next
+        pipe = self._pipes[index]
+        if pipe.closed:
+            pipe = self._pipes[index] = await self._open()
         self.calls += 1
         try:
-            result = await asyncio.wait_for(client.exchange(code, fields), self.timeout)
-        except (OSError, TimeoutError, asyncio.IncompleteReadError, hsm.HsmError) as exc:
-            with contextlib.suppress(OSError):
-                await client.close()
-            self._clients.remove(client)
-            try:
-                self._idle.put_nowait(await self._new_client())
-            except SecurityUnavailable:
-                self._idle.put_nowait(client)  # reconnect on its next use
+            return await asyncio.wait_for(pipe.send(code, fields), self.timeout)
+        except (OSError, TimeoutError, hsm.HsmError) as exc:
+            pipe._fail(ConnectionError("HSM connection dropped"))
             raise SecurityUnavailable(f"HSM {code}: {type(exc).__name__}") from None
-        self._idle.put_nowait(client)
-        return result
 
     async def _verify(self, code: str, fields: str, wrong: tuple[str, ...] = ()) -> bool:
         error, _out = await self.exchange(code, fields)
@@ -143,11 +227,11 @@ class HsmSecurity:
         return await self._verify("EA", fields, PIN_BLOCK_ERRORS)
 
     async def verify_mac(self, key_ref: str, data: bytes, mac: bytes) -> bool:
-        fields = hsm.req_mac(key_ref, data, "cmac", len(mac), 0) + mac.hex().upper()
+        fields = mac_fields(key_ref, data, len(mac)) + mac.hex().upper()
         return await self._verify("M8", fields)
 
     async def generate_mac(self, key_ref: str, data: bytes) -> bytes:
-        error, out = await self.exchange("M6", hsm.req_mac(key_ref, data, "cmac", 8, 0))
+        error, out = await self.exchange("M6", mac_fields(key_ref, data, 8))
         if error != "00":
             raise SecurityUnavailable(f"HSM M6: error {error}")
         return bytes.fromhex(out)

@@ -42,7 +42,7 @@ class HostService:
         host: str = "127.0.0.1",
         port: int = 0,
         hsm_header: bytes = b"0000",
-        hsm_connections: int = 8,
+        hsm_connections: int = 2,
         zpk_ref: str | None = None,
         security: Security | None = None,
     ) -> HostService:
@@ -50,6 +50,7 @@ class HostService:
         it does not answer) and listen.  ``zpk_ref`` defaults to the TEST
         ZPK under the TEST LMK (what ``payterm hsm`` runs with by default)."""
         db = HostDb(db_path)
+        db.start_checkpointer()
         if security is None:
             zpk = zpk_ref or seeding.KeyRefs(Lmk.test()).zpk()
             hsm = HsmSecurity(hsm_host, hsm_port, zpk, hsm_header, hsm_connections)

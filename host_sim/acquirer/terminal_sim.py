@@ -12,11 +12,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import time
 from dataclasses import dataclass, field
 
+from cryptography.hazmat.primitives.ciphers import algorithms
+from cryptography.hazmat.primitives.cmac import CMAC
+
 from host_sim.acquirer import seed
-from hsm_sim.crypto import aes, dukpt_aes, emv_ac, emv_kd, pinblock
+from hsm_sim.crypto import dukpt_aes, emv_ac, emv_kd, pinblock
 from protocols import iso8583, tlv
 from protocols.crypto import aes_dukpt
 from protocols.iso8583_specs import PAYTERM_1987
@@ -167,16 +171,23 @@ class SimTerminal:
             "70": "301",
         }
 
+    def cmac(self, data: bytes) -> bytes:
+        """AES-CMAC, leftmost 8 bytes (OpenSSL through ``cryptography``: the
+        simulated terminals must stay cheaper than the host they load)."""
+        mac = CMAC(algorithms.AES(self.mac_key))
+        mac.update(data)
+        return mac.finalize()[:MAC_LEN]
+
     def encode(self, msg: dict[str, str]) -> bytes:
         """Encode; sign with the terminal's MAC key unless it is an 0800."""
         if not self.mac or msg["t"].startswith("08"):
             return iso8583.encode(msg, PAYTERM_1987)
         mac_field = "128" if any(k.isdigit() and int(k) > 64 for k in msg) else "64"
         wire = iso8583.encode(dict(msg, **{mac_field: bytes(MAC_LEN)}), PAYTERM_1987)
-        return wire[:-MAC_LEN] + aes.cmac(self.mac_key, wire[:-MAC_LEN])[:MAC_LEN]
+        return wire[:-MAC_LEN] + self.cmac(wire[:-MAC_LEN])
 
     def mac_ok(self, wire: bytes) -> bool:
-        return aes.cmac(self.mac_key, wire[:-MAC_LEN])[:MAC_LEN] == wire[-MAC_LEN:]
+        return hmac.compare_digest(self.cmac(wire[:-MAC_LEN]), wire[-MAC_LEN:])
 
 
 class Link:

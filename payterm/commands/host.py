@@ -74,7 +74,7 @@ def _serve_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="0 picks a free port")
     parser.add_argument("--hsm", default=DEFAULT_HSM, help="HSM address HOST:PORT")
     parser.add_argument("--hsm-header", default="0000", help="HSM message header")
-    parser.add_argument("--hsm-connections", type=int, default=8)
+    parser.add_argument("--hsm-connections", type=int, default=2)
     parser.add_argument("--db", default=":memory:", help="SQLite database file")
     parser.add_argument("--seed", action="store_true", help="write the TEST data first")
     parser.add_argument("--terminals", type=int, default=64, help="with --seed")
