@@ -113,3 +113,20 @@ def test_kq_mode_2_arpc_only_and_errors(client: HsmClient, issuer: dict[str, str
     assert client.exchange("KQ", fields)[0] == "15"
     fields = req_kq(0, 18, issuer["ac"], PAN, PSN, ATC, UN, DATA, arqc)
     assert client.exchange("KQ", fields[:-4])[0] == "15"  # ARQC cut short
+
+
+def test_kq_mastercard_cvn16_session_key_uses_the_unpredictable_number(
+    client: HsmClient,
+) -> None:
+    imk = issuer_master_keys("payterm-test-mc")["ac"]
+    issuer_mc = import_issuer_keys(client, "payterm-test-mc", ZMK, lmk_block("K0", ZMK, mode="B"))
+    pan = "5413330089010012"
+    icc_mk = pyemv.kd.derive_icc_mk_a(imk, pan, "00")
+    for un in (UN, bytes.fromhex("CAFEBABE")):
+        sk = pyemv.kd.derive_common_sk(icc_mk, ATC + b"\x00\x00" + un)
+        arqc = pyemv.ac.generate_ac(sk, DATA, pyemv.ac.PaddingType.EMV)
+        arc = b"\x00\x10"
+        arpc = client.verify_arqc(16, issuer_mc["ac"], pan, "00", ATC, un, DATA, arqc, arc=arc)
+        assert arpc == pyemv.ac.generate_arpc_1(icc_mk, arqc, arc)
+        other_un = bytes(4)
+        assert client.verify_arqc(16, issuer_mc["ac"], pan, "00", ATC, other_un, DATA, arqc) is None
