@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import boards
 from host_sim.cardreader import T0_ATR, BackgroundCardReader, CardSlot, T0Card, T1Card
@@ -34,6 +36,7 @@ from tools import mpytest
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SIM_HEAP = boards.load("sim")["memory"]["heap"]
 PROFILE = "contact_offline_pin"
+FUZZ_CARD = load_profile(PROFILE)
 
 PRELUDE = """
 import json
@@ -342,3 +345,33 @@ def test_standalone_server_prints_its_port_and_stops_on_sigterm() -> None:
         check=False,
     )
     assert bad.returncode == 2
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    protocol=st.sampled_from([None, "T=0"]),
+    chunks=st.lists(st.binary(min_size=0, max_size=300), max_size=8),
+    powered=st.booleans(),
+)
+def test_arbitrary_bytes_never_break_the_slot(
+    protocol: str | None, chunks: list[bytes], powered: bool
+) -> None:
+    card = FUZZ_CARD
+    slot = CardSlot(card, protocol)
+    if powered:
+        slot.receive(bytes.fromhex("FFA501"))
+    for chunk in chunks:
+        slot.receive(chunk)  # never raises
+    slot.idle()  # the line goes quiet: back to a boundary
+    if slot.card is None:  # garbage cannot pull a card, only remove() can
+        raise AssertionError("card gone")
+    atr = slot.receive(bytes.fromhex("FFA501"))
+    assert atr == (card.atr if protocol is None else T0_ATR)
+    select = bytes.fromhex("00A404000E315041592E5359532E444446303100")
+    if protocol is None:
+        slot.receive(t1.encode(t1.s_block(t1.S_IFS, False, 254)))
+        answer = t1.decode(slot.receive(t1.encode(t1.i_block(0, select))))
+        assert answer.inf[-2:] == b"\x90\x00"
+    else:
+        assert slot.receive(select[:5]) == b"\xa4"
+        assert slot.receive(select[5:-1])[:1] == b"\x61"

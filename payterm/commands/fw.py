@@ -99,6 +99,7 @@ def run_run(args: argparse.Namespace) -> int:
         DEFAULT_NFC_CARD,
         board_config,
     )
+    from tools.mpytest import MicroPythonNotFound
 
     _known_board(args.board)
     try:
@@ -135,7 +136,11 @@ def run_run(args: argparse.Namespace) -> int:
         sys.stderr.write(json.dumps(info) + "\n")
         sys.stderr.flush()
 
-    return run(options, on_ready=ready)
+    try:
+        return run(options, on_ready=ready)
+    except MicroPythonNotFound as exc:
+        print(f"payterm fw run: {exc}", file=sys.stderr)
+        return 1
 
 
 def run_build(args: argparse.Namespace) -> int:
