@@ -12,6 +12,7 @@ the database as it was.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import hashlib
 import logging
 import secrets
@@ -23,7 +24,7 @@ from typing import Any
 
 from host_sim.acquirer import codes
 from host_sim.acquirer.db import HostDb, Terminal
-from host_sim.acquirer.security import Security
+from host_sim.acquirer.security import Security, SecurityUnavailable
 from protocols import iso8583
 from protocols.iso8583_specs import PAYTERM_1987
 
@@ -32,6 +33,49 @@ log = logging.getLogger("payterm.acquirer")
 Commit = Callable[[sqlite3.Connection, bytes], None]
 AUTH_CODE_ALPHABET = "0123456789ABCDEFGHJKLMNPQRSTUVWXYZ"
 MAC_LEN = 8
+
+
+class GateClosed(Exception):
+    """The request's MAC did not verify (63) or could not be checked (91):
+    nothing may be committed or answered from stored data."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+# The verification of the current request's MAC, started by the processor
+# as soon as the request is read and awaited by ``pass_gate`` before any
+# commit: the MAC check runs beside the PIN and ARQC checks instead of before
+# them, and nothing is written until it has passed.
+MAC_GATE: contextvars.ContextVar[asyncio.Future[bool] | None] = contextvars.ContextVar(
+    "mac_gate", default=None
+)
+
+
+async def pass_gate() -> None:
+    gate = MAC_GATE.get()
+    if gate is None:
+        return
+    try:
+        ok = await asyncio.shield(gate)
+    except SecurityUnavailable:
+        raise GateClosed(codes.ISSUER_UNAVAILABLE) from None
+    if not ok:
+        raise GateClosed(codes.SECURITY_VIOLATION)
+
+
+class Reply(bytes):
+    """An encoded response that remembers its response code (field 39), so
+    the front end can journal it without decoding the message again."""
+
+    code: str = ""
+
+    @classmethod
+    def of(cls, wire: bytes, code: str) -> Reply:
+        reply = cls(wire)
+        reply.code = code
+        return reply
 
 
 @dataclass
@@ -85,25 +129,28 @@ class HostContext:
 
     # -- responses ---------------------------------------------------------------
 
-    async def encode(self, response: dict[str, str], terminal: Terminal | None) -> bytes:
+    async def encode(self, response: dict[str, str], terminal: Terminal | None) -> Reply:
         """Encode; MAC it when the terminal has a MAC key (field 64 or 128)."""
-        if terminal is None or not terminal.mac_key_ref or response.get("39") == "63":
-            return iso8583.encode(response, self.spec)
+        code = response.get("39", "")
+        if terminal is None or not terminal.mac_key_ref or code == "63":
+            return Reply.of(iso8583.encode(response, self.spec), code)
         mac_field = "128" if any(int(k) > 64 for k in response if k.isdigit()) else "64"
         response[mac_field] = bytes(MAC_LEN).hex()
         wire = iso8583.encode(response, self.spec)
         mac = await self.security.generate_mac(terminal.mac_key_ref, wire[:-MAC_LEN])
         response[mac_field] = mac.hex().upper()
-        return wire[:-MAC_LEN] + mac
+        return Reply.of(wire[:-MAC_LEN] + mac, code)
 
     async def finish(
         self,
         response: dict[str, str],
         terminal: Terminal,
         commit: Commit | None,
-    ) -> bytes:
-        """Encode and MAC ``response``; run ``commit(conn, wire)`` in one
-        transaction.  A failure of the commit gives 96 and posts nothing."""
+    ) -> Reply:
+        """Once the request's MAC has verified (``pass_gate``), encode and
+        MAC ``response`` and run ``commit(conn, wire)`` in one transaction.
+        A failure of the commit gives 96 and posts nothing."""
+        await pass_gate()
         wire = await self.encode(response, terminal)
         if commit is None:
             return wire

@@ -9,7 +9,10 @@ For every decoded 0100, 0200, 0220, 0400, 0420 and 0500 (and the repeats
 3. MAC: when the terminal has a MAC key, the last 8 bytes of the request
    (field 64, or 128 with a secondary bitmap) must be the AES-CMAC of the
    bytes before them, verified by the HSM (M8) → else 63; the HSM
-   unreachable → 91;
+   unreachable → 91.  The M8 is sent at once and runs beside the handler's
+   own HSM work (PIN, ARQC); the handler's result is committed, and a stored
+   answer replayed, only after it has passed (``context.pass_gate``), so a
+   request with a bad MAC changes nothing;
 4. duplicates: the same terminal, STAN, transmission time (field 7) and
    message type as an earlier request — with the same content, the first
    response is sent again byte for byte; with other content, 94.  A request
@@ -28,7 +31,7 @@ import logging
 from collections.abc import Awaitable
 
 from host_sim.acquirer import advice, authorisation, codes, reversal, settlement
-from host_sim.acquirer.context import HostContext, digest
+from host_sim.acquirer.context import MAC_GATE, GateClosed, HostContext, Reply, digest, pass_gate
 from host_sim.acquirer.db import Terminal
 from host_sim.acquirer.messages import missing_fields, response_to
 from host_sim.acquirer.security import SecurityUnavailable
@@ -39,6 +42,13 @@ SERVED = ("0100", "0200", "0220", "0221", "0400", "0401", "0420", "0421", "0500"
 MAC_LEN = 8
 
 DupKey = tuple[str, str, str, str]
+
+
+def _retrieve(future: asyncio.Future[bool]) -> None:
+    # The gate's failure is read by pass_gate; read it here too so a request
+    # that ended before reaching its gate leaves no "never retrieved" warning.
+    if not future.cancelled():
+        future.exception()
 
 
 def base_mti(mti: str) -> str:
@@ -71,16 +81,27 @@ class Processor:
             return await ctx.encode(self._reply(mti, request, codes.INVALID_MERCHANT), None)
         if terminal.status != "active":
             return await ctx.encode(self._reply(mti, request, codes.NOT_PERMITTED_TERMINAL), None)
+        token = None
         if terminal.mac_key_ref:
-            try:
-                mac_ok = await self._mac_ok(raw, request, terminal)
-            except SecurityUnavailable:
-                reply = self._reply(mti, request, codes.ISSUER_UNAVAILABLE)
-                return await ctx.encode(reply, None)
-            if not mac_ok:
-                log.warning("MAC failure from terminal %s stan %s", terminal.tid, request["11"])
-                reply = self._reply(mti, request, codes.SECURITY_VIOLATION)
-                return await ctx.encode(reply, terminal)
+            if "64" not in request and "128" not in request:
+                log.warning("no MAC from terminal %s stan %s", terminal.tid, request["11"])
+                return await ctx.encode(self._reply(mti, request, codes.SECURITY_VIOLATION), None)
+            gate = asyncio.ensure_future(
+                ctx.security.verify_mac(terminal.mac_key_ref, raw[:-MAC_LEN], raw[-MAC_LEN:])
+            )
+            gate.add_done_callback(_retrieve)
+            token = MAC_GATE.set(gate)
+        try:
+            return await self._dispatch_checked(raw, normalised, request, terminal)
+        finally:
+            if token is not None:
+                MAC_GATE.reset(token)
+
+    async def _dispatch_checked(
+        self, raw: bytes, normalised: dict[str, str], request: dict[str, str], terminal: Terminal
+    ) -> bytes:
+        ctx = self.ctx
+        mti = normalised["t"]
         if mti == "0500":
             return await self._guarded(settlement.handle(ctx, normalised, terminal), mti, request,
                                        terminal)  # fmt: skip
@@ -99,8 +120,12 @@ class Processor:
             await asyncio.shield(pending)
         stored = self.ctx.db.find_transaction(*key)
         if stored is not None:
+            try:
+                await pass_gate()
+            except GateClosed as closed:
+                return await self._closed(closed, mti, original, terminal)
             if stored.request_digest == req_digest:
-                return stored.response
+                return Reply.of(stored.response, stored.response_code)
             return await self.ctx.encode(self._reply(mti, original, codes.DUPLICATE), terminal)
         future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
         self._in_flight[key] = future
@@ -130,6 +155,8 @@ class Processor:
     ) -> bytes:
         try:
             return await work
+        except GateClosed as closed:
+            return await self._closed(closed, mti, request, terminal)
         except SecurityUnavailable:
             reply = self._reply(mti, request, codes.ISSUER_UNAVAILABLE)
         except Exception:
@@ -140,13 +167,16 @@ class Processor:
         except SecurityUnavailable:
             return await self.ctx.encode(reply, None)
 
-    async def _mac_ok(self, raw: bytes, request: dict[str, str], terminal: Terminal) -> bool:
-        if "64" not in request and "128" not in request:
-            return False
-        assert terminal.mac_key_ref is not None
-        return await self.ctx.security.verify_mac(
-            terminal.mac_key_ref, raw[:-MAC_LEN], raw[-MAC_LEN:]
-        )
+    async def _closed(
+        self, closed: GateClosed, mti: str, request: dict[str, str], terminal: Terminal
+    ) -> bytes:
+        if closed.code == codes.SECURITY_VIOLATION:
+            log.warning("MAC failure from terminal %s stan %s", terminal.tid, request["11"])
+            return await self.ctx.encode(self._reply(mti, request, closed.code), None)
+        try:
+            return await self.ctx.encode(self._reply(mti, request, closed.code), terminal)
+        except SecurityUnavailable:
+            return await self.ctx.encode(self._reply(mti, request, closed.code), None)
 
     @staticmethod
     def _reply(mti: str, request: dict[str, str], code: str) -> dict[str, str]:

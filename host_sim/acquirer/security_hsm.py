@@ -57,7 +57,7 @@ class _Pipe(asyncio.Protocol):
     def __init__(self, header: bytes) -> None:
         self.header = header
         self.transport: asyncio.Transport | None = None
-        self.pending: deque[tuple[str, asyncio.Future[tuple[str, str]]]] = deque()
+        self.pending: deque[tuple[str, asyncio.Future[tuple[str, str]], float]] = deque()
         self.outbox: list[bytes] = []
         self.buffer = bytearray()
         self.closed = False
@@ -75,8 +75,12 @@ class _Pipe(asyncio.Protocol):
         if not self.outbox:
             loop.call_soon(self._flush)
         self.outbox.append(hsm.frame(self.header, code, fields))
-        self.pending.append((code, future))
+        self.pending.append((code, future, loop.time()))
         return future
+
+    def oldest(self) -> float | None:
+        """When the oldest unanswered command was sent (loop time)."""
+        return self.pending[0][2] if self.pending else None
 
     def _flush(self) -> None:
         if self.outbox and self.transport is not None and not self.closed:
@@ -96,7 +100,7 @@ class _Pipe(asyncio.Protocol):
             if not self.pending:
                 self._fail(ConnectionError("HSM answered a command never sent"))
                 return
-            code, future = self.pending.popleft()
+            code, future, _sent = self.pending.popleft()
             if future.done():
                 continue
             try:
@@ -112,7 +116,7 @@ class _Pipe(asyncio.Protocol):
     def _fail(self, exc: Exception) -> None:
         self.closed = True
         while self.pending:
-            _code, future = self.pending.popleft()
+            _code, future, _sent = self.pending.popleft()
             if not future.done():
                 future.set_exception(exc)
         if self.transport is not None:
@@ -135,11 +139,27 @@ class HsmSecurity:
         self.timeout = timeout
         self._pipes: list[_Pipe] = []
         self._next = 0
+        self._watchdog: asyncio.TimerHandle | None = None
         self.calls = 0
 
     async def connect(self) -> HsmSecurity:
         self._pipes = [await self._open() for _ in range(self.size)]
+        if self._watchdog is None:
+            self._watchdog = asyncio.get_running_loop().call_later(1.0, self._watch)
         return self
+
+    def _watch(self) -> None:
+        """Once a second: a connection whose oldest command has waited longer
+        than ``timeout`` is failed (its callers get ``SecurityUnavailable``)
+        and replaced on its next use.  One timer for all commands instead of
+        one per command."""
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        for pipe in self._pipes:
+            sent = pipe.oldest()
+            if sent is not None and now - sent > self.timeout:
+                pipe._fail(TimeoutError("HSM did not answer in time"))
+        self._watchdog = loop.call_later(min(1.0, self.timeout), self._watch)
 
     async def _open(self) -> _Pipe:
         loop = asyncio.get_running_loop()
@@ -157,6 +177,9 @@ class HsmSecurity:
         return pipe
 
     async def close(self) -> None:
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
         for pipe in self._pipes:
             pipe.closed = True
             if pipe.transport is not None:
@@ -174,7 +197,7 @@ class HsmSecurity:
             pipe = self._pipes[index] = await self._open()
         self.calls += 1
         try:
-            return await asyncio.wait_for(pipe.send(code, fields), self.timeout)
+            return await pipe.send(code, fields)
         except (OSError, TimeoutError, hsm.HsmError) as exc:
             pipe._fail(ConnectionError("HSM connection dropped"))
             raise SecurityUnavailable(f"HSM {code}: {type(exc).__name__}") from None

@@ -18,7 +18,6 @@ connections are served concurrently.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections import deque
@@ -106,10 +105,7 @@ class AcquirerHost:
         return wire
 
     def _record_wire(self, peer: str, mti: str, request: dict[str, str], wire: bytes) -> None:
-        code = ""
-        with contextlib.suppress(DecodeError):
-            code = iso8583.decode(wire, self.spec).get("39", "")
-        self._record(peer, mti, request, {"39": code})
+        self._record(peer, mti, request, {"39": getattr(wire, "code", "")})
 
     def _record(
         self, peer: str, mti: str, request: dict[str, str], response: dict[str, str]
@@ -123,44 +119,113 @@ class AcquirerHost:
             at=time.time(),
         )
         self.journal.append(entry)
-        log.info(
-            "%s %s stan=%s tid=%s -> %s", peer, mti, entry.stan, entry.terminal, entry.response_code
-        )
-
-    async def serve_connection(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
-        peername = writer.get_extra_info("peername")
-        peer = f"{peername[0]}:{peername[1]}" if peername else "-"
-        try:
-            while True:
-                try:
-                    header = await asyncio.wait_for(
-                        reader.readexactly(iso8583.FRAME_HEADER_LEN), READ_TIMEOUT_S
-                    )
-                except (asyncio.IncompleteReadError, TimeoutError):
-                    return
-                length = int.from_bytes(header, "big")
-                if length == 0 or length > self.max_frame:
-                    log.warning("closing %s: frame length %d", peer, length)
-                    return
-                try:
-                    message = await asyncio.wait_for(reader.readexactly(length), READ_TIMEOUT_S)
-                except (asyncio.IncompleteReadError, TimeoutError):
-                    return
-                response = await self.respond_async(message, peer)
-                if response is None:
-                    log.warning("closing %s: unreadable message type", peer)
-                    return
-                writer.write(iso8583.frame(response))
-                await writer.drain()
-        except ConnectionError:
-            return
-        finally:
-            writer.close()
+        if log.isEnabledFor(logging.INFO):
+            log.info(
+                "%s %s stan=%s tid=%s -> %s",
+                peer, mti, entry.stan, entry.terminal, entry.response_code,
+            )  # fmt: skip
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> asyncio.Server:
-        return await asyncio.start_server(self.serve_connection, host, port)
+        loop = asyncio.get_running_loop()
+        return await loop.create_server(lambda: IsoConnection(self), host, port)
+
+
+class IsoConnection(asyncio.Protocol):
+    """One terminal connection: frames in, answers out in request order.
+
+    Frames are cut from the byte stream as they arrive; the messages of a
+    connection are answered one after the other by one task (started when a
+    message arrives on an idle connection), so a terminal's requests never
+    overtake each other while different terminals are served concurrently.
+    A bad length or an unreadable MTI closes this connection only; so does
+    ``READ_TIMEOUT_S`` without a complete frame."""
+
+    MAX_QUEUED = 64  # stop reading a peer that sends without reading answers
+
+    def __init__(self, host: AcquirerHost) -> None:
+        self.host = host
+        self.transport: asyncio.Transport | None = None
+        self.peer = "-"
+        self.buffer = bytearray()
+        self.queue: deque[bytes] = deque()
+        self.busy = False
+        self.closing = False
+        self.last_frame = 0.0
+        self.idle_timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        peername = transport.get_extra_info("peername")
+        if peername:
+            self.peer = f"{peername[0]}:{peername[1]}"
+        loop = asyncio.get_running_loop()
+        self.last_frame = loop.time()
+        self.idle_timer = loop.call_later(READ_TIMEOUT_S, self._idle_check)
+
+    def _idle_check(self) -> None:
+        loop = asyncio.get_running_loop()
+        idle = loop.time() - self.last_frame
+        if idle >= READ_TIMEOUT_S and not self.busy:
+            self._close()
+        else:
+            self.idle_timer = loop.call_later(max(READ_TIMEOUT_S - idle, 1.0), self._idle_check)
+
+    def data_received(self, data: bytes) -> None:
+        if self.closing:
+            return
+        buf = self.buffer
+        buf += data
+        pos = 0
+        size = len(buf)
+        while size - pos >= iso8583.FRAME_HEADER_LEN:
+            length = (buf[pos] << 8) | buf[pos + 1]
+            if length == 0 or length > self.host.max_frame:
+                log.warning("closing %s: frame length %d", self.peer, length)
+                self._close()
+                return
+            end = pos + iso8583.FRAME_HEADER_LEN + length
+            if end > size:
+                break
+            self.queue.append(bytes(buf[pos + iso8583.FRAME_HEADER_LEN : end]))
+            pos = end
+        if pos:
+            del buf[:pos]
+            self.last_frame = asyncio.get_running_loop().time()
+        if self.queue and not self.busy:
+            self.busy = True
+            asyncio.get_running_loop().create_task(self._answer())
+        if len(self.queue) > self.MAX_QUEUED and self.transport is not None:
+            self.transport.pause_reading()
+
+    async def _answer(self) -> None:
+        try:
+            while self.queue and not self.closing:
+                message = self.queue.popleft()
+                response = await self.host.respond_async(message, self.peer)
+                if response is None:
+                    log.warning("closing %s: unreadable message type", self.peer)
+                    self._close()
+                    return
+                if self.transport is None or self.transport.is_closing():
+                    return
+                self.transport.write(iso8583.frame(response))
+                if len(self.queue) <= self.MAX_QUEUED:
+                    self.transport.resume_reading()
+        finally:
+            self.busy = False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closing = True
+        self.queue.clear()
+        if self.idle_timer is not None:
+            self.idle_timer.cancel()
+
+    def _close(self) -> None:
+        self.closing = True
+        self.queue.clear()
+        if self.transport is not None:
+            self.transport.close()
 
 
 def _read_mti(message: bytes, spec: dict[str, dict[str, object]]) -> str | None:

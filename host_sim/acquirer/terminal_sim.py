@@ -203,10 +203,11 @@ class Link:
 
     async def send_raw(self, wire: bytes, timeout: float = 10.0) -> bytes:
         self.writer.write(iso8583.frame(wire))
-        header = await asyncio.wait_for(self.reader.readexactly(2), timeout)
-        return await asyncio.wait_for(
-            self.reader.readexactly(int.from_bytes(header, "big")), timeout
-        )
+        return await asyncio.wait_for(self._read_frame(), timeout)
+
+    async def _read_frame(self) -> bytes:
+        header = await self.reader.readexactly(2)
+        return await self.reader.readexactly(int.from_bytes(header, "big"))
 
     async def close(self) -> None:
         self.writer.close()
