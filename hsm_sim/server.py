@@ -39,6 +39,7 @@ log = logging.getLogger("payterm.hsm")
 DEFAULT_HEADER_LENGTH = 4
 DEFAULT_MAX_FRAME = 32768
 INVALID_CODE = "ZZ"
+MAX_RESPONSE = 0xFFFF
 
 
 def response_code(code: str) -> str:
@@ -100,6 +101,8 @@ class HsmServer:
             except Exception as exc:  # an HSM answers even its own bugs
                 error = errs.INTERNAL_ERROR
                 log.error("%s from %s: internal error %s", code, caller, type(exc).__name__)
+        if len(header) + 4 + len(out) > MAX_RESPONSE:
+            error, out = errs.INVALID_INPUT, ""  # the answer would not fit a 2-byte length
         self._finish(code, caller, error)
         return header + (response_code(code) + error + out).encode("latin-1")
 

@@ -147,3 +147,12 @@ def test_cmac_fast_path_equals_the_crypto_module(aes: bool) -> None:
         for data in (b"", b"x" * 15, MESSAGE):
             expected = mac.aes_cmac_mac(key, data) if aes else mac.tdes_cmac(key, data)
             assert _cmac(key, aes, data) == expected
+
+
+def test_an_answer_too_long_for_the_frame_is_error_15() -> None:
+    with running_hsm(max_frame=0xFFFF) as hsm, HsmClient(hsm.host, hsm.port) as client:
+        key = lmk_block("D0", MAC_AES, "A", "B")
+        text = "\x00" * 40000  # binary in, hex out: 80,000 characters would not fit
+        fields = f"0001FFF{key}{len(text):04X}{text}"
+        assert client.exchange("M0", fields) == ("15", "")
+        assert client.diagnostics().firmware == "0001-PT00"  # the connection goes on
