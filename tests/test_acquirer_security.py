@@ -10,7 +10,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from acquirer_support import Harness, running_host
+from acquirer_support import Harness, profile_card, running_host
 
 from host_sim.acquirer.db import SCHEMA_VERSION, HostDb, SchemaError
 from host_sim.acquirer.terminal_sim import SimCard
@@ -122,3 +122,52 @@ def test_migrations_and_newer_schema_refused(tmp_path: Path) -> None:
     assert mode == "wal"
     with pytest.raises(SchemaError):
         HostDb(path)
+
+
+def test_local_security_gives_the_hsm_answers(tmp_path: Path) -> None:
+    """The in-process implementation (for host-logic tests) against the HSM:
+    the same requests get the same codes and the same tag 91."""
+    from host_sim.acquirer.security_local import LocalSecurity
+
+    async def main() -> None:
+        (tmp_path / "a").mkdir()
+        (tmp_path / "b").mkdir()
+        async with running_host(tmp_path / "a") as real:
+            async with running_host(tmp_path / "b", security=LocalSecurity()) as local:
+                card = SimCard.load_card(0)
+                online_pin = profile_card("contact_online_pin")
+                msgs = [
+                    real.term.financial("0200", "00", 1_000, card),
+                    real.term.financial("0100", "00", 2_000, card, pin="1234"),
+                    real.term.financial("0200", "00", 1_000, card, pin="9999"),
+                    real.term.financial("0200", "00", 500, online_pin, pin="1234", with_arqc=False),
+                    real.term.financial("0200", "00", 500, online_pin, pin="4321", with_arqc=False),
+                ]
+                for msg in msgs:
+                    a = await real.send(msg)
+                    b = await local.send(msg)
+                    assert (a["39"], a.get("55")) == (b["39"], b.get("55"))
+
+    asyncio.run(main())
+
+
+def test_an_hsm_that_never_answers_gives_91(tmp_path: Path) -> None:
+    from host_sim.acquirer.security_hsm import HsmSecurity
+
+    async def main() -> None:
+        async def swallow(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await reader.read(-1)  # reads everything, answers nothing
+
+        mute = await asyncio.start_server(swallow, "127.0.0.1", 0)
+        port = mute.sockets[0].getsockname()[1]
+        security = HsmSecurity("127.0.0.1", port, timeout=0.5)
+        await security.connect()
+        async with running_host(tmp_path, security=security) as h:
+            card = SimCard.load_card(0)
+            before = h.account(card.pan)["balance"]
+            reply = await h.send(h.term.financial("0200", "00", 500, card))
+            assert reply["39"] == "91" and "64" not in reply
+            assert h.account(card.pan)["balance"] == before
+        mute.close()
+
+    asyncio.run(main())

@@ -31,7 +31,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from host_sim.acquirer.terminal_sim import Link, SimCard, SimTerminal
+from host_sim.acquirer.terminal_sim import FastLink, SimCard, SimTerminal
 from protocols import iso8583
 from protocols.errors import DecodeError
 from protocols.iso8583_specs import PAYTERM_1987
@@ -135,7 +135,7 @@ async def _terminal(
     refill: tuple[SimTerminal, list[SimCard], random.Random],
 ) -> None:
     term = refill[0]
-    link = await Link.open(host, port)
+    link = await FastLink.open(host, port)
     queue = iter(prepared)
     try:
         while time.monotonic() < deadline:
@@ -146,9 +146,9 @@ async def _terminal(
             start = time.perf_counter()
             try:
                 raw = await link.send_raw(item.wire)
-            except (OSError, asyncio.IncompleteReadError, TimeoutError):
+            except (OSError, TimeoutError):
                 stats.errors += 1
-                link = await Link.open(host, port)
+                link = await FastLink.open(host, port)
                 continue
             elapsed = time.perf_counter() - start
             stats.latencies.append(elapsed)

@@ -213,3 +213,62 @@ class Link:
         self.writer.close()
         with contextlib.suppress(OSError):
             await self.writer.wait_closed()
+
+
+class FastLink(asyncio.Protocol):
+    """A terminal connection for the load tool: one request in flight, the
+    answer delivered to a future by ``data_received`` (no stream objects,
+    no task per read), a timer per request for the timeout."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.buffer = bytearray()
+        self.waiter: asyncio.Future[bytes] | None = None
+
+    @classmethod
+    async def open(cls, host: str, port: int) -> FastLink:
+        loop = asyncio.get_running_loop()
+        _transport, link = await loop.create_connection(cls, host, port)
+        return link
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        if len(self.buffer) < 2:
+            return
+        end = 2 + ((self.buffer[0] << 8) | self.buffer[1])
+        if len(self.buffer) < end:
+            return
+        message = bytes(self.buffer[2:end])
+        del self.buffer[:end]
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_result(message)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_exception(ConnectionError("host closed the connection"))
+
+    async def send_raw(self, wire: bytes, timeout: float = 10.0) -> bytes:
+        if self.transport is None or self.transport.is_closing():
+            raise ConnectionError("not connected")
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[bytes] = loop.create_future()
+        self.waiter = waiter
+        timer = loop.call_later(timeout, _expire, waiter)
+        self.transport.write(iso8583.frame(wire))
+        try:
+            return await waiter
+        finally:
+            timer.cancel()
+
+    async def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+
+
+def _expire(waiter: asyncio.Future[bytes]) -> None:
+    if not waiter.done():
+        waiter.set_exception(TimeoutError("no answer from the host"))
