@@ -132,21 +132,23 @@ def test_local_security_gives_the_hsm_answers(tmp_path: Path) -> None:
     async def main() -> None:
         (tmp_path / "a").mkdir()
         (tmp_path / "b").mkdir()
-        async with running_host(tmp_path / "a") as real:
-            async with running_host(tmp_path / "b", security=LocalSecurity()) as local:
-                card = SimCard.load_card(0)
-                online_pin = profile_card("contact_online_pin")
-                msgs = [
-                    real.term.financial("0200", "00", 1_000, card),
-                    real.term.financial("0100", "00", 2_000, card, pin="1234"),
-                    real.term.financial("0200", "00", 1_000, card, pin="9999"),
-                    real.term.financial("0200", "00", 500, online_pin, pin="1234", with_arqc=False),
-                    real.term.financial("0200", "00", 500, online_pin, pin="4321", with_arqc=False),
-                ]
-                for msg in msgs:
-                    a = await real.send(msg)
-                    b = await local.send(msg)
-                    assert (a["39"], a.get("55")) == (b["39"], b.get("55"))
+        async with (
+            running_host(tmp_path / "a") as real,
+            running_host(tmp_path / "b", security=LocalSecurity()) as local,
+        ):
+            card = SimCard.load_card(0)
+            online_pin = profile_card("contact_online_pin")
+            msgs = [
+                real.term.financial("0200", "00", 1_000, card),
+                real.term.financial("0100", "00", 2_000, card, pin="1234"),
+                real.term.financial("0200", "00", 1_000, card, pin="9999"),
+                real.term.financial("0200", "00", 500, online_pin, pin="1234", with_arqc=False),
+                real.term.financial("0200", "00", 500, online_pin, pin="4321", with_arqc=False),
+            ]
+            for msg in msgs:
+                a = await real.send(msg)
+                b = await local.send(msg)
+                assert (a["39"], a.get("55")) == (b["39"], b.get("55"))
 
     asyncio.run(main())
 
