@@ -95,6 +95,9 @@ class HostContext:
     clock: Callable[[], float] = time.time
     _locks: dict[int, asyncio.Lock] = field(default_factory=dict)
     _rrn_seq: int = -1
+    _commits: list[tuple[Callable[[sqlite3.Connection], None], asyncio.Future[bool]]] = field(
+        default_factory=list
+    )
 
     # -- reference numbers -------------------------------------------------------
 
@@ -154,16 +157,32 @@ class HostContext:
         wire = await self.encode(response, terminal)
         if commit is None:
             return wire
-        try:
-            with self.db.transaction() as conn:
-                commit(conn, wire)
-        except sqlite3.Error as exc:
-            log.warning("database error on %s from %s: %s", response.get("t"), terminal.tid, exc)
-            failed = {k: v for k, v in response.items() if k not in ("38", "54", "55", "64")}
-            failed["39"] = codes.SYSTEM_MALFUNCTION
-            failed.pop("128", None)
-            return await self.encode(failed, terminal)
-        return wire
+        if await self._commit(lambda conn: commit(conn, wire)):
+            return wire
+        log.warning("database error on %s from %s", response.get("t"), terminal.tid)
+        failed = {k: v for k, v in response.items() if k not in ("38", "54", "55", "64")}
+        failed["39"] = codes.SYSTEM_MALFUNCTION
+        failed.pop("128", None)
+        return await self.encode(failed, terminal)
+
+    def _commit(self, unit: Callable[[sqlite3.Connection], None]) -> asyncio.Future[bool]:
+        """Group commit: the units queued during one event-loop iteration
+        are written in one SQLite transaction (``HostDb.group_commit``, one
+        SAVEPOINT each, so each unit is still all or nothing); the future
+        says whether this unit committed.  The caller answers only after."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[bool] = loop.create_future()
+        if not self._commits:
+            loop.call_soon(self._flush_commits)
+        self._commits.append((unit, future))
+        return future
+
+    def _flush_commits(self) -> None:
+        batch, self._commits = self._commits, []
+        results = self.db.group_commit([unit for unit, _future in batch])
+        for (_unit, future), ok in zip(batch, results, strict=True):
+            if not future.done():
+                future.set_result(ok)
 
 
 def digest(message: bytes) -> bytes:

@@ -35,13 +35,16 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import hmac
+import logging
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+log = logging.getLogger("payterm.acquirer")
 
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (
@@ -252,6 +255,37 @@ class HostDb:
             self._db.execute("ROLLBACK")
             raise
         self._db.execute("COMMIT")
+
+    def group_commit(self, work: list[Callable[[sqlite3.Connection], None]]) -> list[bool]:
+        """Run several units of work in one SQLite transaction, each inside
+        its own SAVEPOINT: a unit that fails is rolled back alone (False),
+        the others commit together (True) — one WAL append for the group.
+        If the COMMIT itself fails, every unit is rolled back."""
+        conn = self._db
+        results: list[bool] = []
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error:
+            return [False] * len(work)
+        try:
+            for unit in work:
+                conn.execute("SAVEPOINT unit")
+                try:
+                    unit(conn)
+                except Exception as exc:
+                    log.warning("database unit rolled back: %s", exc)
+                    conn.execute("ROLLBACK TO unit")
+                    conn.execute("RELEASE unit")
+                    results.append(False)
+                else:
+                    conn.execute("RELEASE unit")
+                    results.append(True)
+            conn.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+            return [False] * len(work)
+        return results
 
     def pan_ref(self, pan: str) -> str:
         return hmac.new(self.pan_key, pan.encode("ascii"), hashlib.sha256).hexdigest()
