@@ -180,6 +180,7 @@ def test_crash_is_a_non_zero_exit(tmp_path: Path, capsys: pytest.CaptureFixture[
     info = _ready_line(captured.err)
     assert _gone(info["firmware"]["pid"])
     assert all(_closed(p) for p in _ports(info))
+    assert _processes_using(apps) == []
 
 
 def test_hang_is_stopped_by_the_timeout(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -194,6 +195,7 @@ def test_hang_is_stopped_by_the_timeout(tmp_path: Path, capsys: pytest.CaptureFi
     info = _ready_line(captured.err)
     assert _gone(info["firmware"]["pid"])
     assert all(_closed(p) for p in _ports(info))
+    assert _processes_using(apps) == []
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
@@ -220,17 +222,22 @@ def test_signal_to_the_runner_stops_everything(tmp_path: Path, signum: int) -> N
     assert code == 128 + signum
     assert _gone(info["firmware"]["pid"])
     assert all(_closed(p) for p in _ports(info))
-    leftovers = [
-        p.name for p in Path("/proc").iterdir() if p.name.isdigit() and str(apps) in _cmdline(p)
-    ]
-    assert leftovers == []
+    assert _processes_using(apps) == []
 
 
-def _cmdline(proc_dir: Path) -> str:
-    try:
-        return (proc_dir / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-    except OSError:
-        return ""
+def _processes_using(folder: Path) -> list[str]:
+    """Processes whose command line or environment (MICROPYPATH) names ``folder``."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            text = (proc / "cmdline").read_bytes() + b"\0" + (proc / "environ").read_bytes()
+        except OSError:
+            continue
+        if str(folder).encode() in text:
+            found.append(proc.name)
+    return found
 
 
 @pytest.mark.parametrize(
