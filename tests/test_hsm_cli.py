@@ -1,6 +1,6 @@
 """`payterm hsm` in a subprocess: the listening line, a command over TCP,
 clean exit on SIGTERM; the production LMK survives a restart; bad options
-exit 2.  (Registered locally until "hsm" is in payterm.cli.COMMAND_MODULES.)"""
+exit 2."""
 
 from __future__ import annotations
 
@@ -15,23 +15,10 @@ import pytest
 
 from hsm_sim.client import HsmClient
 
-LAUNCH = (
-    "import argparse, sys\n"
-    "from payterm.commands import hsm\n"
-    "from payterm.cli import BadInput\n"
-    "p = argparse.ArgumentParser(prog='payterm')\n"
-    "hsm.register(p.add_subparsers(dest='command'))\n"
-    "a = p.parse_args(sys.argv[1:])\n"
-    "try:\n"
-    "    sys.exit(a.func(a))\n"
-    "except BadInput as exc:\n"
-    "    print(exc, file=sys.stderr); sys.exit(2)\n"
-)
-
 
 def _start(*args: str) -> tuple[subprocess.Popen[str], dict[str, Any]]:
     proc = subprocess.Popen(
-        [sys.executable, "-c", LAUNCH, "hsm", "--port", "0", *args],
+        [sys.executable, "-m", "payterm", "hsm", "--port", "0", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -90,7 +77,7 @@ def test_production_lmk_from_a_passphrase_file_survives_a_restart(tmp_path: Path
 )
 def test_bad_options_exit_2(args: list[str], code: int) -> None:
     proc = subprocess.run(
-        [sys.executable, "-c", LAUNCH, "hsm", "--port", "0", *args],
+        [sys.executable, "-m", "payterm", "hsm", "--port", "0", *args],
         capture_output=True,
         text=True,
         timeout=20,
@@ -107,7 +94,7 @@ def test_wrong_passphrase_exits_1(tmp_path: Path) -> None:
     proc, _info = _start("--db", db, "--lmk", str(good))
     _stop(proc)
     run = subprocess.run(
-        [sys.executable, "-c", LAUNCH, "hsm", "--port", "0", "--db", db, "--lmk", str(bad)],
+        [sys.executable, "-m", "payterm", "hsm", "--port", "0", "--db", db, "--lmk", str(bad)],
         capture_output=True,
         text=True,
         timeout=20,
