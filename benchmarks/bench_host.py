@@ -3,7 +3,8 @@ HSM, with `payterm host load` at 64 terminals (docs/benchmarks.md).
 
 Three processes on this machine, as they would be deployed:
 
-1. the HSM: ``payterm hsm --port 0`` (test LMK, in-memory key store);
+1. the HSM: ``payterm hsm --port 0`` (test LMK, in-memory key store) —
+   or, with ``--hsms N``, N of them, which the host uses as a cluster;
 2. the host: ``payterm host --port 0 --hsm … --db FILE`` on a database
    seeded by ``payterm host seed`` (64 terminals, 1024 synthetic CVN 18
    cards);
@@ -17,7 +18,7 @@ EC), posts it in SQLite (WAL) with its journal row, and MACs its answer (HSM
 M6).  Reported: the load tool's JSON (messages/s, ARQC authorisations/s, p50,
 p95, p99) for each run, best and median of the runs.
 
-    python -m benchmarks.bench_host [--seconds 10] [--runs 3] [--terminals 64]
+    python -m benchmarks.bench_host [--seconds 10] [--runs 3] [--terminals 64] [--hsms 1]
 """
 
 from __future__ import annotations
@@ -71,7 +72,9 @@ def _stop(proc: subprocess.Popen[str]) -> None:
         proc.communicate()
 
 
-def run(seconds: float, runs: int, terminals: int, connections: int) -> dict[str, Any]:
+def run(
+    seconds: float, runs: int, terminals: int, connections: int, hsms: int = 1
+) -> dict[str, Any]:
     results: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp:
         db = str(Path(tmp) / "host.db")
@@ -80,9 +83,9 @@ def run(seconds: float, runs: int, terminals: int, connections: int) -> dict[str
                      "--load-cards", str(terminals * 16)),
             check=True, capture_output=True,
         )  # fmt: skip
-        hsm, hsm_info = _start("hsm", "--port", "0")
+        started = [_start("hsm", "--port", "0") for _ in range(hsms)]
         try:
-            hsm_addr = f"{hsm_info['host']}:{hsm_info['port']}"
+            hsm_addr = ",".join(f"{i['host']}:{i['port']}" for _p, i in started)
             host, info = _start(
                 "host", "--port", "0", "--hsm", hsm_addr, "--db", db,
                 "--hsm-connections", str(connections),
@@ -101,11 +104,13 @@ def run(seconds: float, runs: int, terminals: int, connections: int) -> dict[str
             finally:
                 _stop(host)
         finally:
-            _stop(hsm)
+            for proc, _info in started:
+                _stop(proc)
     rates = [r["arqc_authorisations_per_second"] for r in results]
     best = max(results, key=lambda r: r["arqc_authorisations_per_second"])
     return {
         "terminals": terminals,
+        "hsm_processes": hsms,
         "seconds_per_run": seconds,
         "runs": [_summary(r) for r in results],
         "best": _summary(best),
@@ -132,9 +137,10 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--terminals", type=int, default=64)
-    parser.add_argument("--hsm-connections", type=int, default=2)
+    parser.add_argument("--hsm-connections", type=int, default=2, help="per HSM")
+    parser.add_argument("--hsms", type=int, default=1, help="HSM processes (a cluster)")
     args = parser.parse_args()
-    result = run(args.seconds, args.runs, args.terminals, args.hsm_connections)
+    result = run(args.seconds, args.runs, args.terminals, args.hsm_connections, args.hsms)
     json.dump(result, sys.stdout, indent=2)
     sys.stdout.write("\n")
     return 0

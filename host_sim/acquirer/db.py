@@ -191,8 +191,8 @@ class HostDb:
         """Move WAL checkpoints (the only step that fsyncs in WAL + NORMAL)
         off the serving thread: automatic checkpoints are switched off on this
         connection and a background thread with its own connection runs a
-        PASSIVE checkpoint every ``interval`` seconds, so a slow disk never
-        stalls the event loop in the middle of a commit."""
+        checkpoint every ``interval`` seconds, so the copying and the fsyncs
+        happen beside the event loop, not in the middle of a commit."""
         if self.path == ":memory:" or self._checkpointer is not None:
             return
         self._db.execute("PRAGMA wal_autocheckpoint = 0")
@@ -206,7 +206,14 @@ class HostDb:
         try:
             while not self._stop.wait(interval):
                 with contextlib.suppress(sqlite3.Error):
+                    # PASSIVE copies the bulk without holding anyone up; the
+                    # RESTART that follows copies what arrived meanwhile,
+                    # holding writers for that short moment, so the next
+                    # writer starts the WAL from its beginning again (a
+                    # writer that never pauses would otherwise starve the
+                    # checkpoint and the WAL would grow without bound).
                     conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                    conn.execute("PRAGMA wal_checkpoint(RESTART)")
             with contextlib.suppress(sqlite3.Error):
                 conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         finally:

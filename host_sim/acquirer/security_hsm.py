@@ -132,8 +132,13 @@ class HsmSecurity:
         header: bytes = b"0000",
         connections: int = 2,
         timeout: float = 5.0,
+        more: tuple[tuple[str, int], ...] = (),
     ) -> None:
+        """``connections`` pipelined connections to each HSM: ``host:port``
+        and the ``more`` addresses (a cluster of HSMs under the same LMK;
+        commands go round robin, and past an HSM that cannot be reached)."""
         self.host, self.port, self.header = host, port, header
+        self.addresses = [(host, port), *more]
         self.zpk_ref = zpk_ref
         self.size = connections
         self.timeout = timeout
@@ -143,7 +148,8 @@ class HsmSecurity:
         self.calls = 0
 
     async def connect(self) -> HsmSecurity:
-        self._pipes = [await self._open() for _ in range(self.size)]
+        count = self.size * len(self.addresses)
+        self._pipes = [await self._open(i) for i in range(count)]
         if self._watchdog is None:
             self._watchdog = asyncio.get_running_loop().call_later(1.0, self._watch)
         return self
@@ -161,15 +167,15 @@ class HsmSecurity:
                 pipe._fail(TimeoutError("HSM did not answer in time"))
         self._watchdog = loop.call_later(min(1.0, self.timeout), self._watch)
 
-    async def _open(self) -> _Pipe:
+    async def _open(self, index: int) -> _Pipe:
         loop = asyncio.get_running_loop()
+        host, port = self.addresses[index % len(self.addresses)]
         try:
             _transport, pipe = await asyncio.wait_for(
-                loop.create_connection(lambda: _Pipe(self.header), self.host, self.port),
-                self.timeout,
+                loop.create_connection(lambda: _Pipe(self.header), host, port), self.timeout
             )
         except (OSError, TimeoutError) as exc:
-            raise SecurityUnavailable(f"HSM {self.host}:{self.port}: {exc}") from None
+            raise SecurityUnavailable(f"HSM {host}:{port}: {exc}") from None
         if pipe.transport is not None:
             sock = pipe.transport.get_extra_info("socket")
             if sock is not None:
@@ -190,17 +196,31 @@ class HsmSecurity:
         """One command: (error code, response fields)."""
         if not self._pipes:
             await self.connect()
-        self._next = (self._next + 1) % len(self._pipes)
-        index = self._next
-        pipe = self._pipes[index]
-        if pipe.closed:
-            pipe = self._pipes[index] = await self._open()
+        pipe = await self._pick()
         self.calls += 1
         try:
             return await pipe.send(code, fields)
         except (OSError, TimeoutError, hsm.HsmError) as exc:
             pipe._fail(ConnectionError("HSM connection dropped"))
             raise SecurityUnavailable(f"HSM {code}: {type(exc).__name__}") from None
+
+    async def _pick(self) -> _Pipe:
+        """The next connection, round robin; a broken one is reopened, and
+        when its HSM cannot be reached the next one is tried."""
+        failure: SecurityUnavailable | None = None
+        for _ in range(len(self._pipes)):
+            self._next = (self._next + 1) % len(self._pipes)
+            index = self._next
+            pipe = self._pipes[index]
+            if not pipe.closed:
+                return pipe
+            try:
+                pipe = self._pipes[index] = await self._open(index)
+            except SecurityUnavailable as exc:
+                failure = exc
+                continue
+            return pipe
+        raise failure or SecurityUnavailable("no HSM connection")
 
     async def _verify(self, code: str, fields: str, wrong: tuple[str, ...] = ()) -> bool:
         error, _out = await self.exchange(code, fields)

@@ -45,6 +45,7 @@ class HostService:
         hsm_connections: int = 2,
         zpk_ref: str | None = None,
         security: Security | None = None,
+        more_hsms: tuple[tuple[str, int], ...] = (),
     ) -> HostService:
         """Open the database, connect to the HSM (``SecurityUnavailable`` if
         it does not answer) and listen.  ``zpk_ref`` defaults to the TEST
@@ -53,7 +54,7 @@ class HostService:
         db.start_checkpointer()
         if security is None:
             zpk = zpk_ref or seeding.KeyRefs(Lmk.test()).zpk()
-            hsm = HsmSecurity(hsm_host, hsm_port, zpk, hsm_header, hsm_connections)
+            hsm = HsmSecurity(hsm_host, hsm_port, zpk, hsm_header, hsm_connections, more=more_hsms)
             await hsm.connect()
             security = hsm
         ctx = HostContext(db, security)

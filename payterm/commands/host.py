@@ -72,7 +72,9 @@ def register(sub: Any) -> None:
 def _serve_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="0 picks a free port")
-    parser.add_argument("--hsm", default=DEFAULT_HSM, help="HSM address HOST:PORT")
+    parser.add_argument(
+        "--hsm", default=DEFAULT_HSM, help="HSM address HOST:PORT (several: comma-separated)"
+    )
     parser.add_argument("--hsm-header", default="0000", help="HSM message header")
     parser.add_argument("--hsm-connections", type=int, default=2)
     parser.add_argument("--db", default=":memory:", help="SQLite database file")
@@ -82,11 +84,14 @@ def _serve_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--log-level", default="WARNING", help="log level on stderr")
 
 
-def _hsm_address(text: str) -> tuple[str, int]:
-    host, sep, port = text.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise BadInput(f"--hsm must be HOST:PORT, not {text!r}")
-    return host, int(port)
+def _hsm_addresses(text: str) -> list[tuple[str, int]]:
+    out = []
+    for item in text.split(","):
+        host, sep, port = item.strip().rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise BadInput(f"--hsm must be HOST:PORT[,HOST:PORT…], not {text!r}")
+        out.append((host, int(port)))
+    return out
 
 
 def _check_counts(terminals: int, load_cards: int) -> None:
@@ -125,7 +130,7 @@ def run_load_command(args: argparse.Namespace) -> int:
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    hsm_host, hsm_port = _hsm_address(args.hsm)
+    addresses = _hsm_addresses(args.hsm)
     _check_counts(args.terminals, args.load_cards)
     logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr)
     if args.seed:
@@ -135,7 +140,7 @@ def run_serve(args: argparse.Namespace) -> int:
         seeding.seed(db, args.terminals, args.load_cards)
         db.close()
     try:
-        asyncio.run(_serve(args, hsm_host, hsm_port))
+        asyncio.run(_serve(args, addresses))
     except SecurityUnavailable as exc:
         print(f"payterm host: cannot reach the HSM: {exc}", file=sys.stderr)
         return 1
@@ -145,18 +150,20 @@ def run_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _serve(args: argparse.Namespace, hsm_host: str, hsm_port: int) -> None:
+async def _serve(args: argparse.Namespace, addresses: list[tuple[str, int]]) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
+    (hsm_host, hsm_port), *more = addresses
     service = await HostService.start(
         args.db, hsm_host, hsm_port, args.host, args.port,
         hsm_header=args.hsm_header.encode("ascii"), hsm_connections=args.hsm_connections,
+        more_hsms=tuple(more),
     )  # fmt: skip
     line = {"host": service.address[0], "port": service.port, "db": args.db,
-            "hsm": f"{hsm_host}:{hsm_port}"}  # fmt: skip
+            "hsm": args.hsm}  # fmt: skip
     sys.stdout.write(json.dumps(line) + "\n")
     sys.stdout.flush()
     await stop.wait()
