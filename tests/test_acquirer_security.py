@@ -173,3 +173,32 @@ def test_an_hsm_that_never_answers_gives_91(tmp_path: Path) -> None:
         mute.close()
 
     asyncio.run(main())
+
+
+def test_an_hsm_cluster_keeps_serving_past_a_dead_member(tmp_path: Path) -> None:
+    from host_sim.acquirer.security_hsm import HsmSecurity
+    from host_sim.acquirer.seed import KeyRefs
+    from hsm_sim.keystore import Keystore
+    from hsm_sim.lmk import Lmk
+    from hsm_sim.server import HsmServer
+
+    async def main() -> None:
+        spare = HsmServer(Lmk.test(), Keystore())
+        await spare.start()
+        dead = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
+        dead_port = dead.sockets[0].getsockname()[1]
+        dead.close()
+        await dead.wait_closed()  # nothing listens there any more
+        host, port = spare.address
+        security = HsmSecurity(
+            "127.0.0.1", dead_port, KeyRefs(Lmk.test()).zpk(), more=((host, port),)
+        )
+        await security.connect()  # one member down: still connects
+        async with running_host(tmp_path, security=security) as h:
+            card = SimCard.load_card(0)
+            for pin in (None, "1234"):
+                msg = h.term.financial("0200", "00", 500, card, pin=pin)
+                assert (await h.send(msg))["39"] == "00"
+        await spare.close()
+
+    asyncio.run(main())

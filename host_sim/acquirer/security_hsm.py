@@ -34,6 +34,7 @@ from host_sim.acquirer.security import ArqcCheck, PinCheck, SecurityUnavailable
 from hsm_sim import client as hsm
 
 DECIMALISATION = "0123456789012345"
+RETRY_S = 1.0  # an HSM that refused a connection is tried again after this
 PIN_BLOCK_ERRORS = ("20", "24")
 TDES_FORMAT_0 = 0
 
@@ -144,12 +145,25 @@ class HsmSecurity:
         self.timeout = timeout
         self._pipes: list[_Pipe] = []
         self._next = 0
+        self._retry_at: dict[int, float] = {}
         self._watchdog: asyncio.TimerHandle | None = None
         self.calls = 0
 
     async def connect(self) -> HsmSecurity:
         count = self.size * len(self.addresses)
-        self._pipes = [await self._open(i) for i in range(count)]
+        self._pipes = []
+        failure: SecurityUnavailable | None = None
+        for index in range(count):
+            try:
+                self._pipes.append(await self._open(index))
+            except SecurityUnavailable as exc:  # an HSM of the cluster is down
+                failure = exc
+                dead = _Pipe(self.header)
+                dead.closed = True
+                self._pipes.append(dead)
+                self._retry_at[index] = asyncio.get_running_loop().time() + RETRY_S
+        if failure is not None and all(pipe.closed for pipe in self._pipes):
+            raise failure
         if self._watchdog is None:
             self._watchdog = asyncio.get_running_loop().call_later(1.0, self._watch)
         return self
@@ -208,16 +222,20 @@ class HsmSecurity:
         """The next connection, round robin; a broken one is reopened, and
         when its HSM cannot be reached the next one is tried."""
         failure: SecurityUnavailable | None = None
+        now = asyncio.get_running_loop().time()
         for _ in range(len(self._pipes)):
             self._next = (self._next + 1) % len(self._pipes)
             index = self._next
             pipe = self._pipes[index]
             if not pipe.closed:
                 return pipe
+            if self._retry_at.get(index, 0.0) > now:
+                continue  # its HSM failed to connect a moment ago
             try:
                 pipe = self._pipes[index] = await self._open(index)
             except SecurityUnavailable as exc:
                 failure = exc
+                self._retry_at[index] = now + RETRY_S
                 continue
             return pipe
         raise failure or SecurityUnavailable("no HSM connection")
