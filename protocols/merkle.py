@@ -215,7 +215,9 @@ def root_from_inclusion(lh: bytes, index: int, size: int, proof: "list[bytes]") 
     return r
 
 
-def verify_inclusion(lh: bytes, index: int, size: int, proof: "list[bytes]", root_hash: bytes) -> bool:
+def verify_inclusion(
+    lh: bytes, index: int, size: int, proof: "list[bytes]", root_hash: bytes
+) -> bool:
     return root_from_inclusion(lh, index, size, proof) == root_hash
 
 

@@ -82,7 +82,9 @@ _data = st.lists(st.binary(max_size=12), min_size=1, max_size=70)
 
 @settings(max_examples=150, deadline=None)
 @given(_data, st.data())
-def test_roots_match_recursive_definition_and_proofs_verify(data: list[bytes], d: st.DataObject) -> None:
+def test_roots_match_recursive_definition_and_proofs_verify(
+    data: list[bytes], d: st.DataObject
+) -> None:
     lh = [merkle.leaf_hash(x) for x in data]
     tree = merkle.Tree(lh)
     n = len(data)
@@ -100,7 +102,7 @@ def test_roots_match_recursive_definition_and_proofs_verify(data: list[bytes], d
         bad[j] = bytes([bad[j][0] ^ 1]) + bad[j][1:]
         assert not merkle.verify_inclusion(lh[i], i, size, bad, want)
         assert not merkle.verify_inclusion(lh[i], i, size, path[:-1], want)
-    assert not merkle.verify_inclusion(lh[i], i, size, path + [want], want)
+    assert not merkle.verify_inclusion(lh[i], i, size, [*path, want], want)
     assert not merkle.verify_inclusion(merkle.leaf_hash(data[i] + b"x"), i, size, path, want)
     if size > 1:
         other = (i + 1) % size

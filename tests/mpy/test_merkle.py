@@ -62,4 +62,8 @@ def test_every_proof_in_trees_up_to_33():
                 eq(merkle.verify_inclusion(lh[i], i, n, bad, r), False, "bad incl")
         for m in range(1, n + 1):
             c = t.consistency_proof(m, n)
-            eq(merkle.verify_consistency(m, n, t.range_root(0, m), r, c), True, "cons %d/%d" % (m, n))
+            eq(
+                merkle.verify_consistency(m, n, t.range_root(0, m), r, c),
+                True,
+                "cons %d/%d" % (m, n),
+            )
