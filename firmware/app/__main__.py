@@ -1,0 +1,128 @@
+"""The terminal application as the board's program, unattended:
+
+    micropython -m firmware.app            (payterm fw run --app firmware.app)
+
+reads ONE line of JSON on stdin -- the session: the terminal's identity
+(``terminal``: tid, mid, name, name_ar, city), its TEST keys as a key
+loader would inject them (``keys``: ``mac`` AES-128 MAC key, ``ik`` the
+AES DUKPT initial key, ``ikid`` its 8-byte initial key ID, hex), optional
+``host_timeout_ms`` and ``display`` (draw the screens on the sim display),
+and ``steps``: ``{"op": "sale" | "refund" | "preauth", "amount": FILS,
+"card": "tap" | "insert", "pins": ["1234", ...]}``, ``{"op": "sign_on"}``,
+``{"op": "echo"}``, ``{"op": "forward"}``, ``{"op": "batch_close"}``.
+
+The PIN digits of a step are the script's stand-in for the keypad: each is
+handed to the flow as a fresh bytearray that the flow wipes.  Prints
+``UI {...}`` for every screen shown and ``RESULT {...}`` per step (JSON,
+the PAN masked, never a PIN), then ``DONE``.  Stdin keeps the keys off the command line.
+"""
+
+import json
+import os
+import sys
+
+import boards
+from firmware.app.batch import Batch
+from firmware.app.keys import SoftKeys
+from firmware.app.online import Online
+from firmware.app.screens import Ui
+from firmware.app.terminal import Terminal
+from protocols.iso8583_specs import PAYTERM_1987
+
+KEEP = ("kind", "amount", "result", "message", "code", "auth_code", "rrn", "stan", "kernel",
+        "outcome", "contact_outcome", "reason", "reversed", "pan_masked", "cvm_text", "signature",
+        "printer_error", "batch", "totals")  # fmt: skip
+
+
+def emit(kind: str, doc: "dict") -> None:
+    print(kind + " " + json.dumps(doc))
+
+
+class ScriptInput:
+    """PIN digits from the script, one entry per PIN prompt; None (the
+    cardholder cancels) when the step has no more."""
+
+    def __init__(self) -> None:
+        self.pins: "list[str]" = []
+
+    def pin(self) -> "bytearray | None":
+        if not self.pins:
+            return None
+        return bytearray(self.pins.pop(0).encode())
+
+
+def _hex(b: "bytes") -> str:
+    return "".join("%02X" % x for x in b)
+
+
+def report(result: "dict") -> "dict":
+    out = {}
+    for k in KEEP:
+        if k in result and result[k] is not None:
+            out[k] = result[k]
+    for k in ("tvr", "tsi"):
+        if result.get(k):
+            out[k] = _hex(result[k])
+    return out
+
+
+def main() -> int:
+    session = json.loads(sys.stdin.readline())
+    board = boards.open_board("sim")
+    clock = board.rtc()
+    keys_doc = session["keys"]
+    keys = SoftKeys(
+        bytes.fromhex(keys_doc["mac"]), bytes.fromhex(keys_doc["ik"]), bytes.fromhex(keys_doc["ikid"])
+    )
+    try:
+        online = Online(board.bus_for("acquirer"), PAYTERM_1987, keys, clock,
+                        session.get("host_timeout_ms", 15000))  # fmt: skip
+        screen = None
+        if session.get("display"):
+            from firmware.drivers.display import Screen
+
+            screen = Screen(board.display())
+        nfc = contact = printer = None
+        if session.get("nfc", True):
+            from firmware.drivers.pn532 import PN532
+
+            nfc = PN532(board.bus_for("nfc"), clock)
+            nfc.start()
+        if session.get("contact", True):
+            from firmware.drivers.iso7816 import CardReader
+
+            contact = CardReader(board.bus_for("card_reader"),
+                                 clock_hz=board.device("card_reader")["clock_hz"])  # fmt: skip
+        if session.get("printer", True):
+            from firmware.drivers.printer import Printer, for_board
+
+            printer = Printer(board.bus_for("printer"), profile=for_board(board.device("printer")),
+                              clock=clock)  # fmt: skip
+        inputs = ScriptInput()
+        terminal = Terminal(session["terminal"], online, keys, Ui(screen, emit), inputs, clock,
+                            os.urandom, Batch(session.get("batch", 1)), nfc, contact, printer)  # fmt: skip
+        for step in session["steps"]:
+            op = step["op"]
+            inputs.pins = list(step.get("pins", ()))
+            if op in ("sale", "refund", "preauth"):
+                result = terminal.sale(step["amount"], step.get("card", "tap"), op)
+            elif op == "sign_on":
+                result = terminal.sign_on()
+            elif op == "echo":
+                result = terminal.echo()
+            elif op == "forward":
+                result = terminal.forward()
+                result["kind"] = "forward"
+            elif op == "batch_close":
+                result = terminal.batch_close()
+            else:
+                raise ValueError("unknown step %r" % op)
+            inputs.pins = []
+            emit("RESULT", report(result) if op in ("sale", "refund", "preauth") else result)
+    finally:
+        board.deinit()
+    print("DONE")
+    return 0
+
+
+sys.exit(main())

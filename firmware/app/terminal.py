@@ -1,0 +1,403 @@
+"""The terminal's flows (docs/app.md): sale by tap or insert, refund,
+pre-authorisation and completion, reversal of what the host did not answer,
+advices for offline approvals, sign-on / echo and batch close.
+
+Everything is injected: the card readers (PN532 driver, ISO 7816 reader),
+the ``Online`` link, the keys (PIN block, MAC), the printer, the ``Ui``, the
+input source (``pin() -> bytearray | None``: the keypad, or a script in an
+unattended run), the board's clock and a random source.  Each flow returns
+a result dict and leaves the terminal ready for the next one."""
+
+from firmware.app import cards as cards_mod
+from firmware.app import messages as msgs
+from firmware.app import receipt as receipt_mod
+from firmware.app.keys import wipe
+from firmware.app.online import HostTimeout
+from firmware.app.screens import for_response
+from firmware.hostlink import HostLinkError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+CARD_WAIT_MS = 5000
+OFFLINE_CODE = {"contactless": "Y1", "contact": "Y1"}
+OFFLINE_AFTER_FAILED_ONLINE = "Y3"
+
+
+def _bcd2(n: int) -> int:
+    return ((n // 10) << 4) | (n % 10)
+
+
+class KernelUi:
+    """The contact kernel's cardholder interface: application choice, offline
+    PIN into VERIFY, online PIN enciphered at once by the keys."""
+
+    def __init__(self, terminal: "Terminal") -> None:
+        self.t = terminal
+        self.kernel: "Any" = None
+        self.pin_block: "tuple[bytes, bytes] | None" = None
+
+    def choose_application(self, candidates: "Any") -> int:
+        return 0
+
+    def confirm_application(self, candidate: "Any") -> bool:
+        return True
+
+    def offline_pin(self, tries: "int | None") -> "bytearray | None":
+        self.t.ui.show("pin", self.t.amount)
+        return self.t.inputs.pin()
+
+    def online_pin(self) -> bool:
+        self.t.ui.show("pin", self.t.amount)
+        pin = self.t.inputs.pin()
+        if pin is None:
+            return False
+        pan = self.kernel.store.get(0x5A) if self.kernel is not None else None
+        if not pan:
+            wipe(pin)
+            return False
+        self.pin_block = self.t.keys.pin_block(pin, cards_mod.card_from_tags({0x5A: pan}.get, "contact")["pan"])
+        return True
+
+
+class Terminal:
+    def __init__(
+        self,
+        terminal: "dict",
+        online: "Any",
+        keys: "Any",
+        ui: "Any",
+        inputs: "Any",
+        clock: "Any",
+        rng: "Any",
+        batch: "Any",
+        nfc: "Any" = None,
+        contact: "Any" = None,
+        printer: "Any" = None,
+    ) -> None:
+        self.terminal = terminal
+        self.online = online
+        self.keys = keys
+        self.ui = ui
+        self.inputs = inputs
+        self.clock = clock
+        self.rng = rng
+        self.batch = batch
+        self.nfc = nfc
+        self.contact = contact
+        self.printer = printer
+        self.amount: "int | None" = None
+        self.receipts = 0
+
+    # -- helpers ---------------------------------------------------------
+    def _dt(self) -> "tuple":
+        return self.clock.datetime()
+
+    def _result(self, kind: str, amount: int, result: str, message: str, **kw: "Any") -> "dict":
+        r = {"kind": kind, "amount": amount, "result": result, "message": message}
+        r.update(kw)
+        return r
+
+    def _exchange(self, msg: "dict") -> "dict[str, str] | None":
+        """The host's answer, or None when it did not answer in time."""
+        try:
+            return self.online.exchange(msg)
+        except HostTimeout:
+            return None
+
+    def _reverse(self, original: "dict", reason: str) -> None:
+        """Queue an 0400 for ``original`` and try to deliver it now."""
+        msg = msgs.reversal(original, self.batch.next_stan(), self._dt(), reason)
+        self.batch.reversals.append(msg)
+        self.batch.mark_reversed(original["11"])
+        self.forward()
+
+    def forward(self) -> "dict":
+        """Deliver owed reversals, then advices; a repeat (0401 / 0221) after
+        a try that got no answer.  Stops at the first silence."""
+        sent = {"reversals": 0, "advices": 0}
+        for queue, name in ((self.batch.reversals, "reversals"), (self.batch.advices, "advices")):
+            while queue:
+                msg = queue[0]
+                try:
+                    answer = self.online.exchange(msg)
+                except HostLinkError:
+                    answer = None
+                if answer is None:
+                    msg["t"] = msg["t"][:3] + "1"  # the next try is a repeat
+                    return sent
+                queue.pop(0)
+                sent[name] += 1
+        return sent
+
+    def _print(self, txn: "dict") -> None:
+        if self.printer is None:
+            return
+        copies = ("MERCHANT", "CUSTOMER") if txn["result"] == "approved" else ("CUSTOMER",)
+        try:
+            for copy in copies:
+                r = receipt_mod.build(self.printer.receipt(), self.terminal, txn, copy)
+                self.printer.print(r)
+                self.receipts += 1
+        except Exception as exc:  # PrinterError, a dead link: the sale stands
+            self.ui.show("printer")
+            txn["printer_error"] = str(exc)
+
+    def _finish(self, txn: "dict") -> "dict":
+        self.ui.show(txn["message"], txn["amount"])
+        if txn.get("card") is not None:
+            self._print(txn)
+            card = txn["card"]
+            txn["pan_masked"] = receipt_mod.mask_pan(card.get("pan"))
+            txn["card"] = None  # the PAN leaves RAM with the transaction
+        self.amount = None
+        self.ui.show("idle")
+        return txn
+
+    # -- network management ---------------------------------------------
+    def sign_on(self) -> "dict":
+        r = self._exchange(msgs.network("001", self.batch.next_stan(), self._dt(), self.terminal))
+        return {"kind": "sign_on", "code": r.get("39") if r else None}
+
+    def echo(self) -> "dict":
+        r = self._exchange(msgs.network("301", self.batch.next_stan(), self._dt(), self.terminal))
+        return {"kind": "echo", "code": r.get("39") if r else None}
+
+    # -- card reading ----------------------------------------------------
+    def _txn_data(self, amount: int, ttype: int) -> "dict":
+        dt = self._dt()
+        return {
+            "amount": amount,
+            "type": ttype,
+            "date": bytes([_bcd2(dt[0] % 100), _bcd2(dt[1]), _bcd2(dt[2])]),
+            "time": bytes([_bcd2(dt[4]), _bcd2(dt[5]), _bcd2(dt[6])]),
+        }
+
+    def _tap(self, amount: int, ttype: int) -> "Any":
+        from firmware.emv.contactless.entry_point import EntryPoint
+
+        target = self.nfc.wait_for_card(CARD_WAIT_MS)
+        if target is None:
+            return None
+        try:
+            return EntryPoint(rng=self.rng, clock=self.clock).start(target, self._txn_data(amount, ttype))
+        finally:
+            try:
+                self.nfc.release()
+                self.nfc.rf_off()
+            except Exception:  # the card left; the reader resets on the next poll
+                pass
+
+    # -- sale ------------------------------------------------------------
+    def sale(self, amount: int, interface: str, kind: str = "sale") -> "dict":
+        if not isinstance(amount, int) or amount <= 0:
+            raise ValueError("amount: a positive whole number of fils")
+        self.amount = amount
+        self.ui.show("amount", amount)
+        self.forward()
+        self.ui.show("present_card", amount)
+        if interface == "tap":
+            txn = self._sale_tap(amount, kind)
+        else:
+            txn = self._sale_insert(amount, kind)
+        return self._finish(txn)
+
+    def _base_txn(self, kind: str, amount: int, card: "dict | None") -> "dict":
+        return {
+            "kind": kind,
+            "amount": amount,
+            "card": card,
+            "dt": self._dt(),
+            "batch": self.batch.batch_field(),
+            "stan": "",
+        }
+
+    def _authorise(self, txn: "dict", icc: "bytes | None", pin: "Any") -> "dict[str, str] | None":
+        mti = "0100" if txn["kind"] == "preauth" else "0200"
+        pcode = msgs.REFUND if txn["kind"] == "refund" else msgs.PURCHASE
+        stan = self.batch.next_stan()
+        txn["stan"] = stan
+        req = msgs.financial(
+            mti, pcode, txn["amount"], stan, txn["dt"], self.terminal, txn["card"], icc, pin,
+            self.batch.batch_field(),
+        )  # fmt: skip
+        txn["request"] = req
+        self.ui.show("processing", txn["amount"])
+        try:
+            answer = self.online.exchange(req)
+        except HostLinkError:
+            answer = None
+        self.batch.add({"kind": txn["kind"], "amount": txn["amount"], "stan": stan, "mti": mti,
+                        "status": "pending", "offline": False})  # fmt: skip
+        if answer is None:
+            self._reverse(req, msgs.REVERSAL_TIMEOUT)
+            txn["reversed"] = True
+            return None
+        code = answer.get("39")
+        self._set_status(stan, "approved" if code == "00" else "declined")
+        txn["code"] = code
+        txn["auth_code"] = answer.get("38")
+        txn["rrn"] = answer.get("37")
+        return answer
+
+    def _set_status(self, stan: str, status: str) -> None:
+        for r in self.batch.records:
+            if r["stan"] == stan:
+                r["status"] = status
+
+    def _offline_approval(self, txn: "dict", icc: bytes, code: str) -> None:
+        """An approval the card gave without the host: recorded, and an 0220
+        owed to the host (38 = the offline code)."""
+        mti_req = msgs.financial("0200", msgs.REFUND if txn["kind"] == "refund" else msgs.PURCHASE,
+                                 txn["amount"], txn["stan"] or "000000", txn["dt"], self.terminal,
+                                 txn["card"], icc, None, self.batch.batch_field())  # fmt: skip
+        stan = self.batch.next_stan()
+        advice = msgs.advice(mti_req, stan, self._dt(), code)
+        self.batch.advices.append(advice)
+        self.batch.add({"kind": txn["kind"], "amount": txn["amount"], "stan": stan, "mti": "0220",
+                        "status": "approved", "offline": True})  # fmt: skip
+        txn["stan"] = stan
+        txn["auth_code"] = code
+        txn["result"] = "approved"
+        txn["message"] = "approved_offline"
+
+    def _sale_tap(self, amount: int, kind: str) -> "dict":
+        ttype = 0x20 if kind == "refund" else 0x00
+        outcome = self._tap(amount, ttype)
+        if outcome is None:
+            return self._result(kind, amount, "declined", "no_card")
+        status = outcome.status
+        data = outcome.data or {}
+        card = cards_mod.card_from_tags(data.get, "contactless") if data else None
+        txn = self._base_txn(kind, amount, card)
+        txn["kernel"] = outcome.kernel
+        txn["outcome"] = status
+        if status == "approved" and card is not None:
+            self._offline_approval(txn, cards_mod.contactless_icc(data), OFFLINE_CODE["contactless"])
+            return txn
+        if status == "online request" and card is not None:
+            pin = None
+            if outcome.params.get("cvm") == "online PIN":
+                pin = self._online_pin(amount, card["pan"])
+                if pin is None:
+                    txn.update(result="declined", message="cancelled")
+                    return txn
+                txn["cvm_text"] = "PIN VERIFIED ONLINE"
+            elif outcome.params.get("cvm") == "obtain signature":
+                txn["signature"] = True
+            answer = self._authorise(txn, cards_mod.contactless_icc(data), pin)
+            return self._decide(txn, answer)
+        message = {
+            "declined": "declined_card",
+            "try another interface": "insert_card",
+            "try again": "card_error",
+            "end application": "card_error",
+        }.get(status, "card_error")
+        txn.update(result="declined", message=message)
+        return txn
+
+    def _online_pin(self, amount: int, pan: str) -> "tuple[bytes, bytes] | None":
+        self.ui.show("pin", amount)
+        pin = self.inputs.pin()
+        if pin is None:
+            return None
+        return self.keys.pin_block(pin, pan)
+
+    def _decide(self, txn: "dict", answer: "dict[str, str] | None") -> "dict":
+        if answer is None:
+            txn.update(result="declined", message="host_timeout")
+        elif answer.get("39") == "00":
+            txn.update(result="approved", message="approved")
+        else:
+            txn.update(result="declined", message=for_response(answer.get("39")))
+        return txn
+
+    def _sale_insert(self, amount: int, kind: str) -> "dict":
+        from firmware.drivers.iso7816 import CardAbsent
+        from firmware.emv.config import default_config
+        from firmware.emv.contact.kernel import (
+            APPROVED,
+            NOT_ACCEPTED,
+            ONLINE_REQUEST,
+            ContactKernel,
+            HostResponse,
+        )
+
+        try:
+            self.contact.power_on()
+        except CardAbsent:
+            return self._result(kind, amount, "declined", "no_card")
+        except Exception:
+            return self._result(kind, amount, "declined", "card_error")
+        kui = KernelUi(self)
+
+        def clock6() -> "tuple":
+            dt = self._dt()
+            return (dt[0], dt[1], dt[2], dt[4], dt[5], dt[6])
+
+        kernel = ContactKernel(self.contact, default_config(), clock6, self.rng, kui)
+        kui.kernel = kernel
+        try:
+            outcome = kernel.start(amount=amount, transaction_type=0x20 if kind == "refund" else 0x00)
+            card = cards_mod.card_from_tags(kernel.store.get, "contact")
+            txn = self._base_txn(kind, amount, card if card.get("pan") else None)
+            if outcome.result == ONLINE_REQUEST:
+                icc = kernel.online_data()
+                if outcome.offline_pin:
+                    txn["cvm_text"] = "PIN VERIFIED"
+                elif kui.pin_block is not None:
+                    txn["cvm_text"] = "PIN VERIFIED ONLINE"
+                answer = self._authorise(txn, icc, kui.pin_block)
+                if answer is None:
+                    outcome = kernel.complete(None)
+                    if outcome.result == APPROVED:
+                        self._offline_approval(txn, icc, OFFLINE_AFTER_FAILED_ONLINE)
+                    else:
+                        txn.update(result="declined", message="host_timeout")
+                else:
+                    auth, scripts = cards_mod.issuer_data(answer.get("55"))
+                    arc = answer.get("39", "05").encode()
+                    outcome = kernel.complete(HostResponse(arc=arc, auth_data=auth, scripts=scripts))
+                    self._decide(txn, answer)
+                    if txn["result"] == "approved" and outcome.result != APPROVED:
+                        # the card refused what the host approved: give it back
+                        self._reverse(txn["request"], msgs.REVERSAL_CARD_DECLINED)
+                        txn.update(result="declined", message="declined_card")
+            elif outcome.result == APPROVED:
+                if outcome.offline_pin:
+                    txn["cvm_text"] = "PIN VERIFIED"
+                self._offline_approval(txn, kernel.online_data(), OFFLINE_CODE["contact"])
+            elif outcome.result == NOT_ACCEPTED:
+                txn.update(result="declined", message="not_accepted")
+            elif outcome.result == "declined":
+                txn.update(result="declined", message="declined_card")
+            else:
+                txn.update(result="declined", message="card_removed" if "removed" in outcome.reason or "absent" in outcome.reason else "card_error")
+            txn["tvr"] = outcome.tvr
+            txn["tsi"] = outcome.tsi
+            txn["signature"] = outcome.signature
+            txn["contact_outcome"] = outcome.result
+            txn["reason"] = outcome.reason
+            return txn
+        finally:
+            try:
+                self.contact.power_off()
+            except Exception:
+                pass
+
+    # -- batch close -----------------------------------------------------
+    def batch_close(self) -> "dict":
+        self.forward()
+        totals = self.batch.totals()
+        number = self.batch.batch_field()
+        answer = self._exchange(
+            msgs.settlement(self.batch.next_stan(), self._dt(), self.terminal, number, totals)
+        )
+        code = answer.get("39") if answer else None
+        if code == "00":
+            self.batch.close()
+            self.ui.show("batch_closed")
+        else:
+            self.ui.show("batch_mismatch" if code == "95" else for_response(code))
+        return {"kind": "batch_close", "batch": number, "totals": list(totals), "code": code}
