@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from payterm.commands import fw
+from payterm import cli
 from tools import fwbuild
 from tools.mpycompile import REPO_ROOT
 from tools.mpytest import micropython_binary
@@ -148,7 +148,7 @@ def test_fw_run_from_the_built_tree(
     built: dict[str, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = built["sim"]
-    assert fw.main(["run", "--firmware", str(out), "--timeout", "60"]) == 0
+    assert cli.main(["fw", "run", "--firmware", str(out), "--timeout", "60"]) == 0
     captured = capsys.readouterr()
     info = json.loads(captured.err.splitlines()[0])
     assert info["micropypath"] == str(out.resolve())
@@ -158,28 +158,28 @@ def test_fw_run_from_the_built_tree(
 
 def test_cli_build_and_deploy_dry_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "ecr"
-    assert fw.main(["build", "--board", "stm32f4_ecr", "--out", str(out)]) == 0
+    assert cli.main(["fw", "build", "--board", "stm32f4_ecr", "--out", str(out)]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["out"] == str(out) and result["files"] == len(result["manifest"]["files"])
     assert result["manifest"]["port"] == "stm32" and result["manifest"]["heap"] == "96K"
     argv = ["deploy", "--board", "stm32f4_ecr", "--port", "/dev/ttyACM0", "--out", str(out)]
-    assert fw.main([*argv, "--dry-run"]) == 0
+    assert cli.main(["fw", *argv, "--dry-run"]) == 0
     deployed = json.loads(capsys.readouterr().out)
     assert deployed["commands"] == [
         [*CONNECT, "fs", "cp", "-r", "boards", "firmware", "protocols", ":./"],
         [*CONNECT, "fs", "cp", "manifest.json", ":payterm-manifest.json"],
     ]
     # built for another board: refused
-    assert fw.main(["deploy", "--board", "sim", "--port", "x", "--out", str(out)]) == 2
+    assert cli.main(["fw", "deploy", "--board", "sim", "--port", "x", "--out", str(out)]) == 2
     # a second build replaces the first; a folder that is not a build is left alone
-    assert fw.main(["build", "--board", "stm32f4_ecr", "--out", str(out)]) == 0
+    assert cli.main(["fw", "build", "--board", "stm32f4_ecr", "--out", str(out)]) == 0
     capsys.readouterr()
     stranger = tmp_path / "photos"
     stranger.mkdir()
     (stranger / "cat.jpg").write_bytes(b"\xff\xd8")
-    assert fw.main(["build", "--board", "sim", "--out", str(stranger)]) == 1
+    assert cli.main(["fw", "build", "--board", "sim", "--out", str(stranger)]) == 1
     assert (stranger / "cat.jpg").exists()
-    assert fw.main(["build", "--board", "nosuch", "--out", str(tmp_path / "x")]) == 2
+    assert cli.main(["fw", "build", "--board", "nosuch", "--out", str(tmp_path / "x")]) == 2
 
 
 def test_deploy_command_lines() -> None:

@@ -27,11 +27,11 @@ from typing import Any
 import pytest
 
 from host_sim.runner import EXIT_TIMEOUT, Emulators, RunOptions, run
-from payterm.commands import fw
+from payterm import cli
 from protocols import escpos
 from tools.mpytest import REPO_ROOT
 
-FW_MODULE = (sys.executable, "-m", "payterm.commands.fw")
+FW_MODULE = (sys.executable, "-m", "payterm", "fw")
 HANG_APP = "import time\nprint('hanging')\nwhile True:\n    time.sleep(0.05)\n"
 CRASH_APP = """
 import boards
@@ -109,7 +109,7 @@ def _ready_line(err: str) -> dict[str, Any]:
 
 
 def test_demo_runs_with_every_emulator(capsys: pytest.CaptureFixture[str]) -> None:
-    code = fw.main(["run", "--board", "sim", "--timeout", "60"])
+    code = cli.main(["fw", "run", "--board", "sim", "--timeout", "60"])
     captured = capsys.readouterr()
     assert code == 0, captured.err
     info = _ready_line(captured.err)
@@ -173,7 +173,7 @@ def test_every_bus_reaches_its_emulator(tmp_path: Path) -> None:
 
 def test_crash_is_a_non_zero_exit(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     apps = _app(tmp_path, "crash_app", CRASH_APP)
-    code = fw.main(["run", "--app", "crash_app", "--path", str(apps), "--timeout", "30"])
+    code = cli.main(["fw", "run", "--app", "crash_app", "--path", str(apps), "--timeout", "30"])
     captured = capsys.readouterr()
     assert code == 1
     assert "RuntimeError: firmware fault 42" in captured.err
@@ -186,7 +186,7 @@ def test_crash_is_a_non_zero_exit(tmp_path: Path, capsys: pytest.CaptureFixture[
 def test_hang_is_stopped_by_the_timeout(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     apps = _app(tmp_path, "hang_app", HANG_APP)
     started = time.monotonic()
-    code = fw.main(["run", "--app", "hang_app", "--path", str(apps), "--timeout", "1"])
+    code = cli.main(["fw", "run", "--app", "hang_app", "--path", str(apps), "--timeout", "1"])
     took = time.monotonic() - started
     captured = capsys.readouterr()
     assert code == EXIT_TIMEOUT
@@ -252,5 +252,5 @@ def _processes_using(folder: Path) -> list[str]:
     ],
 )
 def test_bad_arguments_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
-    assert fw.main(argv) == 2
+    assert cli.main(["fw", *argv]) == 2
     assert capsys.readouterr().out == ""

@@ -12,9 +12,6 @@ the firmware's own output (stdout and stderr as it writes them), and exits
 with the firmware's exit code (124 after --timeout, 128+N after signal N).
 ``build`` prints {"out", "files", "manifest"}; ``deploy`` prints the mpremote
 command lines it ran (or would run, with --dry-run).
-
-Until "fw" is listed in payterm/cli.py's COMMAND_MODULES:
-``python -m payterm.commands.fw run --board sim``.
 """
 
 from __future__ import annotations
@@ -22,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -177,29 +173,3 @@ def run_deploy(args: argparse.Namespace) -> int:
         return 1
     emit_json({"out": str(out), "port": args.port, "dry_run": args.dry_run, "commands": commands})
     return 0
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``payterm fw`` on its own (``python -m payterm.commands.fw``), with the
-    exit-code contract of payterm.cli.main."""
-    from payterm import cli
-
-    parser = argparse.ArgumentParser(prog="payterm")
-    sub = parser.add_subparsers(dest="command", required=True)
-    register(sub)
-    try:
-        args = parser.parse_args(["fw", *(argv if argv is not None else sys.argv[1:])])
-    except SystemExit as exc:
-        return int(exc.code) if isinstance(exc.code, int) else cli.EXIT_BAD_INPUT
-    try:
-        return int(args.func(args))
-    except (BadInput, ValueError) as exc:
-        print(f"payterm fw: {exc}", file=sys.stderr)
-        return cli.EXIT_BAD_INPUT
-    except OSError as exc:
-        print(f"payterm fw: {exc}", file=sys.stderr)
-        return cli.EXIT_FAILURE
-
-
-if __name__ == "__main__":
-    sys.exit(main())
