@@ -85,7 +85,7 @@ def advice(original: "dict[str, str]", stan: str, dt: "tuple", auth_code: str) -
     msg["t"] = "0220"
     msg["7"] = mmddhhmmss(dt)
     msg["11"] = stan
-    msg["38"] = auth_code
+    msg["38"] = (auth_code + "      ")[:6]  # an, fixed 6
     for number in ("52", "53", "64", "128"):
         msg.pop(number, None)
     return msg

@@ -273,6 +273,10 @@ class Terminal:
         txn = self._base_txn(kind, amount, card)
         txn["kernel"] = outcome.kernel
         txn["outcome"] = status
+        if kind == "refund" and card is not None and card.get("pan"):
+            # A refund credits the cardholder: the host decides, whatever
+            # cryptogram the card gave; no ICC data goes with it.
+            return self._decide(txn, self._authorise(txn, None, None))
         if status == "approved" and card is not None:
             self._offline_approval(txn, cards_mod.contactless_icc(data), OFFLINE_CODE["contactless"])
             return txn
@@ -342,7 +346,11 @@ class Terminal:
             outcome = kernel.start(amount=amount, transaction_type=0x20 if kind == "refund" else 0x00)
             card = cards_mod.card_from_tags(kernel.store.get, "contact")
             txn = self._base_txn(kind, amount, card if card.get("pan") else None)
-            if outcome.result == ONLINE_REQUEST:
+            if kind == "refund" and card.get("pan"):
+                if outcome.result == ONLINE_REQUEST:
+                    outcome = kernel.complete(None)  # end the card's session
+                self._decide(txn, self._authorise(txn, None, None))
+            elif outcome.result == ONLINE_REQUEST:
                 icc = kernel.online_data()
                 if outcome.offline_pin:
                     txn["cvm_text"] = "PIN VERIFIED"
@@ -371,9 +379,11 @@ class Terminal:
             elif outcome.result == NOT_ACCEPTED:
                 txn.update(result="declined", message="not_accepted")
             elif outcome.result == "declined":
-                txn.update(result="declined", message="declined_card")
+                expired = len(outcome.tvr) > 1 and outcome.tvr[1] & 0x40
+                txn.update(result="declined", message="expired_card" if expired else "declined_card")
             else:
-                txn.update(result="declined", message="card_removed" if "removed" in outcome.reason or "absent" in outcome.reason else "card_error")
+                gone = "removed" in outcome.reason or "absent" in outcome.reason
+                txn.update(result="declined", message="card_removed" if gone else "card_error")
             txn["tvr"] = outcome.tvr
             txn["tsi"] = outcome.tsi
             txn["signature"] = outcome.signature
