@@ -21,6 +21,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+from se_support import BDK, IKID, SeServer, Wire, dukpt_block, read_all, secret_hexes
 
 from hsm_sim.crypto import aes, dukpt_aes, mac, pinblock
 from hsm_sim.se import bus, ecdsa_keys
@@ -30,7 +31,6 @@ from hsm_sim.se.testkeys import TEST_KBPK, TEST_UNLOCK_KEY
 from protocols import se_app as sa
 from protocols import se_frame as sf
 from protocols.crypto import aes_dukpt
-from se_support import BDK, IKID, SeServer, Wire, dukpt_block, read_all, secret_hexes
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PAN = "4761739001010010"
