@@ -6,7 +6,7 @@ with the sim board's heap cap and its network link pointed at that host, and
 then checks everything the terminal produced with host-side code:
 the power-on self-test, the sign-on the host journalled, the CliQ QR payload
 (decoded and profile-checked), the QR symbol (rendered to PNG and read back by
-zbar), and the receipt bytes (kept for the virtual printer).
+zbar), and the receipt (printed on the virtual printer, its QR read back).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from typing import Any
 
 import boards
 from host_sim.acquirer.server import AcquirerHost
+from host_sim.printer import render
 from payterm.qr_png import matrix_to_image
 from protocols import emvqr
 from protocols.emvqr_cliq import parse_cliq
@@ -108,10 +109,33 @@ async def _run(out_dir: Path, amount: str, stan: str) -> DemoResult:
     if "qr" in report:
         _check_qr(result, report["qr"], amount, out_dir)
     if "receipt" in report:
-        path = out_dir / "receipt.escpos"
-        path.write_bytes(bytes.fromhex(report["receipt"]))
-        result.artefacts["receipt"] = str(path)
+        _check_receipt(result, bytes.fromhex(report["receipt"]), out_dir)
     return result
+
+
+def _check_receipt(result: DemoResult, escpos: bytes, out_dir: Path) -> None:
+    """Print the terminal's ESC/POS bytes on the virtual printer; the printed
+    QR must read back as the same CliQ payload."""
+    path = out_dir / "receipt.escpos"
+    path.write_bytes(escpos)
+    result.artefacts["receipt"] = str(path)
+    printer = render(escpos)
+    if len(printer.receipts) != 1:
+        result.add("receipt printed", False, f"{len(printer.receipts)} receipts, want 1")
+        return
+    png = out_dir / "receipt.png"
+    printer.receipts[0].save_png(png)
+    result.artefacts["receipt_png"] = str(png)
+    read_back = _zbar(png)
+    want = result.artefacts.get("qr_payload")
+    warnings = [str(w) for w in printer.warnings]
+    result.add(
+        "receipt printed, its QR read back by zbar",
+        read_back is not None and read_back == want and not warnings,
+        f"{len(printer.receipts[0].lines)} lines"
+        + (f"; warnings {warnings}" if warnings else "")
+        + ("" if read_back == want else f"; zbar read {read_back!r}"),
+    )
 
 
 def _check_selftest(result: DemoResult, report: dict[str, Any]) -> None:

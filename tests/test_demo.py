@@ -26,10 +26,12 @@ def test_demo_runs_green_and_leaves_its_artefacts(
         "sign-on to acquirer",
         "CliQ QR payload",
         "QR symbol read back by zbar",
+        "receipt printed, its QR read back by zbar",
     ]
     payload = out["artefacts"]["qr_payload"]
     assert emvqr.decode(payload).get("54") == "7.250"
     assert (tmp_path / "cliq-qr.png").stat().st_size > 0
+    assert (tmp_path / "receipt.png").stat().st_size > 0
     receipt = (tmp_path / "receipt.escpos").read_bytes()
     assert receipt.startswith(b"\x1b@")  # ESC @ initialise
     assert payload.encode("utf-8") in receipt  # stored in the printer's GS ( k QR
