@@ -98,3 +98,196 @@ def test_contactless_visa_online_approval(tmp_path: Path) -> None:
 
 def test_contactless_mastercard_cda_online_approval(tmp_path: Path) -> None:
     run_async(_contactless_online(tmp_path, "mastercard_cda", 2))
+
+
+def test_contact_offline_pin_online_approval(tmp_path: Path) -> None:
+    """contact_offline_pin above the floor limit: offline plaintext PIN into
+    VERIFY, ARQC online, ARPC back into the second GENERATE AC, TC."""
+
+    async def go() -> None:
+        pan = pan_of("contact_offline_pin")
+        async with running_rig(tmp_path) as rig:
+            run = await rig.terminal(
+                [{"op": "sale", "amount": 60000, "card": "insert", "pins": ["1234"]}],
+                nfc_card=None,
+                receipts=2,
+            )
+            (result,) = run.results
+            assert (result["result"], result["code"], result["contact_outcome"]) == (
+                "approved",
+                "00",
+                "approved",
+            ), run.stdout
+            assert result["cvm_text"] == "PIN VERIFIED"
+            (request,) = run.requests
+            assert request["22"] == "051" and "52" not in request
+            icc = {n.tag: n.value for n in tlv.decode(bytes.fromhex(request["55"]))}
+            assert icc[0x9F34][0] & 0x3F == 0x01 and icc[0x9F34][2] == 0x02  # offline PIN, OK
+            assert host_rows(rig, result["stan"]) == [
+                ("0200", 60000, "00", result["auth_code"], "approved")
+            ]
+            receipt_checks(run, pan, result["auth_code"])
+            assert "TVR " + result["tvr"] in run.receipts[0].text
+            assert "pin" in [s["message"] for s in run.screens]
+            peers_decode(run)
+
+    run_async(go())
+
+
+def test_contact_online_pin_approval_then_wrong_pin_declined(tmp_path: Path) -> None:
+    """contact_online_pin: the PIN enciphered in format 4 under the terminal's
+    AES DUKPT key, verified by the host through the HSM; a wrong PIN: 55,
+    INCORRECT PIN, nothing posted, a declined receipt."""
+
+    async def go() -> None:
+        pan = pan_of("contact_online_pin")
+        async with running_rig(tmp_path) as rig:
+            before = rig.balance(pan)
+            run = await rig.terminal(
+                [
+                    {"op": "sale", "amount": 30000, "card": "insert", "pins": ["1234"]},
+                    {"op": "sale", "amount": 25000, "card": "insert", "pins": ["9999"]},
+                ],
+                nfc_card=None,
+                contact_card="contact_online_pin",
+                receipts=3,
+            )
+            ok, wrong = run.results
+            assert (ok["result"], ok["code"], ok["cvm_text"]) == (
+                "approved",
+                "00",
+                "PIN VERIFIED ONLINE",
+            )
+            assert (wrong["result"], wrong["code"], wrong["message"]) == (
+                "declined",
+                "55",
+                "incorrect_pin",
+            )
+            first, second = run.requests
+            for req in (first, second):
+                assert len(req["52"]) == 32 and req["53"][:4] == "0402"
+            assert first["53"] != second["53"]  # the DUKPT counter advanced
+            assert rig.balance(pan) == before - 30000
+            assert host_rows(rig, wrong["stan"])[0][2:] == ("55", "", "declined")
+            assert "INCORRECT PIN" in [s["text"] for s in run.screens]
+            declined = run.receipts[2].text
+            assert "DECLINED" in declined and "CUSTOMER COPY" in declined
+            assert pan not in declined
+            assert "1234" not in run.stdout and "9999" not in run.stdout
+            peers_decode(run)
+
+    run_async(go())
+
+
+def test_host_silent_reversal_sent_and_accepted(tmp_path: Path) -> None:
+    """The host approves the 0200 but its answer is lost on the way: the
+    terminal times out, declines, and sends an 0400 (field 90 naming the
+    0200); the host gives the money back."""
+
+    async def go() -> None:
+        pan = pan_of("visa_qvsdc")
+        async with running_rig(tmp_path) as rig:
+            rig.relay.lose = lambda m: m["t"] == "0200"
+            before = rig.balance(pan)
+            run = await rig.terminal(
+                [{"op": "sale", "amount": 30000, "card": "tap"}], host_timeout_ms=1500, receipts=1
+            )
+            (result,) = run.results
+            assert (result["result"], result["message"], result["reversed"]) == (
+                "declined",
+                "host_timeout",
+                True,
+            )
+            sale, reversal = run.requests
+            assert reversal["t"] == "0400" and reversal["39"] == "68"
+            assert reversal["90"] == "0200" + sale["11"] + sale["7"] + "0" * 22
+            assert reversal["4"] == sale["4"] and reversal["2"] == sale["2"]
+            assert rig.sql(
+                "SELECT mti, response_code, status FROM transactions WHERE tid = 'PT000001'"
+                " ORDER BY id"
+            ) == [("0200", "00", "reversed"), ("0400", "00", "reversal")]
+            assert rig.balance(pan) == before
+            assert "NO HOST RESPONSE, REVERSED" in [s["text"] for s in run.screens]
+            peers_decode(run)
+
+    run_async(go())
+
+
+def test_offline_approval_advice_later_refund_and_batch_close(tmp_path: Path) -> None:
+    """A tap under the floor limit is approved offline by the card (Y1) and
+    forwarded later as an 0220; a refund goes online; an online sale; the
+    batch closes with totals equal to the host's (0510 00)."""
+
+    async def go() -> None:
+        pan = pan_of("visa_qvsdc")
+        async with running_rig(tmp_path) as rig:
+            before = rig.balance(pan)
+            run = await rig.terminal(
+                [
+                    {"op": "sale", "amount": 15000, "card": "tap"},
+                    {"op": "echo"},
+                    {"op": "sale", "amount": 30000, "card": "tap"},
+                    {"op": "refund", "amount": 5000, "card": "tap"},
+                    {"op": "batch_close"},
+                ],
+                receipts=6,
+            )
+            offline, echo, sale, refund, close = run.results
+            assert (offline["result"], offline["message"], offline["auth_code"]) == (
+                "approved",
+                "approved_offline",
+                "Y1",
+            )
+            assert echo["code"] == "00"
+            # the advice went after the echo, before the next sale's 0200
+            assert [r["t"] for r in run.requests] == ["0800", "0220", "0200", "0200", "0500"]
+            advice = run.requests[1]
+            assert advice["38"] == "Y1    " and advice["4"] == "000000015000"
+            assert (sale["code"], refund["code"]) == ("00", "00")
+            assert run.requests[3]["3"] == "200000"
+            assert close == {
+                "kind": "batch_close",
+                "batch": "000001",
+                "totals": [2, 45000, 1, 5000],
+                "code": "00",
+            }
+            assert rig.sql(
+                "SELECT batch_number, response_code, sales_count, sales_amount, refunds_count,"
+                " refunds_amount FROM batches WHERE tid = 'PT000001'"
+            ) == [("000001", "00", 2, 45000, 1, 5000)]
+            assert rig.balance(pan) == before - 15000 - 30000 + 5000
+            assert "APPROVED OFFLINE" in [s["text"] for s in run.screens]
+            assert "AUTH CODE Y1" in run.receipts[0].text
+            peers_decode(run)
+
+    run_async(go())
+
+
+def test_over_limit_and_expired_card_declined(tmp_path: Path) -> None:
+    """600.000 JOD over the card's per-transaction limit: 61 EXCEEDS LIMIT;
+    the expired contact card: declined by the card offline, EXPIRED CARD."""
+
+    async def go() -> None:
+        async with running_rig(tmp_path) as rig:
+            run = await rig.terminal(
+                [{"op": "sale", "amount": 600000, "card": "insert", "pins": ["1234"]}],
+                nfc_card=None,
+                contact_card="contact_online_pin",
+                receipts=1,
+            )
+            (over,) = run.results
+            assert (over["code"], over["message"]) == ("61", "over_limit")
+            run2 = await rig.terminal(
+                [{"op": "sale", "amount": 30000, "card": "insert"}],
+                nfc_card=None,
+                contact_card="expired",
+                receipts=1,
+            )
+            (expired,) = run2.results
+            assert (expired["result"], expired["message"]) == ("declined", "expired_card")
+            assert int(expired["tvr"][2:4], 16) & 0x40  # TVR: expired application
+            assert run2.requests == []
+            assert "EXPIRED CARD" in [s["text"] for s in run2.screens]
+            peers_decode(run)
+
+    run_async(go())
