@@ -1,0 +1,155 @@
+"""The firmware side of the secure element under real MicroPython on the sim
+board: ``board.bus_for("secure_element")`` (the I2C-over-TCP bus of
+boards/sim/i2c.py, ``PAYTERM_SIM_I2C0``), the channel driver
+firmware/drivers/se and ``firmware.secure.SecureElementApp``, against the SE
+emulator (hsm_sim/se) on 127.0.0.1.  Signatures are verified here with
+`cryptography`, PIN blocks and MACs with the host-side DUKPT."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+from se_support import BDK, SeServer, dukpt_block
+
+import boards
+from hsm_sim.crypto import dukpt_aes, mac, pinblock
+from protocols.crypto import aes_dukpt
+from tools import mpytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SIM_HEAP = boards.load("sim")["memory"]["heap"]
+PAN = "4761739001010010"
+SIGNATURES = 40
+
+SCRIPT = """
+import json, time, boards
+from firmware.drivers.se import SecureElement
+from firmware.secure import SecureElementApp, SeLocked, SeKeyMissing, SeBadInput
+board = boards.open_board("sim")
+driver = SecureElement(board.bus_for("secure_element"), board.device("secure_element")["addr"],
+                       board.rtc())
+se = SecureElementApp(driver)
+out = {"info": se.info()}
+try:
+    se.public_key()
+except SeKeyMissing as e:
+    out["missing"] = e.name
+out["public"] = se.generate_key().hex()
+sigs = []
+t0 = time.ticks_ms()
+for i in range(N_SIGS):
+    digest = bytes([i]) * 32
+    sig, counter = se.sign(digest)
+    sigs.append([digest.hex(), sig.hex(), counter])
+out["sign_ms"] = time.ticks_diff(time.ticks_ms(), t0)
+out["sigs"] = sigs
+der, counter = se.sign(b"\\x55" * 32, der=True)
+out["der"] = [der.hex(), counter]
+out["counter"] = se.counter()
+out["first_ksn"] = se.load_dukpt(KEY_BLOCK).hex()
+pins = []
+for pin in ("1234", "567890"):
+    buf = bytearray(pin.encode())
+    block, ksn = se.pin_block(buf, PAN)
+    m, mksn = se.mac(b"0200 " + pin.encode())
+    pins.append([block.hex(), ksn.hex(), m.hex(), mksn.hex(), list(buf)])
+    se.next_transaction()
+out["pins"] = pins
+try:
+    se.pin_block(bytearray(b"12"), PAN)
+except SeBadInput as e:
+    out["short_pin"] = e.name
+out["tamper_count"] = se.tamper()
+try:
+    se.sign(b"\\x00" * 32)
+except SeLocked as e:
+    out["locked"] = e.name
+try:
+    se.pin_block(bytearray(b"1234"), PAN)
+except SeLocked as e:
+    out["pin_locked"] = e.name
+out["status"] = se.status()
+out["stats"] = driver.stats
+print("OUT " + json.dumps(out))
+board.deinit()
+"""
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[SeServer]:
+    srv = SeServer(tmp_path / "se.json")
+    yield srv
+    srv.close()
+
+
+def _run(script: str, port: int, tmp_path: Path) -> dict[str, Any]:
+    path = tmp_path / "se_fw.py"
+    path.write_text(script)
+    env = dict(os.environ)
+    env["MICROPYPATH"] = str(REPO_ROOT)
+    env["PAYTERM_SIM_I2C0"] = f"127.0.0.1:{port}"
+    proc = subprocess.run(
+        [mpytest.micropython_binary(), "-X", "heapsize=" + SIM_HEAP, str(path)],
+        cwd=str(tmp_path),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    res: dict[str, Any] = {}
+    for line in proc.stdout.splitlines():
+        if line.startswith("OUT "):
+            res.update(json.loads(line[4:]))
+    return res
+
+
+def _verify(public: bytes, sig: bytes, digest: bytes, counter: int) -> None:
+    key = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), public)
+    if len(sig) == 64:
+        sig = encode_dss_signature(int.from_bytes(sig[:32], "big"), int.from_bytes(sig[32:], "big"))
+    message = b"PTSE-SIG1\x00" + counter.to_bytes(4, "big") + digest
+    key.verify(sig, message, ec.ECDSA(hashes.SHA256()))
+
+
+def test_firmware_app_over_the_sim_i2c_bus(server: SeServer, tmp_path: Path) -> None:
+    script = f"N_SIGS = {SIGNATURES}\nKEY_BLOCK = {dukpt_block()!r}\nPAN = {PAN!r}\n" + SCRIPT
+    res = _run(script, server.port, tmp_path)
+    assert res["info"]["serial"] == "PTSE-TEST-0001"
+    assert res["missing"] == "KEY_NOT_FOUND"
+    public = bytes.fromhex(res["public"])
+    counters = []
+    for digest, sig, counter in res["sigs"]:
+        _verify(public, bytes.fromhex(sig), bytes.fromhex(digest), counter)
+        counters.append(counter)
+    assert counters == list(range(1, SIGNATURES + 1))
+    der, counter = res["der"]
+    _verify(public, bytes.fromhex(der), b"\x55" * 32, counter)
+    assert counter == SIGNATURES + 1 == res["counter"]
+    ksns = []
+    for (block, ksn, m, mksn, wiped), pin in zip(res["pins"], ("1234", "567890"), strict=True):
+        ksn_b = bytes.fromhex(ksn)
+        key = dukpt_aes.working_key(BDK, ksn_b, aes_dukpt.USAGE_PIN_ENCRYPTION)
+        assert pinblock.decipher(4, key, bytes.fromhex(block), PAN) == pin
+        assert mksn == ksn
+        mac_key = dukpt_aes.working_key(BDK, ksn_b, aes_dukpt.USAGE_MAC_GENERATION)
+        assert bytes.fromhex(m) == mac.aes_cmac_mac(mac_key, b"0200 " + pin.encode())
+        assert wiped == [0] * len(pin)  # the caller's PIN buffer was wiped
+        ksns.append(ksn)
+    assert ksns[0] == res["first_ksn"] and ksns[1] != ksns[0]
+    assert res["short_pin"] == "BAD_PARAMETER"
+    assert res["tamper_count"] == 1
+    assert res["locked"] == "NOT_ALLOWED" and res["pin_locked"] == "NOT_ALLOWED"
+    assert res["status"]["locked"] is True and res["status"]["dukpt"] is True
+    rate = SIGNATURES * 1000 / max(res["sign_ms"], 1)
+    print(f"\nSE signatures over the sim I2C bus under MicroPython: {rate:.0f}/s")
