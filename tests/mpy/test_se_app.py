@@ -8,10 +8,10 @@ from firmware.drivers.se.errors import SeStatusError
 from firmware.secure import (
     SeAppError,
     SeBadInput,
+    SecureElementApp,
     SeKeyMissing,
     SeLocked,
     SeNotAllowed,
-    SecureElementApp,
 )
 from protocols import se_app as sa
 
