@@ -202,3 +202,19 @@ def test_an_hsm_cluster_keeps_serving_past_a_dead_member(tmp_path: Path) -> None
         await spare.close()
 
     asyncio.run(main())
+
+
+def test_a_failure_outside_the_handlers_is_still_answered_96(tmp_path: Path) -> None:
+    async def scenario(h: Harness) -> None:
+        h.sql("ALTER TABLE terminals RENAME TO terminals_gone")
+        msg = h.term.financial("0200", "00", 500, SimCard.load_card(0))
+        reply = await h.send(msg)
+        assert (reply["t"], reply["39"], reply["11"]) == ("0210", "96", msg["11"])
+        echo = await h.send(h.term.echo())
+        assert echo["39"] == "00"  # the connection still serves
+
+    async def main() -> None:
+        async with running_host(tmp_path) as h:
+            await scenario(h)
+
+    asyncio.run(main())

@@ -36,6 +36,7 @@ Handler = Callable[[dict[str, str]], dict[str, str]]
 
 DEFAULT_MAX_FRAME = 8192
 READ_TIMEOUT_S = 300.0
+SYSTEM_MALFUNCTION = "96"
 JOURNAL_SIZE = 100_000  # exchanges kept in memory; the database keeps them all
 
 
@@ -100,7 +101,19 @@ class AcquirerHost:
             request = iso8583.decode(message, self.spec)
         except DecodeError:
             return self.respond(message, peer)  # the format-error path
-        wire = await self.processor.process(message, request)
+        try:
+            wire = await self.processor.process(message, request)
+        except Exception:
+            # Outside the handlers (which answer 96 themselves): the database
+            # failing on the terminal lookup, say.  Still answer.
+            log.exception("system malfunction on %s from %s", mti, peer)
+            response = {"t": _response_mti(mti), "39": SYSTEM_MALFUNCTION}
+            for number in ("11", "41"):
+                if number in request:
+                    response[number] = request[number]
+            wire = iso8583.encode(response, self.spec)
+            self._record(peer, mti, request, response)
+            return wire
         self._record_wire(peer, mti, request, wire)
         return wire
 
