@@ -535,3 +535,16 @@ def test_serve_command_prints_where_it_listens(tmp_path: Path) -> None:
         check=False,
     )
     assert bad.returncode == 2 and "--addr" in bad.stderr
+
+
+def test_a_new_tamper_event_voids_an_outstanding_challenge(se: tuple[SeServer, Wire]) -> None:
+    _, wire = se
+    _ok(wire, sa.CMD_TAMPER_EVENT, b"\x02")
+    challenge = _ok(wire, sa.CMD_UNLOCK_CHALLENGE)
+    assert _ok(wire, sa.CMD_TAMPER_EVENT, b"\x03")[1:] == (2).to_bytes(4, "big")
+    serial = "PTSE-TEST-0001"
+    assert _status(wire, sa.CMD_UNLOCK, _unlock_mac(serial, challenge, 2)) == sf.ST_NOT_ALLOWED
+    challenge = _ok(wire, sa.CMD_UNLOCK_CHALLENGE)
+    assert _ok(wire, sa.CMD_UNLOCK, _unlock_mac(serial, challenge, 2)) == b""
+    log = json.loads(read_all(se[0].engine.store.path))["tamper_log"]
+    assert [e["source"] for e in log] == ["voltage", "temperature"]
