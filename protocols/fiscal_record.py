@@ -112,10 +112,12 @@ class Counters:
         return t
 
     def minus(self, base: "Counters") -> "Counters":
+        """Movement since ``base`` (rates that did not move are left out)."""
         out = Counters()
         for r, s, f in self.rates:
             bs, bf = base.get(r)
-            out.add(r, s - bs, f - bf)
+            if s != bs or f != bf:
+                out.add(r, s - bs, f - bf)
         return out
 
     def __eq__(self, other: object) -> bool:

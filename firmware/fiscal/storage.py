@@ -1,0 +1,235 @@
+"""Files of the fiscal journal on its littlefs mount (docs/fiscal.md, "Files").
+
+    <root>/header        written once by format(): who the journal belongs to
+    <root>/state         snapshot at the last Z report, replaced atomically
+                         (write state.tmp, close, rename: littlefs renames
+                         atomically)
+    <root>/j/00000001    segment 1: the records of Z period 1, as frames
+    <root>/j/00000002    ...
+
+Frame: ``len u16 | record | check 4`` (check = first 4 bytes of SHA-256 of
+the record), so a torn or damaged tail is told from a good record before
+the record is even decoded.  Every file is closed explicitly before the
+call that wrote it returns.
+"""
+
+import hashlib
+import os
+
+from firmware.fiscal.errors import HeaderDamaged, JournalDamaged
+from protocols import fiscal_record as fr
+from protocols.errors import DecodeError
+from protocols.fiscal_reader import Reader, get_text, put_text, put_uint
+
+HEADER_MAGIC = b"PTFJ"
+STATE_MAGIC = b"PTFS"
+EXPORT_MAGIC = b"PTFX"
+FORMAT_VERSION = 1
+MAX_FRAME = 0x10000 - 1
+
+
+def sha(data):
+    return hashlib.sha256(data).digest()
+
+
+def frame(record_bytes):
+    return put_uint(len(record_bytes), 2, "frame") + record_bytes + sha(record_bytes)[:4]
+
+
+def exists(path):
+    try:
+        os.stat(path)
+        return True
+    except OSError:
+        return False
+
+
+def read_file(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def write_new(path, data):
+    """Write ``data`` to ``path`` through ``path.tmp`` and an atomic rename."""
+    tmp = path + ".tmp"
+    with open(tmp, "wb") as f:
+        f.write(data)
+    os.rename(tmp, path)
+
+
+def append(path, data):
+    """Append and close: returns once littlefs committed the new file size."""
+    with open(path, "ab") as f:
+        f.write(data)
+
+
+def _sealed(body):
+    return body + sha(body)
+
+
+def _unseal(data, what, err):
+    if len(data) < 32 or sha(data[:-32]) != data[-32:]:
+        raise err(what + " checksum does not match")
+    return data[:-32]
+
+
+def encode_header(device_id, created):
+    return _sealed(
+        HEADER_MAGIC
+        + bytes([FORMAT_VERSION])
+        + put_text(device_id, 32, "device_id")
+        + put_uint(created, 4, "created")
+    )
+
+
+def decode_header(data):
+    """(device_id, created); HeaderDamaged on anything else."""
+    body = _unseal(data, "header", HeaderDamaged)
+    try:
+        r = Reader(body)
+        if r.take(4, "magic") != HEADER_MAGIC:
+            raise HeaderDamaged("unknown header magic")
+        v = r.uint(1, "version")
+        if v != FORMAT_VERSION:
+            raise HeaderDamaged("unknown journal format version %d" % v)
+        dev = get_text(r, "device_id")
+        created = r.uint(4, "created")
+        r.done("header")
+    except DecodeError as e:
+        raise HeaderDamaged("header: " + str(e))
+    return dev, created
+
+
+class State:
+    """The journal at the end of the last closed segment."""
+
+    def __init__(
+        self,
+        device_id,
+        segment,
+        z_number,
+        last_z_time,
+        last_seq,
+        last_hash,
+        last_time,
+        last_sig_counter,
+        counters,
+    ):
+        self.device_id = device_id
+        self.segment = segment
+        self.z_number = z_number
+        self.last_z_time = last_z_time
+        self.last_seq = last_seq
+        self.last_hash = last_hash
+        self.last_time = last_time
+        self.last_sig_counter = last_sig_counter
+        self.counters = counters
+
+
+def encode_state(st):
+    parts = [
+        STATE_MAGIC,
+        bytes([FORMAT_VERSION]),
+        put_text(st.device_id, 32, "device_id"),
+        put_uint(st.segment, 4, "segment"),
+        put_uint(st.z_number, 4, "z_number"),
+        put_uint(st.last_z_time, 4, "last_z_time"),
+        put_uint(st.last_seq, 4, "last_seq"),
+        st.last_hash,
+        put_uint(st.last_time, 4, "last_time"),
+        put_uint(st.last_sig_counter, 4, "last_sig_counter"),
+        bytes([len(st.counters.rates)]),
+    ]
+    for r, s, f in st.counters.rates:
+        parts.append(put_uint(r, 2, "rate") + put_uint(s, 8, "sales") + put_uint(f, 8, "refunds"))
+    return _sealed(b"".join(parts))
+
+
+def decode_state(data):
+    body = _unseal(data, "state", JournalDamaged)
+    try:
+        r = Reader(body)
+        if r.take(4, "magic") != STATE_MAGIC:
+            raise JournalDamaged("unknown state magic")
+        v = r.uint(1, "version")
+        if v != FORMAT_VERSION:
+            raise JournalDamaged("unknown state version %d" % v)
+        dev = get_text(r, "device_id")
+        seg = r.uint(4, "segment")
+        z = r.uint(4, "z_number")
+        zt = r.uint(4, "last_z_time")
+        seq = r.uint(4, "last_seq")
+        h = r.take(32, "last_hash")
+        t = r.uint(4, "last_time")
+        sc = r.uint(4, "last_sig_counter")
+        n = r.uint(1, "rates")
+        rates = []
+        for _i in range(n):
+            rates.append((r.uint(2, "rate"), r.uint(8, "sales"), r.uint(8, "refunds")))
+        r.done("state")
+    except DecodeError as e:
+        raise JournalDamaged("state: " + str(e))
+    return State(dev, seg, z, zt, seq, h, t, sc, fr.Counters(rates))
+
+
+class FrameReader:
+    """Frames of a segment file, read in pieces (a day's segment may be
+    larger than the heap).  ``next()`` returns (offset, record bytes) or
+    None at a clean end; ``bad`` names why a tail could not be read."""
+
+    def __init__(self, f):
+        self.f = f
+        self.pos = 0
+        self.bad = None
+        self.bad_at = None
+
+    def next(self):
+        head = self.f.read(2)
+        if not head:
+            return None
+        at = self.pos
+        self.bad_at = at
+        if len(head) < 2:
+            self.bad = "frame length cut short"
+            return None
+        n = int.from_bytes(head, "big")
+        if n == 0:
+            self.bad = "empty frame"
+            return None
+        body = self.f.read(n + 4)
+        if len(body) < n + 4:
+            self.bad = "frame cut short (%d of %d bytes)" % (len(body), n + 4)
+            return None
+        rec = body[:n]
+        if sha(rec)[:4] != body[n:]:
+            self.bad = "frame check does not match"
+            return None
+        self.pos = at + 2 + n + 4
+        return at, rec
+
+    def rest_is_empty(self):
+        return not self.f.read(1)
+
+
+MAX_TORN = 2 + 6000 + 4
+
+
+def holds_frame(data):
+    """True when a complete, checked frame starts anywhere in ``data``."""
+    n = len(data)
+    for i in range(n - 6):
+        ln = (data[i] << 8) | data[i + 1]
+        if ln and i + 2 + ln + 4 <= n:
+            rec = data[i + 2 : i + 2 + ln]
+            if sha(rec)[:4] == data[i + 2 + ln : i + 6 + ln]:
+                return True
+    return False
+
+
+def torn_tail(path, at):
+    """Is everything from ``at`` on one frame cut short (a write that never
+    completed), rather than damage hiding acknowledged records?"""
+    with open(path, "rb") as f:
+        f.seek(at)
+        rest = f.read(MAX_TORN + 1)
+    return len(rest) <= MAX_TORN and not holds_frame(rest[1:])
