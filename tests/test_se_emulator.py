@@ -13,6 +13,7 @@ import logging
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -548,3 +549,32 @@ def test_a_new_tamper_event_voids_an_outstanding_challenge(se: tuple[SeServer, W
     assert _ok(wire, sa.CMD_UNLOCK, _unlock_mac(serial, challenge, 2)) == b""
     log = json.loads(read_all(se[0].engine.store.path))["tamper_log"]
     assert [e["source"] for e in log] == ["voltage", "temperature"]
+
+
+def test_concurrent_buses_never_share_a_counter(se: tuple[SeServer, Wire]) -> None:
+    server, wire = se
+    public = _ok(wire, sa.CMD_GENERATE_KEY, b"\x00")
+    results: list[tuple[int, bytes, bytes]] = []
+    errors: list[BaseException] = []
+
+    def client(n: int) -> None:
+        w = Wire(server.port)
+        try:
+            for i in range(15):
+                digest = hashlib.sha256(b"%d/%d" % (n, i)).digest()
+                counter, signature = _sign(w, digest)
+                results.append((counter, signature, digest))
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+        finally:
+            w.close()
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+    assert sorted(c for c, _, _ in results) == list(range(1, 61))
+    for counter, signature, digest in results:
+        _verify(public, signature, digest, counter)
