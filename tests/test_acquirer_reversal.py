@@ -126,8 +126,8 @@ def test_offline_advice_is_posted_even_past_the_balance_and_once(tmp_path: Path)
         repeat = await h.send_wire(h.term.encode(dict(advice, t="0221")))
         assert repeat == first
         assert h.account(card.pan)["balance"] == -4_000
-        rows = h.sql("SELECT mti, status, auth_code FROM transactions")
-        assert rows == [("0220", "advice", "Y1")]
+        rows = h.sql("SELECT mti, status, auth_code, cryptogram_ok FROM transactions")
+        assert rows == [("0220", "advice", "Y1", 1)]  # the card's cryptogram verified
         stranger = SimCard("4111111111111111", "01", "3012")
         unknown = h.term.financial("0220", "00", 100, stranger, with_arqc=False)
         unknown["38"] = "Y3    "
@@ -170,5 +170,29 @@ def test_twins_in_flight_on_two_connections_post_once(tmp_path: Path) -> None:
             await other.close()
         assert a == b
         assert h.account(card.pan)["balance"] == before - 1_500
+
+    run(tmp_path, scenario)
+
+
+def test_advice_with_a_forged_cryptogram_is_posted_and_flagged(tmp_path: Path) -> None:
+    from protocols import tlv
+
+    async def scenario(h: Harness) -> None:
+        card = SimCard.load_card(1)
+        before = h.account(card.pan)["balance"]
+        advice = h.term.financial("0220", "00", 700, card)
+        advice["38"] = "Y3    "
+        nodes = tlv.decode(bytes.fromhex(advice["55"]))
+        for node in nodes:
+            if node.tag == 0x9F26:
+                node._value = bytes(8)
+        advice["55"] = tlv.encode(nodes).hex().upper()
+        assert (await h.send(advice))["39"] == "00"  # an advice cannot be refused
+        assert h.account(card.pan)["balance"] == before - 700
+        assert h.sql("SELECT cryptogram_ok FROM transactions") == [(0,)]
+        plain = h.term.financial("0220", "00", 100, card, with_arqc=False)
+        plain["38"] = "Y1    "
+        assert (await h.send(plain))["39"] == "00"
+        assert h.sql("SELECT cryptogram_ok FROM transactions ORDER BY id") == [(0,), (None,)]
 
     run(tmp_path, scenario)

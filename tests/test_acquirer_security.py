@@ -218,3 +218,26 @@ def test_a_failure_outside_the_handlers_is_still_answered_96(tmp_path: Path) -> 
             await scenario(h)
 
     asyncio.run(main())
+
+
+def test_a_version_1_database_is_migrated_in_place(tmp_path: Path) -> None:
+    from host_sim.acquirer.db import MIGRATIONS
+
+    path = tmp_path / "v1.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    for statement in MIGRATIONS[0]:
+        conn.execute(statement)
+    conn.execute("PRAGMA user_version = 1")
+    conn.execute(
+        "INSERT INTO merchants (mid, name, mcc, city, country)"
+        " VALUES ('M1', 'N', '5411', 'C', 'JO')"
+    )
+    conn.close()
+    db = HostDb(path)
+    try:
+        assert db.schema_version == SCHEMA_VERSION == 2
+        columns = [row[1] for row in db._db.execute("PRAGMA table_info(transactions)")]
+        assert "cryptogram_ok" in columns
+        assert db._db.execute("SELECT mid FROM merchants").fetchall() == [("M1",)]
+    finally:
+        db.close()

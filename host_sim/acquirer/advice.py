@@ -8,17 +8,21 @@ even past the balance or the limits — in the same transaction as the
 transaction row, and answers 00.  An advice for a card the host does not
 know is recorded without posting and answered 14 (the 0230 still ends the
 terminal's repeats).  A repeated advice is answered from the first
-(``processor`` duplicates), so it is never posted twice.
+(``processor`` duplicates), so it is never posted twice.  The advice's
+cryptogram (the card's TC in field 55) is verified through the HSM (KQ mode
+0) and the verdict kept with the transaction (``cryptogram_ok``).
 """
 
 from __future__ import annotations
 
 import sqlite3
 
-from host_sim.acquirer import codes
+from host_sim.acquirer import codes, emv
+from host_sim.acquirer.authorisation import arqc_check
 from host_sim.acquirer.context import HostContext
-from host_sim.acquirer.db import Terminal
+from host_sim.acquirer.db import Account, Terminal
 from host_sim.acquirer.messages import FormatProblem, amount_of, card_data, luhn_ok, response_to
+from host_sim.acquirer.security import SecurityUnavailable
 
 REFUND = "20"
 
@@ -66,6 +70,7 @@ async def handle(
 
         return await ctx.finish(response, terminal, record)
 
+    row["cryptogram_ok"] = await _check_cryptogram(ctx, request, found, card.pan)
     async with ctx.account_lock(found.id):
         row["account_id"] = found.id
         refund = request["3"].startswith(REFUND)
@@ -80,3 +85,22 @@ async def handle(
                 ctx.db.post(conn, found.id, txn_id, "offline", -amount, ctx.clock(), day, amount)
 
         return await ctx.finish(response, terminal, post)
+
+
+async def _check_cryptogram(
+    ctx: HostContext, request: dict[str, str], account: Account, pan: str
+) -> int | None:
+    """1 / 0 when the advice's cryptogram (field 55, the offline TC) does /
+    does not verify through the HSM, None when it cannot be checked (no
+    field 55, no issuer key, the HSM unreachable).  The advice is posted
+    either way: a failed cryptogram is kept for the chargeback."""
+    if "55" not in request or account.cvn is None or not account.issuer_key_ref:
+        return None
+    try:
+        icc = emv.parse_request(request["55"])
+        check = arqc_check(account, pan, request, icc, codes.APPROVED)
+        return 1 if await ctx.security.verify_cryptogram(check) else 0
+    except emv.IccDataError:
+        return 0
+    except SecurityUnavailable:
+        return None

@@ -124,7 +124,7 @@ async def handle(
         if icc is not None and account.cvn is not None and account.issuer_key_ref:
             try:
                 auth_data = await ctx.security.verify_arqc(
-                    _arqc_check(account, card.pan, request, icc, code or codes.APPROVED)
+                    arqc_check(account, card.pan, request, icc, code or codes.APPROVED)
                 )
             except SecurityUnavailable:
                 return await decline(codes.ISSUER_UNAVAILABLE, account, pin_tries)
@@ -224,7 +224,7 @@ async def _check_pin(
     return code, tries
 
 
-def _arqc_check(
+def arqc_check(
     account: Account, pan: str, request: dict[str, str], icc: emv.IccRequest, code: str
 ) -> ArqcCheck:
     assert account.cvn is not None and account.issuer_key_ref is not None

@@ -96,6 +96,11 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         " refunds_count INTEGER NOT NULL, refunds_amount INTEGER NOT NULL,"
         " PRIMARY KEY (tid, batch_number, closed))",
     ),
+    (
+        # 2: the offline cryptogram (TC) of an advice, checked by the HSM:
+        # 1 verified, 0 failed (kept for the chargeback), NULL not checked.
+        "ALTER TABLE transactions ADD COLUMN cryptogram_ok INTEGER",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -69,6 +69,11 @@ class Security(Protocol):
         1, ARPC ‖ CSU for method 2), or None when the ARQC is wrong."""
         ...
 
+    async def verify_cryptogram(self, check: ArqcCheck) -> bool:
+        """True when the application cryptogram (an offline TC, say) is the
+        card's; no ARPC (``arc``/``csu`` are ignored)."""
+        ...
+
     async def verify_pin(self, check: PinCheck) -> bool:
         """True when the PIN is right, False when it is wrong."""
         ...

@@ -11,6 +11,7 @@ terminals (docs/benchmarks.md).
 | operation | HSM commands |
 |---|---|
 | ARQC verification + ARPC | KQ mode 1 (ARC for method 1, CSU for method 2) |
+| offline cryptogram (advice TC) | KQ mode 0 |
 | online PIN | G0 (AES DUKPT, format 4 → the host's ZPK, format 0), then EC (Visa PVV) |
 | | or EA (IBM 3624 offset) |
 | MAC verification | M8, CMAC (algorithm 5), 8-byte MAC, binary message |
@@ -261,6 +262,13 @@ class HsmSecurity:
         if error != "00":
             raise SecurityUnavailable(f"HSM KQ: error {error}")
         return bytes.fromhex(out) + (check.arc if method_1 else check.csu)
+
+    async def verify_cryptogram(self, check: ArqcCheck) -> bool:
+        fields = hsm.req_kq(
+            0, check.cvn, check.issuer_key_ref, check.pan, check.psn, check.atc, check.un,
+            check.data, check.arqc,
+        )  # fmt: skip
+        return await self._verify("KQ", fields)
 
     async def verify_pin(self, check: PinCheck) -> bool:
         fields = hsm.req_g0(

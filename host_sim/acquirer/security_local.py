@@ -49,6 +49,18 @@ class LocalSecurity:
         method = emv_ac.profile(check.cvn)["arpc_method"]
         return arpc + (check.arc if method == 1 else check.csu)
 
+    async def verify_cryptogram(self, check: ArqcCheck) -> bool:
+        self.calls += 1
+        imk = self._key(check.issuer_key_ref, "E0")
+        try:
+            _icc_mk, key = emv_ac.ac_keys(
+                imk, check.pan, check.psn, check.atc, check.cvn, None, check.un
+            )
+            padding = emv_ac.profile(check.cvn)["padding"]
+            return emv_ac.verify_ac(key, check.data, check.arqc, padding)
+        except ValueError as exc:
+            raise SecurityUnavailable(f"cryptogram input refused: {exc}") from None
+
     async def verify_pin(self, check: PinCheck) -> bool:
         self.calls += 1
         bdk = self._key(check.bdk_ref, "B0")
