@@ -5,16 +5,15 @@ host-side DUKPT provisioning with the TEST KBPK."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import socket
 import struct
-import threading
 from pathlib import Path
 
 from hsm_sim.crypto import dukpt_aes, tr31
 from hsm_sim.se import bus
 from hsm_sim.se.engine import Engine
+from hsm_sim.se.service import Background
 from hsm_sim.se.testkeys import TEST_KBPK
 from protocols import se_frame as sf
 
@@ -22,41 +21,11 @@ BDK = bytes.fromhex("FEDCBA9876543210F1F1F1F1F1F1F1F1")
 IKID = bytes.fromhex("1234567890123456")
 
 
-class SeServer:
+class SeServer(Background):
     """The emulator's asyncio server on its own loop in a thread."""
 
     def __init__(self, state: Path, personalise: str | None = "test") -> None:
-        self.engine = Engine.open(state, personalise, "PTSE-TEST-0001")
-        self.loop = asyncio.new_event_loop()
-        started = threading.Event()
-        self._server: asyncio.Server | None = None
-
-        def run() -> None:
-            asyncio.set_event_loop(self.loop)
-            self._server = self.loop.run_until_complete(bus.start(self.engine))
-            started.set()
-            self.loop.run_forever()
-
-        self.thread = threading.Thread(target=run, daemon=True)
-        self.thread.start()
-        if not started.wait(10):
-            raise RuntimeError("SE server did not start")
-        assert self._server is not None
-        self.port = int(self._server.sockets[0].getsockname()[1])
-
-    def close(self) -> None:
-        if self.loop.is_closed():
-            return
-
-        async def stop() -> None:
-            assert self._server is not None
-            self._server.close()
-            await self._server.wait_closed()
-
-        asyncio.run_coroutine_threadsafe(stop(), self.loop).result(10)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
-        self.loop.close()
+        super().__init__(Engine.open(state, personalise, "PTSE-TEST-0001"))
 
 
 class Wire:
