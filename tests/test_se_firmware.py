@@ -153,3 +153,38 @@ def test_firmware_app_over_the_sim_i2c_bus(server: SeServer, tmp_path: Path) -> 
     assert res["status"]["locked"] is True and res["status"]["dukpt"] is True
     rate = SIGNATURES * 1000 / max(res["sign_ms"], 1)
     print(f"\nSE signatures over the sim I2C bus under MicroPython: {rate:.0f}/s")
+
+
+RESTART_SCRIPT = """
+import json, boards
+from firmware.drivers.se import SecureElement
+from firmware.secure import SecureElementApp, SeKeyMissing
+board = boards.open_board("sim")
+se = SecureElementApp(SecureElement(board.bus_for("secure_element"), 0x60, board.rtc()))
+try:
+    public = se.public_key()
+except SeKeyMissing:
+    public = se.generate_key()
+sig, counter = se.sign(b"\\x42" * 32)
+print("OUT " + json.dumps({"public": public.hex(), "sig": sig.hex(), "counter": counter,
+                           "read_back": se.counter()}))
+board.deinit()
+"""
+
+
+def test_counter_continues_across_emulator_restarts(tmp_path: Path) -> None:
+    state = tmp_path / "restart.json"
+    seen = []
+    publics = set()
+    for _ in range(3):
+        srv = SeServer(state)
+        try:
+            res = _run(RESTART_SCRIPT, srv.port, tmp_path)
+        finally:
+            srv.close()
+        public = bytes.fromhex(res["public"])
+        _verify(public, bytes.fromhex(res["sig"]), b"\x42" * 32, res["counter"])
+        assert res["read_back"] == res["counter"]
+        seen.append(res["counter"])
+        publics.add(public)
+    assert seen == [1, 2, 3] and len(publics) == 1
