@@ -578,3 +578,30 @@ def test_concurrent_buses_never_share_a_counter(se: tuple[SeServer, Wire]) -> No
     assert sorted(c for c, _, _ in results) == list(range(1, 61))
     for counter, signature, digest in results:
         _verify(public, signature, digest, counter)
+
+
+def test_arbitrary_requests_always_get_a_proper_answer(tmp_path: Path) -> None:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from hsm_sim.se.engine import HANDLERS
+
+    engine = Engine.open(tmp_path / "fuzz.json")
+    engine.execute(sa.CMD_GENERATE_KEY, b"\x00")
+    engine.execute(sa.CMD_LOAD_DUKPT, dukpt_block().encode())
+    commands = st.one_of(st.sampled_from(sorted(HANDLERS)), st.integers(0, 255))
+
+    @settings(max_examples=400, deadline=None, database=None)
+    @given(cmd=commands, payload=st.binary(max_size=80), raw=st.binary(max_size=40))
+    def check(cmd: int, payload: bytes, raw: bytes) -> None:
+        status, _ = sf.decode(engine.handle(sf.encode_request(cmd, payload)))
+        assert status != sf.ST_INTERNAL_ERROR, sa.command_name(cmd)
+        if cmd not in HANDLERS:
+            assert status == sf.ST_UNKNOWN_COMMAND
+        try:
+            sf.decode(raw)
+        except ValueError:
+            assert sf.decode(engine.handle(raw)) == (sf.ST_CRC_ERROR, b"")
+
+    check()
+    assert engine.execute(sf.CMD_ECHO, b"alive") == (sf.ST_OK, b"alive")
