@@ -442,9 +442,15 @@ class Journal:
             "locked": not self.header_ok,
         }
 
-    def export(self, out):
-        """Write the export stream to ``out`` (a file open for writing):
-        ``"PTFX" | version u8 | header_len u16 | header | frames...``."""
+    def export(self, out, now=None):
+        """Write the export stream to ``out`` (a file open for writing)::
+
+            "PTFX" | version u8 | header_len u16 | header | frames...
+            | 00 00 | trailer (storage.encode_trailer), signed by the SE
+
+        The signed trailer names the last record, so an export cut short at
+        a record boundary is detected.  Without a working signer (or with
+        ``now=None``) the trailer is left out and the verifier says so."""
         hdr = b""
         if self.header_ok:
             hdr = storage.read_file(self.root + "/header")
@@ -460,3 +466,12 @@ class Journal:
                     if not chunk:
                         break
                     out.write(chunk)
+        if now is None:
+            return False
+        body = storage.trailer_body(self.device_id, self.seq, self.last_hash, now)
+        try:
+            sig, counter = self.signer.sign(fr.sha256(body))
+        except Exception:
+            return False
+        out.write(b"\x00\x00" + storage.encode_trailer(body, counter, sig))
+        return True

@@ -233,3 +233,21 @@ def torn_tail(path, at):
         f.seek(at)
         rest = f.read(MAX_TORN + 1)
     return len(rest) <= MAX_TORN and not holds_frame(rest[1:])
+
+
+TRAILER_MAGIC = b"PTFE"
+
+
+def trailer_body(device_id, last_seq, last_hash, now):
+    """What the export trailer's signature covers (its SHA-256)."""
+    return (
+        TRAILER_MAGIC
+        + put_text(device_id, 32, "device_id")
+        + put_uint(last_seq, 4, "last_seq")
+        + last_hash
+        + put_uint(now, 4, "time")
+    )
+
+
+def encode_trailer(body, counter, sig):
+    return body + put_uint(counter, 4, "sig_counter") + bytes([len(sig)]) + sig

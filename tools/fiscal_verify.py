@@ -1,0 +1,443 @@
+"""Verify a fiscal journal export on the host (docs/fiscal.md, "Verifying").
+
+Checks, record by record: frame and encoding, device ID, gap-free sequence,
+previous-record hash chain, time order, turnover counters (each record's
+counters = the previous ones moved by its own lines; grand total; line
+arithmetic; record amount), the secure element's ECDSA P-256 signature over
+the record digest and its strictly rising signature counter, every X/Z
+report's sequence range, totals and RFC 6962 Merkle root, and the signed
+export trailer (so an export cut short is detected).  The first bad record
+is named with its sequence number, byte offset and the reason.
+
+Signatures are checked after the sequential pass, in parallel processes
+(``jobs``); the first failure reported is still the earliest in the export.
+
+Usage: ``python -m tools.fiscal_verify EXPORT --pubkey KEY.pem [--jobs N] [--json]``
+exit 0 valid, 1 invalid, 2 unreadable input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import sys
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import NoReturn
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import Prehashed, encode_dss_signature
+
+from protocols import fiscal_payload as fp
+from protocols import fiscal_record as fr
+from protocols import merkle
+from protocols.errors import DecodeError
+
+EXPORT_MAGIC = b"PTFX"
+HEADER_MAGIC = b"PTFJ"
+TRAILER_MAGIC = b"PTFE"
+UNSIGNED_OK = (fr.SIGNER_FAILURE,)
+RECEIPT_TYPES = (fr.SALE, fr.REFUND, fr.TRAINING)
+
+
+@dataclass
+class Problem:
+    index: int  # 0-based record number in the export (-1: the export itself)
+    seq: int | None
+    offset: int
+    reason: str
+
+    def __str__(self) -> str:
+        who = "export" if self.index < 0 else f"record #{self.index + 1}"
+        if self.seq is not None:
+            who += f" (seq {self.seq})"
+        return f"{who} at offset {self.offset}: {self.reason}"
+
+
+@dataclass
+class Result:
+    records: int = 0
+    device_id: str | None = None
+    last_seq: int = 0
+    z_reports: int = 0
+    x_reports: int = 0
+    signatures_checked: int = 0
+    trailer: bool = False
+    problem: Problem | None = None
+    types: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "valid": self.ok,
+            "records": self.records,
+            "device_id": self.device_id,
+            "last_seq": self.last_seq,
+            "z_reports": self.z_reports,
+            "x_reports": self.x_reports,
+            "signatures_checked": self.signatures_checked,
+            "signed_trailer": self.trailer,
+            "types": self.types,
+            "first_failure": None
+            if self.problem is None
+            else {
+                "record": self.problem.index + 1,
+                "seq": self.problem.seq,
+                "offset": self.problem.offset,
+                "reason": self.problem.reason,
+                "message": str(self.problem),
+            },
+        }
+
+
+class Invalid(Exception):
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(str(problem))
+        self.problem = problem
+
+
+def load_public_key(data: bytes) -> ec.EllipticCurvePublicKey:
+    """PEM or DER SubjectPublicKeyInfo, or an uncompressed P-256 point (65
+    bytes, or its hex)."""
+    key: object
+    text = data.strip()
+    if text.startswith(b"-----BEGIN"):
+        key = serialization.load_pem_public_key(text)
+    elif len(text) in (65, 130):
+        raw = bytes.fromhex(text.decode()) if len(text) == 130 else text
+        key = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), raw)
+    else:
+        key = serialization.load_der_public_key(text)
+    if not isinstance(key, ec.EllipticCurvePublicKey) or key.curve.name != "secp256r1":
+        raise ValueError("not an ECDSA P-256 public key")
+    return key
+
+
+def _der(sig: bytes) -> bytes:
+    if len(sig) == 64:
+        return encode_dss_signature(
+            int.from_bytes(sig[:32], "big"), int.from_bytes(sig[32:], "big")
+        )
+    return sig
+
+
+def _check_sigs(args: tuple[bytes, list[tuple[int, bytes, bytes]]]) -> int | None:
+    """Index of the first (digest, signature) that does not verify, or None."""
+    pub_der, items = args
+    key = serialization.load_der_public_key(pub_der)
+    assert isinstance(key, ec.EllipticCurvePublicKey)
+    algo = ec.ECDSA(Prehashed(hashes.SHA256()))
+    for idx, digest, sig in items:
+        try:
+            key.verify(_der(sig), digest, algo)
+        except (InvalidSignature, ValueError):
+            return idx
+    return None
+
+
+class _Period:
+    def __init__(self, start_time: int, first_seq: int, base: fr.Counters, z_number: int) -> None:
+        self.start_time = start_time
+        self.first_seq = first_seq
+        self.base = base
+        self.z_number = z_number
+        self.frontier = merkle.Frontier()
+
+
+class Verifier:
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.result = Result()
+        self.sig_items: list[tuple[int, bytes, bytes]] = []
+        self.sig_meta: dict[int, tuple[int, int]] = {}
+
+    def fail(self, index: int, seq: int | None, offset: int, reason: str) -> NoReturn:
+        raise Invalid(Problem(index, seq, offset, reason))
+
+    def run(self, require_trailer: bool) -> None:
+        d = self.data
+        if len(d) < 7 or d[:4] != EXPORT_MAGIC:
+            self.fail(-1, None, 0, "not a payterm fiscal export (PTFX)")
+        if d[4] != 1:
+            self.fail(-1, None, 4, f"unknown export version {d[4]}")
+        hl = int.from_bytes(d[5:7], "big")
+        header = d[7 : 7 + hl]
+        if len(header) != hl:
+            self.fail(-1, None, 7, "header cut short")
+        created = self._header(header)
+        pos = 7 + hl
+        prev_hash = fr.ZERO_HASH
+        seq = 0
+        last_time = 0
+        sig_counter = 0
+        counters = fr.Counters()
+        period = _Period(created if created is not None else -1, 1, fr.Counters(), 1)
+        idx = 0
+        res = self.result
+        while pos < len(d):
+            if len(d) - pos < 2:
+                self.fail(idx, None, pos, "frame length cut short")
+            n = int.from_bytes(d[pos : pos + 2], "big")
+            if n == 0:
+                self._trailer(pos + 2, idx, seq, prev_hash, sig_counter)
+                return
+            raw = d[pos + 2 : pos + 2 + n]
+            check = d[pos + 2 + n : pos + 6 + n]
+            if len(raw) != n or len(check) != 4:
+                self.fail(idx, None, pos, f"frame cut short ({len(d) - pos} of {n + 6} bytes)")
+            h = hashlib.sha256(raw).digest()
+            if h[:4] != check:
+                self.fail(idx, None, pos, "frame check does not match (record bytes altered)")
+            try:
+                rec = fr.decode(raw)
+            except DecodeError as e:
+                self.fail(idx, None, pos, f"undecodable record: {e}")
+            s = rec.seq
+            if res.device_id is None:
+                res.device_id = rec.device_id
+            if rec.device_id != res.device_id:
+                self.fail(idx, s, pos, f"device {rec.device_id}, export belongs to {res.device_id}")
+            if s != seq + 1:
+                self.fail(
+                    idx, s, pos, f"sequence {s} after {seq} (gap, deletion, reorder or duplicate)"
+                )
+            if rec.prev_hash != prev_hash:
+                self.fail(idx, s, pos, "previous-record hash does not match the chain")
+            if rec.time < last_time:
+                self.fail(idx, s, pos, f"time {rec.time} before the previous record's {last_time}")
+            want, why = self._expected_counters(rec, counters)
+            if why:
+                self.fail(idx, s, pos, why)
+            if rec.counters != want:
+                self.fail(
+                    idx, s, pos, f"turnover counters {rec.counters.rates} != expected {want.rates}"
+                )
+            if rec.grand_total != rec.counters.grand_total():
+                self.fail(
+                    idx,
+                    s,
+                    pos,
+                    f"grand total {rec.grand_total} != sum of sales {rec.counters.grand_total()}",
+                )
+            if rec.rtype in UNSIGNED_OK and not rec.signature:
+                if rec.sig_counter != 0:
+                    self.fail(idx, s, pos, "unsigned record with a signature counter")
+            else:
+                if not rec.signature:
+                    self.fail(idx, s, pos, f"{fr.type_name(rec.rtype)} record is not signed")
+                if rec.sig_counter <= sig_counter:
+                    self.fail(
+                        idx,
+                        s,
+                        pos,
+                        f"signature counter {rec.sig_counter} not above {sig_counter}"
+                        " (rolled back)",
+                    )
+                sig_counter = rec.sig_counter
+                self.sig_items.append((idx, rec.digest(), rec.signature))
+                self.sig_meta[idx] = (s, pos)
+            if rec.rtype in (fr.X_REPORT, fr.Z_REPORT):
+                self._report(rec, idx, pos, period, counters, seq)
+            if rec.rtype == fr.Z_REPORT:
+                res.z_reports += 1
+                period = _Period(rec.time, s + 1, rec.counters, period.z_number + 1)
+            else:
+                if rec.rtype == fr.X_REPORT:
+                    res.x_reports += 1
+                period.frontier.append(merkle.leaf_hash(h))
+            name = fr.type_name(rec.rtype)
+            res.types[name] = res.types.get(name, 0) + 1
+            counters = rec.counters
+            prev_hash = h
+            seq = s
+            last_time = rec.time
+            idx += 1
+            res.records = idx
+            res.last_seq = seq
+            pos += n + 6
+        if require_trailer:
+            self.fail(-1, None, pos, "no signed trailer: the export may have been cut short")
+
+    def _header(self, header: bytes) -> int | None:
+        if not header:
+            return None
+        body, seal = header[:-32], header[-32:]
+        if len(header) < 32 or hashlib.sha256(body).digest() != seal or body[:4] != HEADER_MAGIC:
+            self.fail(-1, None, 7, "journal header damaged")
+        n = body[5] if len(body) > 5 else 0
+        dev = body[6 : 6 + n].decode("ascii", "replace")
+        self.result.device_id = dev
+        return int.from_bytes(body[6 + n : 10 + n], "big")
+
+    def _expected_counters(self, rec: fr.Record, counters: fr.Counters) -> tuple[fr.Counters, str]:
+        want = counters.copy()
+        if rec.rtype in RECEIPT_TYPES:
+            try:
+                rc = fp.decode_receipt(rec.payload)
+            except DecodeError as e:
+                return want, f"receipt payload: {e}"
+            bad = rc.check()
+            if bad:
+                return want, "receipt lines do not add up: " + bad
+            if rec.amount != rc.total():
+                return want, f"amount {rec.amount} != receipt total {rc.total()}"
+            for rate, total in rc.totals():
+                if rec.rtype == fr.SALE:
+                    want.add(rate, total, 0)
+                elif rec.rtype == fr.REFUND:
+                    want.add(rate, 0, total)
+        else:
+            if rec.amount != 0:
+                return want, f"{fr.type_name(rec.rtype)} record with amount {rec.amount}"
+            if rec.rtype not in (fr.X_REPORT, fr.Z_REPORT):
+                try:
+                    fp.decode_event(rec.payload)
+                except DecodeError as e:
+                    return want, f"event payload: {e}"
+        return want, ""
+
+    def _report(
+        self, rec: fr.Record, idx: int, pos: int, period: _Period, counters: fr.Counters, seq: int
+    ) -> None:
+        s = rec.seq
+        try:
+            rp = fp.decode_report(rec.payload)
+        except DecodeError as e:
+            self.fail(idx, s, pos, f"report payload: {e}")
+        kind = "Z" if rec.rtype == fr.Z_REPORT else "X"
+        if rp.z_number != period.z_number:
+            self.fail(
+                idx, s, pos, f"{kind} report number {rp.z_number}, expected {period.z_number}"
+            )
+        if period.start_time >= 0 and rp.period_start != period.start_time:
+            self.fail(
+                idx, s, pos, f"{kind} report period start {rp.period_start} != {period.start_time}"
+            )
+        if (rp.first_seq, rp.last_seq, rp.count) != (period.first_seq, seq, period.frontier.size):
+            self.fail(
+                idx,
+                s,
+                pos,
+                f"{kind} report covers {rp.first_seq}..{rp.last_seq} ({rp.count}), "
+                f"expected {period.first_seq}..{seq} ({period.frontier.size})",
+            )
+        if rp.root != period.frontier.root():
+            self.fail(idx, s, pos, f"{kind} report Merkle root does not match the period's records")
+        totals = counters.minus(period.base).rates
+        if rp.totals != totals:
+            self.fail(idx, s, pos, f"{kind} report totals {rp.totals} != {totals}")
+
+    def _trailer(self, pos: int, idx: int, seq: int, last_hash: bytes, sig_counter: int) -> None:
+        d = self.data
+        try:
+            if d[pos : pos + 4] != TRAILER_MAGIC:
+                raise DecodeError("bad trailer magic", offset=pos)
+            n = d[pos + 4]
+            end = pos + 5 + n + 4 + 32 + 4
+            body = d[pos:end]
+            dev = body[5 : 5 + n].decode("ascii")
+            last = int.from_bytes(body[5 + n : 9 + n], "big")
+            lh = body[9 + n : 41 + n]
+            counter = int.from_bytes(d[end : end + 4], "big")
+            slen = d[end + 4]
+            sig = d[end + 5 : end + 5 + slen]
+            if len(body) != end - pos or len(sig) != slen:
+                raise DecodeError("trailer cut short", offset=pos)
+            if end + 5 + slen != len(d):
+                raise DecodeError("bytes after the trailer", offset=end + 5 + slen)
+        except (IndexError, UnicodeError, DecodeError) as e:
+            self.fail(-1, None, pos, f"export trailer: {e}")
+        if dev != self.result.device_id and self.result.device_id is not None:
+            self.fail(-1, None, pos, f"trailer of device {dev}")
+        if last != seq or lh != last_hash:
+            self.fail(
+                idx,
+                seq + 1,
+                pos,
+                f"export ends at seq {seq}, its signed trailer says {last}: records missing",
+            )
+        if counter <= sig_counter:
+            self.fail(-1, None, pos, "trailer signature counter rolled back")
+        self.sig_items.append((-2, hashlib.sha256(body).digest(), sig))
+        self.result.trailer = True
+
+
+def verify(
+    data: bytes,
+    public_key: ec.EllipticCurvePublicKey,
+    jobs: int = 1,
+    require_trailer: bool = True,
+) -> Result:
+    v = Verifier(data)
+    structural: Problem | None = None
+    try:
+        v.run(require_trailer)
+    except Invalid as e:
+        structural = e.problem
+    res = v.result
+    pub_der = public_key.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    items = v.sig_items
+    limit = structural.index if structural is not None and structural.index >= 0 else None
+    if limit is not None:
+        items = [it for it in items if 0 <= it[0] < limit]
+    bad: int | None = None
+    if jobs > 1 and len(items) > 2000:
+        size = (len(items) + jobs * 4 - 1) // (jobs * 4)
+        chunks = [(pub_der, items[i : i + size]) for i in range(0, len(items), size)]
+        with ProcessPoolExecutor(jobs) as ex:
+            for got in ex.map(_check_sigs, chunks):
+                if got is not None:
+                    bad = got
+                    break
+    else:
+        bad = _check_sigs((pub_der, items))
+    res.signatures_checked = len(items)
+    if bad is not None:
+        if bad == -2:
+            res.problem = Problem(-1, None, len(data), "export trailer signature does not verify")
+        else:
+            s, pos = v.sig_meta[bad]
+            res.problem = Problem(bad, s, pos, "signature does not verify with the device key")
+        return res
+    res.problem = structural
+    return res
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="fiscal_verify", description=__doc__.split("\n\n")[0])
+    ap.add_argument("export")
+    ap.add_argument("--pubkey", required=True, help="device public key: PEM, DER or hex point")
+    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--no-trailer", action="store_true", help="accept an export without trailer")
+    ap.add_argument("--json", action="store_true")
+    a = ap.parse_args(argv)
+    try:
+        data = Path(a.export).read_bytes()
+        key = load_public_key(Path(a.pubkey).read_bytes())
+    except (OSError, ValueError) as e:
+        print(f"fiscal_verify: {e}", file=sys.stderr)
+        return 2
+    res = verify(data, key, jobs=max(1, a.jobs), require_trailer=not a.no_trailer)
+    if a.json:
+        json.dump(res.as_dict(), sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    elif res.ok:
+        print(f"valid: {res.records} records, last seq {res.last_seq}, {res.z_reports} Z reports")
+    else:
+        print(f"INVALID: {res.problem}")
+    return 0 if res.ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
