@@ -145,12 +145,15 @@ class Rig:
         contact_card: str | None = "contact_offline_pin",
         host_timeout_ms: int = 10000,
         receipts: int = 0,
+        contact_remove_after: int | None = None,
     ) -> Run:
         """Run the terminal application through ``steps``; ``receipts``: how
         many the printer should have cut before this returns."""
         before = len(self.relay.requests)
         field_cards = [load_card(nfc_card)] if nfc_card else []
         slot = CardSlot(load_profile(contact_card), "T=1") if contact_card else None
+        if slot is not None and contact_remove_after is not None:
+            slot.remove_after(contact_remove_after)  # pulled mid-transaction
         vp = VirtualPrinter(dots=576)
         with contextlib.ExitStack() as stack:
             nfc = stack.enter_context(BackgroundServer(Pn532Emulator(RfField(field_cards))))

@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import iso8583 as pyiso8583
+from app_support import Rig, Run, running_rig
 
 from host_sim.acquirer import seed
 from payterm.iso8583_pyiso import to_pyiso8583_spec
 from protocols import tlv
 from protocols.iso8583_specs import PAYTERM_1987
-from app_support import Rig, Run, running_rig
 
 PYISO_SPEC = to_pyiso8583_spec(PAYTERM_1987)
 
@@ -289,5 +289,68 @@ def test_over_limit_and_expired_card_declined(tmp_path: Path) -> None:
             assert run2.requests == []
             assert "EXPIRED CARD" in [s["text"] for s in run2.screens]
             peers_decode(run)
+
+    run_async(go())
+
+
+def test_preauthorisation_void_and_empty_batch(tmp_path: Path) -> None:
+    """A pre-authorisation goes online as an 0100 (a hold) even when the card
+    would approve offline; a sale voided by an 0400 (reason 17) that the host
+    accepts; the batch then holds nothing and closes with zero totals."""
+
+    async def go() -> None:
+        pan = pan_of("visa_qvsdc")
+        async with running_rig(tmp_path) as rig:
+            before = rig.balance(pan)
+            run = await rig.terminal(
+                [
+                    {"op": "preauth", "amount": 20000, "card": "tap"},
+                    {"op": "sale", "amount": 30000, "card": "tap"},
+                    {"op": "void"},
+                    {"op": "batch_close"},
+                ],
+                receipts=4,
+            )
+            hold, sale, void, close = run.results
+            assert (hold["result"], hold["code"]) == ("approved", "00")
+            assert (sale["result"], void["result"], void["code"]) == ("approved", "approved", "00")
+            assert void["stan"] == sale["stan"]
+            assert [r["t"] for r in run.requests] == ["0100", "0200", "0400", "0500"]
+            assert run.requests[2]["39"] == "17"
+            assert close["totals"] == [0, 0, 0, 0] and close["code"] == "00"
+            rows = rig.sql("SELECT mti, status FROM transactions WHERE tid = 'PT000001'")
+            assert ("0200", "reversed") in rows and ("0100", "approved") in rows
+            assert rig.balance(pan) == before - 20000  # the hold stands, the sale went back
+            assert "TRANSACTION VOIDED" in [s["text"] for s in run.screens]
+            assert "PRE-AUTHORISATION" in run.receipts[0].text
+            peers_decode(run)
+
+    run_async(go())
+
+
+def test_card_removed_mid_transaction(tmp_path: Path) -> None:
+    """The contact card is pulled out in the middle of its answers: the
+    kernel ends the application, the terminal sees the slot empty, shows
+    CARD REMOVED and sends nothing to the host."""
+
+    async def go() -> None:
+        async with running_rig(tmp_path) as rig:
+            run = await rig.terminal(
+                [{"op": "sale", "amount": 30000, "card": "insert", "pins": ["1234"]}],
+                nfc_card=None,
+                contact_card="contact_online_pin",
+                contact_remove_after=400,
+                receipts=1,
+            )
+            (result,) = run.results
+            assert (result["result"], result["message"], result["contact_outcome"]) == (
+                "declined",
+                "card_removed",
+                "end_application",
+            )
+            assert run.requests == []
+            assert rig.sql("SELECT COUNT(*) FROM transactions") == [(0,)]
+            assert "CARD REMOVED, TRY AGAIN" in [s["text"] for s in run.screens]
+            assert "DECLINED" in run.receipts[0].text
 
     run_async(go())

@@ -9,7 +9,8 @@ AES DUKPT initial key, ``ikid`` its 8-byte initial key ID, hex), optional
 ``host_timeout_ms`` and ``display`` (draw the screens on the sim display),
 and ``steps``: ``{"op": "sale" | "refund" | "preauth", "amount": FILS,
 "card": "tap" | "insert", "pins": ["1234", ...]}``, ``{"op": "sign_on"}``,
-``{"op": "echo"}``, ``{"op": "forward"}``, ``{"op": "batch_close"}``.
+``{"op": "echo"}``, ``{"op": "forward"}``, ``{"op": "void", "stan": S}`` (the
+last approved transaction without a STAN), ``{"op": "batch_close"}``.
 
 The PIN digits of a step are the script's stand-in for the keypad: each is
 handed to the flow as a fresh bytearray that the flow wipes.  Prints
@@ -72,7 +73,9 @@ def main() -> int:
     clock = board.rtc()
     keys_doc = session["keys"]
     keys = SoftKeys(
-        bytes.fromhex(keys_doc["mac"]), bytes.fromhex(keys_doc["ik"]), bytes.fromhex(keys_doc["ikid"])
+        bytes.fromhex(keys_doc["mac"]),
+        bytes.fromhex(keys_doc["ik"]),
+        bytes.fromhex(keys_doc["ikid"]),
     )
     try:
         online = Online(board.bus_for("acquirer"), PAYTERM_1987, keys, clock,
@@ -99,8 +102,10 @@ def main() -> int:
             printer = Printer(board.bus_for("printer"), profile=for_board(board.device("printer")),
                               clock=clock)  # fmt: skip
         inputs = ScriptInput()
-        terminal = Terminal(session["terminal"], online, keys, Ui(screen, emit), inputs, clock,
-                            os.urandom, Batch(session.get("batch", 1)), nfc, contact, printer)  # fmt: skip
+        ui = Ui(screen, emit)
+        batch = Batch(session.get("batch", 1))
+        terminal = Terminal(session["terminal"], online, keys, ui, inputs, clock, os.urandom, batch,
+                            nfc, contact, printer)  # fmt: skip
         for step in session["steps"]:
             op = step["op"]
             inputs.pins = list(step.get("pins", ()))
@@ -113,6 +118,8 @@ def main() -> int:
             elif op == "forward":
                 result = terminal.forward()
                 result["kind"] = "forward"
+            elif op == "void":
+                result = terminal.void(step.get("stan"))
             elif op == "batch_close":
                 result = terminal.batch_close()
             else:

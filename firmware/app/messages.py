@@ -3,7 +3,8 @@
 STAN, the clock reading and the card data; ``online`` adds the MAC.
 
 Processing codes (field 3, digits 1-2): 00 purchase, 20 refund, 92 batch
-close.  POS entry mode (22): 071 contactless chip, 051 contact chip.  NII (24) 003, POS condition (25) 00."""
+close.  POS entry mode (22): 071 contactless chip, 051 contact chip.
+NII (24) 003, POS condition (25) 00."""
 
 CURRENCY = "400"  # JOD, exponent 3: amounts in fils
 NII = "003"
@@ -13,6 +14,7 @@ PREAUTH = "00"  # 0100 with processing code 00: a hold (pre-authorisation)
 REFUND = "20"
 SETTLEMENT = "92"
 REVERSAL_TIMEOUT = "68"  # field 39 in a reversal: response received too late / none
+REVERSAL_VOID = "17"  # customer cancellation
 REVERSAL_CARD_DECLINED = "06"  # the card refused what the host approved (2nd GEN AC AAC)
 
 

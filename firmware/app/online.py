@@ -27,7 +27,9 @@ class HostMacError(HostLinkError):
 
 
 class Online:
-    def __init__(self, stream: "Any", spec: "Any", keys: "Any", clock: "Any", timeout_ms: int = 15000) -> None:
+    def __init__(
+        self, stream: "Any", spec: "Any", keys: "Any", clock: "Any", timeout_ms: int = 15000
+    ) -> None:
         self.stream = stream
         self.spec = iso8583.compile_spec(spec)
         self.keys = keys

@@ -35,6 +35,7 @@ MESSAGES = {
     "not_accepted": ("declined", "CARD NOT ACCEPTED", "البطاقة غير مقبولة"),
     "cancelled": ("declined", "CANCELLED", "ألغيت"),
     "printer": ("declined", "PRINTER PROBLEM, RECEIPT NOT PRINTED", "مشكلة في الطابعة"),
+    "voided": ("approved", "TRANSACTION VOIDED", "ألغيت العملية"),
     "batch_closed": ("approved", "BATCH CLOSED", "أغلقت الدفعة"),
     "batch_mismatch": ("declined", "BATCH TOTALS DIFFER, CALL HELPDESK", "اختلاف في المجاميع"),
 }

@@ -57,7 +57,9 @@ class KernelUi:
         if not pan:
             wipe(pin)
             return False
-        self.pin_block = self.t.keys.pin_block(pin, cards_mod.card_from_tags({0x5A: pan}.get, "contact")["pan"])
+        self.pin_block = self.t.keys.pin_block(
+            pin, cards_mod.card_from_tags({0x5A: pan}.get, "contact")["pan"]
+        )
         return True
 
 
@@ -181,7 +183,9 @@ class Terminal:
         if target is None:
             return None
         try:
-            return EntryPoint(rng=self.rng, clock=self.clock).start(target, self._txn_data(amount, ttype))
+            return EntryPoint(rng=self.rng, clock=self.clock).start(
+                target, self._txn_data(amount, ttype)
+            )
         finally:
             try:
                 self.nfc.release()
@@ -228,8 +232,12 @@ class Terminal:
             answer = self.online.exchange(req)
         except HostLinkError:
             answer = None
+        kept = {}
+        for k in req:
+            if k not in ("52", "53", "55"):
+                kept[k] = req[k]
         self.batch.add({"kind": txn["kind"], "amount": txn["amount"], "stan": stan, "mti": mti,
-                        "status": "pending", "offline": False})  # fmt: skip
+                        "status": "pending", "offline": False, "request": kept})  # fmt: skip
         if answer is None:
             self._reverse(req, msgs.REVERSAL_TIMEOUT)
             txn["reversed"] = True
@@ -256,7 +264,7 @@ class Terminal:
         advice = msgs.advice(mti_req, stan, self._dt(), code)
         self.batch.advices.append(advice)
         self.batch.add({"kind": txn["kind"], "amount": txn["amount"], "stan": stan, "mti": "0220",
-                        "status": "approved", "offline": True})  # fmt: skip
+                        "status": "approved", "offline": True, "request": advice})  # fmt: skip
         txn["stan"] = stan
         txn["auth_code"] = code
         txn["result"] = "approved"
@@ -277,8 +285,14 @@ class Terminal:
             # A refund credits the cardholder: the host decides, whatever
             # cryptogram the card gave; no ICC data goes with it.
             return self._decide(txn, self._authorise(txn, None, None))
+        if kind == "preauth" and status == "approved" and card is not None:
+            # a hold is the host's to place: never approved offline; the
+            # card's TC is no ARQC, so no ICC data goes with it
+            return self._decide(txn, self._authorise(txn, None, None))
         if status == "approved" and card is not None:
-            self._offline_approval(txn, cards_mod.contactless_icc(data), OFFLINE_CODE["contactless"])
+            self._offline_approval(
+                txn, cards_mod.contactless_icc(data), OFFLINE_CODE["contactless"]
+            )
             return txn
         if status == "online request" and card is not None:
             pin = None
@@ -343,7 +357,9 @@ class Terminal:
         kernel = ContactKernel(self.contact, default_config(), clock6, self.rng, kui)
         kui.kernel = kernel
         try:
-            outcome = kernel.start(amount=amount, transaction_type=0x20 if kind == "refund" else 0x00)
+            outcome = kernel.start(
+                amount=amount, transaction_type=0x20 if kind == "refund" else 0x00
+            )
             card = cards_mod.card_from_tags(kernel.store.get, "contact")
             txn = self._base_txn(kind, amount, card if card.get("pan") else None)
             if kind == "refund" and card.get("pan"):
@@ -366,7 +382,9 @@ class Terminal:
                 else:
                     auth, scripts = cards_mod.issuer_data(answer.get("55"))
                     arc = answer.get("39", "05").encode()
-                    outcome = kernel.complete(HostResponse(arc=arc, auth_data=auth, scripts=scripts))
+                    outcome = kernel.complete(
+                        HostResponse(arc=arc, auth_data=auth, scripts=scripts)
+                    )
                     self._decide(txn, answer)
                     if txn["result"] == "approved" and outcome.result != APPROVED:
                         # the card refused what the host approved: give it back
@@ -380,9 +398,11 @@ class Terminal:
                 txn.update(result="declined", message="not_accepted")
             elif outcome.result == "declined":
                 expired = len(outcome.tvr) > 1 and outcome.tvr[1] & 0x40
-                txn.update(result="declined", message="expired_card" if expired else "declined_card")
+                txn.update(
+                    result="declined", message="expired_card" if expired else "declined_card"
+                )
             else:
-                gone = "removed" in outcome.reason or "absent" in outcome.reason
+                gone = not self._card_present()
                 txn.update(result="declined", message="card_removed" if gone else "card_error")
             txn["tvr"] = outcome.tvr
             txn["tsi"] = outcome.tsi
@@ -395,6 +415,44 @@ class Terminal:
                 self.contact.power_off()
             except Exception:
                 pass
+
+    # -- void ------------------------------------------------------------
+    def void(self, stan: "str | None" = None) -> "dict":
+        """Cancel an approved transaction of the open batch (the last one by
+        default): an advice not yet delivered is simply dropped; otherwise
+        an 0400 (reason 17, customer cancellation) must be accepted."""
+        record = None
+        for r in self.batch.records:
+            if r["status"] == "approved" and (stan is None or r["stan"] == stan):
+                record = r
+        if record is None:
+            self.ui.show("declined")
+            return {"kind": "void", "result": "declined", "message": "nothing to void"}
+        original = record["request"]
+        if original in self.batch.advices:
+            self.batch.advices.remove(original)
+            record["status"] = "reversed"
+            code: "str | None" = "00"
+        else:
+            rev = msgs.reversal(original, self.batch.next_stan(), self._dt(), msgs.REVERSAL_VOID)
+            answer = self._exchange(rev)
+            code = answer.get("39") if answer else None
+            if code == "00":
+                record["status"] = "reversed"
+            elif code is None:
+                self.batch.reversals.append(rev)  # owed: delivered before the next one
+                record["status"] = "reversed"
+        result = "approved" if record["status"] == "reversed" else "declined"
+        self.ui.show("voided" if result == "approved" else for_response(code), record["amount"])
+        self.ui.show("idle")
+        return {"kind": "void", "result": result, "code": code, "stan": record["stan"],
+                "amount": record["amount"]}  # fmt: skip
+
+    def _card_present(self) -> bool:
+        try:
+            return bool(self.contact.present())
+        except Exception:
+            return False
 
     # -- batch close -----------------------------------------------------
     def batch_close(self) -> "dict":
