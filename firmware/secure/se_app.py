@@ -13,7 +13,7 @@ on error.  The driver's frame is an immutable copy that lives until the
 garbage collector takes it; nothing here prints or logs a PIN.
 """
 
-from firmware.drivers.se.errors import SeStatusError
+from firmware.drivers.se.errors import SeError, SeStatusError
 from firmware.secure.errors import SeAppError, SeBadInput, SeKeyMissing, SeLocked, SeNotAllowed
 from protocols import se_app as sa
 from protocols import se_frame as sf
@@ -53,8 +53,8 @@ class SecureElementApp:
     def _locked_quietly(self):
         try:
             return self.status()["locked"]
-        except SeStatusError:
-            return False
+        except SeError:
+            return False  # cannot tell: report the plain refusal
 
     def _slot(self, slot):
         return self.slot if slot is None else slot

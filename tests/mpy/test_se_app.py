@@ -57,6 +57,10 @@ def test_locked_versus_not_allowed():
     d = FakeDriver([6, status_body(False)])
     e = raises(SeNotAllowed, SecureElementApp(d).generate_key)
     eq(isinstance(e, SeLocked), False)
+    # GET_STATUS itself refused or malformed: the plain refusal, not a crash
+    for status_answer in (8, b"short"):
+        e = raises(SeNotAllowed, SecureElementApp(FakeDriver([6, status_answer])).sign, bytes(32))
+        eq(isinstance(e, SeLocked), False)
 
 
 def test_key_missing_and_bad_input():
