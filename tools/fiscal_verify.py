@@ -188,7 +188,7 @@ class Verifier:
                 self.fail(idx, None, pos, "frame length cut short")
             n = int.from_bytes(d[pos : pos + 2], "big")
             if n == 0:
-                self._trailer(pos + 2, idx, seq, prev_hash, sig_counter)
+                self._trailer(pos + 2, idx, seq, prev_hash)
                 return
             raw = d[pos + 2 : pos + 2 + n]
             check = d[pos + 2 + n : pos + 6 + n]
@@ -336,7 +336,7 @@ class Verifier:
         if rp.totals != totals:
             self.fail(idx, s, pos, f"{kind} report totals {rp.totals} != {totals}")
 
-    def _trailer(self, pos: int, idx: int, seq: int, last_hash: bytes, sig_counter: int) -> None:
+    def _trailer(self, pos: int, idx: int, seq: int, last_hash: bytes) -> None:
         d = self.data
         try:
             if d[pos : pos + 4] != TRAILER_MAGIC:
@@ -347,13 +347,12 @@ class Verifier:
             dev = body[5 : 5 + n].decode("ascii")
             last = int.from_bytes(body[5 + n : 9 + n], "big")
             lh = body[9 + n : 41 + n]
-            counter = int.from_bytes(d[end : end + 4], "big")
-            slen = d[end + 4]
-            sig = d[end + 5 : end + 5 + slen]
+            slen = d[end]
+            sig = d[end + 1 : end + 1 + slen]
             if len(body) != end - pos or len(sig) != slen:
                 raise DecodeError("trailer cut short", offset=pos)
-            if end + 5 + slen != len(d):
-                raise DecodeError("bytes after the trailer", offset=end + 5 + slen)
+            if end + 1 + slen != len(d):
+                raise DecodeError("bytes after the trailer", offset=end + 1 + slen)
         except (IndexError, UnicodeError, DecodeError) as e:
             self.fail(-1, None, pos, f"export trailer: {e}")
         if dev != self.result.device_id and self.result.device_id is not None:
@@ -365,8 +364,6 @@ class Verifier:
                 pos,
                 f"export ends at seq {seq}, its signed trailer says {last}: records missing",
             )
-        if counter <= sig_counter:
-            self.fail(-1, None, pos, "trailer signature counter rolled back")
         self.sig_items.append((-2, hashlib.sha256(body).digest(), sig))
         self.result.trailer = True
 

@@ -1,0 +1,242 @@
+"""The host verifier on journals exported from real MicroPython runs (the
+firmware journal on littlefs, signed with a software ECDSA P-256 key): a
+valid export verifies; every byte flipped, records deleted, reordered,
+duplicated, truncated, spliced from another device, forged signatures,
+rolled-back counters, wrong Merkle roots and totals are each detected and
+the first bad record is named."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from fiscal_support import SoftSigner, run
+
+from protocols import fiscal_payload as fp
+from protocols import fiscal_record as fr
+from tools import fiscal_verify as fv
+
+DEV = "PT-SIM-0001"
+
+
+def _export(tmp: Path, dev: str, signer: SoftSigner) -> bytes:
+    img, exp = tmp / f"{dev}.img", tmp / f"{dev}.exp"
+    code = f"import fiscal_scenario as S\nS.export_scenario({str(img)!r}, {str(exp)!r}, {dev!r})\n"
+    signer.fail_calls = {13}
+    r = run(code, signer)
+    assert r.returncode == 0, r.stderr
+    assert "REFUSED SignerFailed" in r.lines and r.value("TRAILER") == "True"
+    return exp.read_bytes()
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    tmp = tmp_path_factory.mktemp("fiscal")
+    a, b = SoftSigner(1), SoftSigner(2)
+    return {"a": a, "b": b, "exp_a": _export(tmp, DEV, a), "exp_b": _export(tmp, "PT-SIM-0002", b)}
+
+
+def _split(data: bytes) -> tuple[bytes, list[bytes], bytes]:
+    """prefix (magic+header), frames (with length and check), trailer (from 00 00)."""
+    hl = int.from_bytes(data[5:7], "big")
+    pos = 7 + hl
+    prefix, frames = data[:pos], []
+    while True:
+        n = int.from_bytes(data[pos : pos + 2], "big")
+        if n == 0:
+            return prefix, frames, data[pos:]
+        frames.append(data[pos : pos + n + 6])
+        pos += n + 6
+
+
+def _frame(raw: bytes) -> bytes:
+    return len(raw).to_bytes(2, "big") + raw + hashlib.sha256(raw).digest()[:4]
+
+
+def _verify(data: bytes, signer: SoftSigner, **kw: object) -> fv.Result:
+    return fv.verify(data, fv.load_public_key(signer.public_pem()), **kw)  # type: ignore[arg-type]
+
+
+def _resign_from(
+    data: bytes,
+    k: int,
+    signer: SoftSigner,
+    change: Callable[[fr.Record], None],
+    counter_delta: int = 0,
+) -> bytes:
+    """Rewrite record k with ``change`` and re-chain, re-sign (device key:
+    the attacker holds the secure element) everything after, trailer too."""
+    prefix, frames, _trailer = _split(data)
+    recs = [fr.decode(f[2:-4]) for f in frames]
+    prev = hashlib.sha256(frames[k - 1][2:-4]).digest() if k else fr.ZERO_HASH
+    out = list(frames[:k])
+    for i in range(k, len(recs)):
+        rec = recs[i]
+        rec.prev_hash = prev
+        if i == k:
+            change(rec)
+        if rec.signature:
+            rec.signature, _c = signer.sign(rec.digest())
+            rec.sig_counter += counter_delta
+        raw = rec.encode()
+        out.append(_frame(raw))
+        prev = hashlib.sha256(raw).digest()
+    last = recs[-1]
+    body = b"PTFE" + bytes([len(DEV)]) + DEV.encode() + last.seq.to_bytes(4, "big") + prev
+    body += (last.time + 1).to_bytes(4, "big")
+    sig, _c = signer.sign(hashlib.sha256(body).digest())
+    trailer = b"\x00\x00" + body + bytes([64]) + sig
+    return prefix + b"".join(out) + trailer
+
+
+def test_valid_export_verifies(world: dict[str, object]) -> None:
+    a, exp = world["a"], world["exp_a"]
+    assert isinstance(a, SoftSigner) and isinstance(exp, bytes)
+    res = _verify(exp, a)
+    assert res.ok, res.problem
+    assert res.records == 16 and res.z_reports == 2 and res.x_reports == 1 and res.trailer
+    assert res.types["signer_failure"] == 1 and res.types["sale"] == 7
+    assert res.signatures_checked == 16  # 15 signed records + the trailer
+    # the same journal under another device's key: the first record fails
+    b = world["b"]
+    assert isinstance(b, SoftSigner)
+    bad = _verify(exp, b)
+    assert bad.problem is not None and bad.problem.index == 0 and "signature" in bad.problem.reason
+    # the parallel path gives the same verdicts
+    assert _verify(exp, a, jobs=2).ok
+
+
+def test_every_flipped_byte_is_detected_and_located(world: dict[str, object]) -> None:
+    a, exp = world["a"], world["exp_a"]
+    assert isinstance(a, SoftSigner) and isinstance(exp, bytes)
+    prefix, frames, _t = _split(exp)
+    starts = []
+    pos = len(prefix)
+    for f in frames:
+        starts.append(pos)
+        pos += len(f)
+    for i in range(len(exp)):
+        data = bytearray(exp)
+        data[i] ^= 0x01 if i % 2 else 0x80
+        res = _verify(bytes(data), a)
+        assert res.problem is not None, f"flip at {i} not detected"
+        p = res.problem
+        if len(prefix) <= i < pos:
+            k = max(j for j, s in enumerate(starts) if s <= i)
+            # the damaged record is named (or the export when its length
+            # field now swallows the rest)
+            assert p.index == k or (p.index == -1 and i - starts[k] < 2), (i, k, str(p))
+        else:
+            assert p.index in (-1, len(frames) - 1, len(frames)), (i, str(p))
+
+
+def _named(res: fv.Result, index: int, words: str) -> None:
+    assert res.problem is not None
+    assert res.problem.index == index, str(res.problem)
+    assert words in res.problem.reason, str(res.problem)
+
+
+def test_delete_reorder_duplicate_truncate(world: dict[str, object]) -> None:
+    a, exp = world["a"], world["exp_a"]
+    assert isinstance(a, SoftSigner) and isinstance(exp, bytes)
+    prefix, frames, trailer = _split(exp)
+    deleted = prefix + b"".join(frames[:5] + frames[6:]) + trailer
+    _named(_verify(deleted, a), 5, "sequence 7 after 5")
+    swapped = prefix + b"".join([*frames[:3], frames[4], frames[3], *frames[5:]]) + trailer
+    _named(_verify(swapped, a), 3, "sequence 5 after 3")
+    dup = prefix + b"".join([*frames[:8], frames[7], *frames[8:]]) + trailer
+    _named(_verify(dup, a), 8, "sequence 8 after 8")
+    # cut at a record boundary, trailer kept: the trailer names what is missing
+    cut = prefix + b"".join(frames[:-2]) + trailer
+    _named(_verify(cut, a), len(frames) - 2, "records missing")
+    # cut at a record boundary, trailer dropped: refused (may be cut short)
+    res = _verify(prefix + b"".join(frames[:-2]), a)
+    _named(res, -1, "no signed trailer")
+    assert _verify(prefix + b"".join(frames), a, require_trailer=False).ok
+    # cut inside a frame
+    _named(_verify(exp[: len(prefix) + len(frames[0]) + 10], a), 1, "cut short")
+
+
+def test_spliced_record_from_another_device(world: dict[str, object]) -> None:
+    a, exp_a, exp_b = world["a"], world["exp_a"], world["exp_b"]
+    assert isinstance(a, SoftSigner) and isinstance(exp_a, bytes) and isinstance(exp_b, bytes)
+    pa, fa, ta = _split(exp_a)
+    _pb, fb, _tb = _split(exp_b)
+    spliced = pa + b"".join([*fa[:4], fb[4], *fa[5:]]) + ta
+    _named(_verify(spliced, a), 4, "device PT-SIM-0002")
+
+
+def test_forged_signature(world: dict[str, object]) -> None:
+    a, b, exp = world["a"], world["b"], world["exp_a"]
+    assert isinstance(a, SoftSigner) and isinstance(b, SoftSigner) and isinstance(exp, bytes)
+    prefix, frames, trailer = _split(exp)
+    rec = fr.decode(frames[6][2:-4])
+    rec.signature, _c = b.sign(rec.digest())  # well-formed, wrong key
+    forged = prefix + b"".join([*frames[:6], _frame(rec.encode())]) + b"".join(frames[7:]) + trailer
+    res = _verify(forged, a)
+    # the chain breaks at 8 (its prev hash covers the old signature); the
+    # signature check names the earlier record 7
+    _named(res, 6, "signature does not verify")
+
+
+def test_counter_rolled_back_even_with_the_device_key(world: dict[str, object]) -> None:
+    a, exp = world["a"], world["exp_a"]
+    assert isinstance(a, SoftSigner) and isinstance(exp, bytes)
+    data = _resign_from(exp, 9, a, lambda r: None, counter_delta=-5)
+    _named(_verify(data, a), 9, "rolled back")
+
+
+def test_z_root_and_totals_checked_even_with_the_device_key(world: dict[str, object]) -> None:
+    a, exp = world["a"], world["exp_a"]
+    assert isinstance(a, SoftSigner) and isinstance(exp, bytes)
+    _p, frames, _t = _split(exp)
+    zi = next(i for i, f in enumerate(frames) if fr.decode(f[2:-4]).rtype == fr.Z_REPORT)
+
+    def bad_root(r: fr.Record) -> None:
+        rp = fp.decode_report(r.payload)
+        rp.root = hashlib.sha256(b"other day").digest()
+        r.payload = fp.encode_report(rp)
+
+    _named(_verify(_resign_from(exp, zi, a, bad_root), a), zi, "Merkle root")
+
+    def bad_totals(r: fr.Record) -> None:
+        rp = fp.decode_report(r.payload)
+        rp.totals = [(t[0], t[1] + 1, t[2]) for t in rp.totals]
+        r.payload = fp.encode_report(rp)
+
+    _named(_verify(_resign_from(exp, zi, a, bad_totals), a), zi, "totals")
+
+    def skim(r: fr.Record) -> None:  # sale counted lower than its lines
+        r.counters = fr.Counters([(t[0], t[1] - 10, t[2]) for t in r.counters.rates])
+        r.grand_total = r.counters.grand_total()
+
+    _named(_verify(_resign_from(exp, 2, a, skim), a), 2, "turnover counters")
+
+    def bad_line(r: fr.Record) -> None:
+        rc = fp.decode_receipt(r.payload)
+        rate, q, p, amt, name = rc.lines[0]
+        rc.lines[0] = (rate, q, p, amt + 1, name)
+        r.payload = fp.encode_receipt(rc)
+
+    _named(_verify(_resign_from(exp, 1, a, bad_line), a), 1, "do not add up")
+
+    def time_back(r: fr.Record) -> None:
+        r.time -= 1000
+
+    _named(_verify(_resign_from(exp, 3, a, time_back), a), 3, "before the previous")
+
+
+def test_cli_exit_codes(world: dict[str, object], tmp_path: Path) -> None:
+    a, exp = world["a"], world["exp_a"]
+    assert isinstance(a, SoftSigner) and isinstance(exp, bytes)
+    key = tmp_path / "dev.pem"
+    key.write_bytes(a.public_pem())
+    good = tmp_path / "good.exp"
+    good.write_bytes(exp)
+    bad = tmp_path / "bad.exp"
+    bad.write_bytes(exp[:-1] + bytes([exp[-1] ^ 1]))
+    assert fv.main([str(good), "--pubkey", str(key), "--jobs", "1"]) == 0
+    assert fv.main([str(bad), "--pubkey", str(key), "--jobs", "1", "--json"]) == 1
+    assert fv.main([str(tmp_path / "missing"), "--pubkey", str(key)]) == 2
