@@ -178,3 +178,35 @@ def test_bad_options(tmp_path: Path) -> None:
     down = payterm("host", "--port", "0", "--hsm", "127.0.0.1:1", "--db", str(tmp_path / "x.db"))
     assert down.returncode == 1 and "HSM" in down.stderr
     assert payterm("host", "load", "--terminals", "0").returncode == 2
+
+
+def test_serve_with_seed_writes_the_test_data_first(tmp_path: Path) -> None:
+    db = tmp_path / "seeded.db"
+    hsm, hsm_info = start("hsm", "--port", "0")
+    try:
+        hsm_addr = f"{hsm_info['host']}:{hsm_info['port']}"
+        host, info = start(
+            "host", "--port", "0", "--hsm", hsm_addr, "--db", str(db), "--seed",
+            "--terminals", "1", "--load-cards", "1",
+        )  # fmt: skip
+        try:
+            import asyncio
+
+            from host_sim.acquirer.terminal_sim import Link, SimTerminal
+            from protocols import iso8583 as codec
+            from protocols.iso8583_specs import PAYTERM_1987
+
+            async def purchase() -> str:
+                term = SimTerminal(1)
+                link = await Link.open(info["host"], info["port"])
+                try:
+                    msg = term.financial("0200", "00", 900, SimCard.load_card(0), pin="1234")
+                    return codec.decode(await link.send_raw(term.encode(msg)), PAYTERM_1987)["39"]
+                finally:
+                    await link.close()
+
+            assert asyncio.run(purchase()) == "00"
+        finally:
+            stop(host)
+    finally:
+        stop(hsm)
