@@ -146,6 +146,7 @@ class Rig:
         host_timeout_ms: int = 10000,
         receipts: int = 0,
         contact_remove_after: int | None = None,
+        fast_card: bool = False,
     ) -> Run:
         """Run the terminal application through ``steps``; ``receipts``: how
         many the printer should have cut before this returns."""
@@ -174,6 +175,7 @@ class Rig:
                 "keys": session_keys(),
                 "host_timeout_ms": host_timeout_ms,
                 "contact": slot is not None,
+                "card_reader": {"clock_hz": 35712000, "min_wait_ms": 20} if fast_card else {},
                 "steps": steps,
             }
             proc = await asyncio.create_subprocess_exec(

@@ -340,6 +340,7 @@ def test_card_removed_mid_transaction(tmp_path: Path) -> None:
                 nfc_card=None,
                 contact_card="contact_online_pin",
                 contact_remove_after=400,
+                fast_card=True,  # 10x the card clock: the T=1 retries time out sooner
                 receipts=1,
             )
             (result,) = run.results

@@ -6,7 +6,10 @@ reads ONE line of JSON on stdin -- the session: the terminal's identity
 (``terminal``: tid, mid, name, name_ar, city), its TEST keys as a key
 loader would inject them (``keys``: ``mac`` AES-128 MAC key, ``ik`` the
 AES DUKPT initial key, ``ikid`` its 8-byte initial key ID, hex), optional
-``host_timeout_ms`` and ``display`` (draw the screens on the sim display),
+``host_timeout_ms``, ``display`` (draw the screens on the sim display),
+``nfc`` / ``contact`` / ``printer`` (false: that device is absent),
+``card_reader`` (``clock_hz``, ``min_wait_ms``: tests shorten the T=1
+waits as tests/test_cardreader.py does),
 and ``steps``: ``{"op": "sale" | "refund" | "preauth", "amount": FILS,
 "card": "tap" | "insert", "pins": ["1234", ...]}``, ``{"op": "sign_on"}``,
 ``{"op": "echo"}``, ``{"op": "forward"}``, ``{"op": "void", "stan": S}`` (the
@@ -94,8 +97,10 @@ def main() -> int:
         if session.get("contact", True):
             from firmware.drivers.iso7816 import CardReader
 
-            contact = CardReader(board.bus_for("card_reader"),
-                                 clock_hz=board.device("card_reader")["clock_hz"])  # fmt: skip
+            timing = session.get("card_reader", {})  # tests: a faster clock, shorter waits
+            clock_hz = timing.get("clock_hz", board.device("card_reader")["clock_hz"])
+            contact = CardReader(board.bus_for("card_reader"), clock_hz=clock_hz,
+                                 min_wait_ms=timing.get("min_wait_ms", 200))  # fmt: skip
         if session.get("printer", True):
             from firmware.drivers.printer import Printer, for_board
 
