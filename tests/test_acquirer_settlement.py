@@ -57,3 +57,43 @@ def test_batch_close_reconciles_sales_refunds_advices_and_reversals(tmp_path: Pa
             await scenario(h)
 
     asyncio.run(main())
+
+
+def test_rrns_stay_unique_across_a_restart(tmp_path: Path) -> None:
+    """Settlements take RRNs without a transaction row; a restarted host must
+    not hand out an RRN a stored transaction already has."""
+
+    async def first() -> None:
+        async with running_host(tmp_path) as h:
+            card = SimCard.load_card(0)
+            for _ in range(3):
+                await h.send(h.term.settlement(format_totals((0, 0, 0, 0))))
+                assert (await h.send(h.term.financial("0200", "00", 100, card)))["39"] == "00"
+
+    async def second() -> None:
+        from host_sim.acquirer.service import HostService
+        from host_sim.acquirer.terminal_sim import Link, SimTerminal
+        from hsm_sim.keystore import Keystore
+        from hsm_sim.lmk import Lmk
+        from hsm_sim.server import HsmServer
+        from protocols import iso8583
+        from protocols.iso8583_specs import PAYTERM_1987
+
+        hsm = HsmServer(Lmk.test(), Keystore())
+        await hsm.start()
+        service = await HostService.start(tmp_path / "host.db", *hsm.address)
+        link = await Link.open("127.0.0.1", service.port)
+        term = SimTerminal(1)
+        term.stan = 500
+        try:
+            for _ in range(3):
+                msg = term.financial("0200", "00", 100, SimCard.load_card(0))
+                reply = iso8583.decode(await link.send_raw(term.encode(msg)), PAYTERM_1987)
+                assert reply["39"] == "00"
+        finally:
+            await link.close()
+            await service.close()
+            await hsm.close()
+
+    asyncio.run(first())
+    asyncio.run(second())

@@ -104,7 +104,7 @@ class HostContext:
     def new_rrn(self) -> str:
         """Julian date (YDDD) + an 8-digit sequence: 12 characters, unique."""
         if self._rrn_seq < 0:
-            self._rrn_seq = self.db.max_transaction_id()
+            self._rrn_seq = self.db.max_rrn_sequence()
         self._rrn_seq += 1
         day = time.strftime("%y%j", time.gmtime(self.clock()))[1:]
         return f"{day}{self._rrn_seq % 100_000_000:08d}"

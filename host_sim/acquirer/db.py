@@ -454,8 +454,12 @@ class HostDb:
             (amount, amount, transaction_id),
         )
 
-    def max_transaction_id(self) -> int:
-        return int(self._db.execute("SELECT COALESCE(MAX(id), 0) FROM transactions").fetchone()[0])
+    def max_rrn_sequence(self) -> int:
+        """The highest sequence number in a stored RRN (its last 8 digits)."""
+        row = self._db.execute(
+            "SELECT COALESCE(MAX(CAST(substr(rrn, 5) AS INTEGER)), 0) FROM transactions"
+        ).fetchone()
+        return int(row[0])
 
     # -- settlement --------------------------------------------------------------
 
