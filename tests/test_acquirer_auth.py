@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from acquirer_support import Harness, profile_card, running_host
 
+from host_sim.acquirer.codes import MEANING
 from host_sim.acquirer.terminal_sim import SimCard, SimTerminal
 from protocols import tlv
 
@@ -106,6 +107,7 @@ def test_account_declines(
         reply = await h.send(h.term.financial("0200", "00", amount, card))
         assert reply["39"] == code
         assert "38" not in reply
+        assert reply["44"] == MEANING[code][:25]  # the reason in words
         assert h.account(card.pan)["balance"] == before  # nothing posted
         assert h.sql("SELECT status, response_code FROM transactions") == [("declined", code)]
         assert h.sql("SELECT COUNT(*) FROM postings") == [(0,)]

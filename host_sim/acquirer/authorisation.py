@@ -25,7 +25,8 @@ answering with the first code that applies (docs/acquirer.md):
 
 An approval posts (0100: a hold, 0200: a purchase debit or a refund credit)
 in the same SQLite transaction as the transaction row; a decline writes the
-transaction row only (plus the PIN try counter).
+transaction row only (plus the PIN try counter), and its answer carries
+the reason in words in field 44 (additional response data, 25 characters).
 """
 
 from __future__ import annotations
@@ -72,6 +73,7 @@ async def handle(
         code: str, account: Account | None = None, pin_tries: int | None = None
     ) -> bytes:
         response["39"] = code
+        response["44"] = codes.MEANING.get(code, "declined")[:25]
         row["response_code"] = code
         row["status"] = "declined"
         if account is not None:

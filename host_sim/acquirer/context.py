@@ -80,9 +80,9 @@ class Reply(bytes):
 
 @dataclass
 class HostConfig:
-    """Keys and names the host itself owns (references, never clear keys)."""
+    """Host settings: ``settlement_date`` gives field 15 (MMDD; default
+    today, UTC)."""
 
-    acquirer_id: str = "400001"
     settlement_date: Callable[[], str] | None = None
 
 

@@ -378,14 +378,6 @@ class HostDb:
         ).fetchone()
         return None if row is None else Account(*row)
 
-    def set_account_status(self, pan: str, status: str) -> None:
-        self._db.execute(
-            "UPDATE accounts SET status = ? WHERE pan_ref = ?", (status, self.pan_ref(pan))
-        )
-
-    def set_pin_tries(self, account_id: int, tries: int) -> None:
-        self._db.execute("UPDATE accounts SET pin_tries = ? WHERE id = ?", (tries, account_id))
-
     # -- transactions ------------------------------------------------------------
 
     def find_transaction(
