@@ -95,6 +95,7 @@ def check_after_cut(image, export):
     s = PipeSigner()
     d, _dev, j = open_journal(image, s, T0 + 1000)
     print("SEQ %d" % j.seq)
+    print("HEADER_OK %s" % j.header_ok)
     print("TORN %s" % j.dropped_tail)
     with open(export, "wb") as out:
         j.export(out, T0 + 1001)

@@ -1,0 +1,97 @@
+"""Power cut at every block write of a representative fiscal sequence, under
+real MicroPython on littlefs (the sim board's PowerCutDevice).
+
+For each write N of the sequence (power-on, sales, a refund, a void, an X
+report, a sale, a Z report and the first sale of the next period), one
+MicroPython process runs the firmware journal on ``PowerCutDevice(cut_at=N)``
+and prints ``ACK <seq>`` each time an append returned.  A fresh MicroPython
+process then powers the flash back on, opens the journal (recovery), exports
+it and appends a record.  The host checks: the export verifies (chain,
+counters, Z/X roots, ECDSA signatures, signed trailer), it holds every
+acknowledged record, and at most the one record in flight beyond them,
+complete; the header was not reformatted.  Clean cuts and torn programs.
+
+PAYTERM_FISCAL_SWEEP=full adds more torn lengths (slower).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from fiscal_support import SoftSigner, run
+
+from tools import fiscal_verify as fv
+
+DEV = "PT-SIM-0001"
+TORN = (0, 7) if os.environ.get("PAYTERM_FISCAL_SWEEP") != "full" else (0, 1, 7, 33, 200, 511)
+
+
+def _code(call: str) -> str:
+    return "import fiscal_scenario as S\n" + call + "\n"
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int, list[int]]:
+    tmp = tmp_path_factory.mktemp("cut")
+    img = tmp / "base.img"
+    r = run(_code(f"S.make_image({str(img)!r}, {DEV!r})"), SoftSigner())
+    assert r.returncode == 0, r.stderr
+    work = tmp / "count.img"
+    shutil.copy(img, work)
+    r = run(_code(f"S.powercut_run({str(work)!r}, None, 0)"), SoftSigner())
+    assert r.returncode == 0 and "DONE" in r.lines, r.stderr
+    writes = int(r.value("WRITES") or 0)
+    return img, writes, r.acked
+
+
+def _one(base_img: Path, n: int, torn: int, full: list[int]) -> str | None:
+    work = base_img.parent / f"w{n}_{torn}.img"
+    exp = base_img.parent / f"w{n}_{torn}.exp"
+    try:
+        shutil.copy(base_img, work)
+        signer = SoftSigner()
+        r = run(_code(f"S.powercut_run({str(work)!r}, {n}, {torn})"), signer)
+        if r.returncode != 0 or r.value("CUT") is None:
+            return f"cut {n}/{torn}: run failed or no cut: {r.lines[-3:]} {r.stderr[-500:]}"
+        acked = r.acked
+        if acked != full[: len(acked)]:
+            return f"cut {n}/{torn}: acked {acked}"
+        r2 = run(_code(f"S.check_after_cut({str(work)!r}, {str(exp)!r})"), signer)
+        if r2.returncode != 0 or "OK" not in r2.lines:
+            return f"cut {n}/{torn}: recovery failed: {r2.lines[-3:]} {r2.stderr[-800:]}"
+        if r2.value("HEADER_OK") != "True":
+            return f"cut {n}/{torn}: header lost"
+        seq = int(r2.value("SEQ") or -1)
+        if not len(acked) <= seq <= len(acked) + 1:
+            return f"cut {n}/{torn}: journal holds {seq} records, {len(acked)} acknowledged"
+        res = fv.verify(exp.read_bytes(), fv.load_public_key(signer.public_pem()))
+        if not res.ok:
+            return f"cut {n}/{torn}: export does not verify: {res.problem}"
+        if res.last_seq != seq:
+            return f"cut {n}/{torn}: export ends at {res.last_seq}, journal at {seq}"
+        if r2.value("TORN") != "None":
+            return f"cut {n}/{torn}: littlefs let a torn frame through: {r2.value('TORN')}"
+        return None
+    finally:
+        for p in (work, exp):
+            p.unlink(missing_ok=True)
+
+
+def test_sequence_is_representative(base: tuple[Path, int, list[int]]) -> None:
+    _img, writes, acked = base
+    assert acked == list(range(1, 11))
+    assert writes > 3 * len(acked)
+
+
+@pytest.mark.parametrize("torn", TORN)
+def test_power_cut_at_every_write(base: tuple[Path, int, list[int]], torn: int) -> None:
+    img, writes, full = base
+    with ThreadPoolExecutor(max(2, os.cpu_count() or 2)) as ex:
+        problems = [
+            p for p in ex.map(lambda n: _one(img, n, torn, full), range(1, writes + 1)) if p
+        ]
+    assert not problems, "\n".join(problems[:10])
