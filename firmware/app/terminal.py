@@ -11,7 +11,6 @@ a result dict and leaves the terminal ready for the next one."""
 from firmware.app import cards as cards_mod
 from firmware.app import messages as msgs
 from firmware.app import receipt as receipt_mod
-from firmware.app.keys import wipe
 from firmware.app.online import HostTimeout
 from firmware.app.screens import for_response
 from firmware.hostlink import HostLinkError
@@ -23,6 +22,11 @@ if TYPE_CHECKING:
 CARD_WAIT_MS = 5000
 OFFLINE_CODE = {"contactless": "Y1", "contact": "Y1"}
 OFFLINE_AFTER_FAILED_ONLINE = "Y3"
+
+
+def wipe(buf: "Any") -> None:
+    for i in range(len(buf)):
+        buf[i] = 0
 
 
 def _bcd2(n: int) -> int:
@@ -177,11 +181,11 @@ class Terminal:
         }
 
     def _tap(self, amount: int, ttype: int) -> "Any":
-        from firmware.emv.contactless.entry_point import EntryPoint
-
         target = self.nfc.wait_for_card(CARD_WAIT_MS)
         if target is None:
             return None
+        from firmware.emv.contactless.entry_point import EntryPoint
+
         try:
             return EntryPoint(rng=self.rng, clock=self.clock).start(
                 target, self._txn_data(amount, ttype)
@@ -332,7 +336,12 @@ class Terminal:
         return txn
 
     def _sale_insert(self, amount: int, kind: str) -> "dict":
-        from firmware.drivers.iso7816 import CardAbsent
+        if not self._card_present():
+            return self._result(kind, amount, "declined", "no_card")
+        try:
+            self.contact.power_on()
+        except Exception:  # CardAbsent (pulled meanwhile), CardTimeout, a bad ATR
+            return self._result(kind, amount, "declined", "card_error")
         from firmware.emv.config import default_config
         from firmware.emv.contact.kernel import (
             APPROVED,
@@ -342,12 +351,6 @@ class Terminal:
             HostResponse,
         )
 
-        try:
-            self.contact.power_on()
-        except CardAbsent:
-            return self._result(kind, amount, "declined", "no_card")
-        except Exception:
-            return self._result(kind, amount, "declined", "card_error")
         kui = KernelUi(self)
 
         def clock6() -> "tuple":
