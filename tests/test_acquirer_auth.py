@@ -217,6 +217,9 @@ def test_format_errors_are_answered_30(tmp_path: Path) -> None:
         msg = h.term.financial("0200", "00", 500, card0())
         del msg["49"]
         assert (await h.send(msg))["39"] == "30"
+        msg = h.term.financial("0200", "00", 500, card0())
+        msg["55"] = msg["55"].replace("9F0206000000000500", "9F02060000000005AA")
+        assert (await h.send(msg))["39"] == "30"  # 9F02 not BCD
         msg = h.term.financial("0200", "00", 500, card0(), pin="1234")
         msg["53"] = "0102" + msg["53"][4:]  # TDES DUKPT named, AES block sent
         assert (await h.send(msg))["39"] == "30"

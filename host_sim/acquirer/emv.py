@@ -65,6 +65,9 @@ def parse_request(field55_hex: str) -> IccRequest:
         value = store.get(tag)
         if value is None or (length and len(value) != length):
             raise IccDataError(f"field 55: tag {tag:X} missing or of the wrong length")
+    amount = store[0x9F02].hex()
+    if not amount.isdigit():
+        raise IccDataError("field 55: amount 9F02 is not BCD")
     cid = store.get(0x9F27, bytes((CID_ARQC,)))
     return IccRequest(
         arqc=store[0x9F26],
