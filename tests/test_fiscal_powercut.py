@@ -22,9 +22,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from fiscal_support import SoftSigner, run
 
 from tools import fiscal_verify as fv
+from tools.fiscal_softsign import SoftSigner, run
 
 DEV = "PT-SIM-0001"
 TORN = (0, 7) if os.environ.get("PAYTERM_FISCAL_SWEEP") != "full" else (0, 1, 7, 33, 200, 511)

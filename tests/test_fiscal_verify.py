@@ -12,11 +12,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from fiscal_support import SoftSigner, run
 
 from protocols import fiscal_payload as fp
 from protocols import fiscal_record as fr
 from tools import fiscal_verify as fv
+from tools.fiscal_softsign import SoftSigner, run
 
 DEV = "PT-SIM-0001"
 

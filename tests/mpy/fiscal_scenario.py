@@ -104,3 +104,82 @@ def check_after_cut(image, export):
     os.umount(MP)
     d.close()
     print("OK")
+
+
+class _HashSigner:
+    """In-process stand-in signer for the benchmark's flash-only figure."""
+
+    def __init__(self):
+        self.counter = 0
+
+    def sign(self, digest):
+        import hashlib
+
+        self.counter += 1
+        h = hashlib.sha256(digest).digest()
+        return h + h, self.counter
+
+
+def bench_appends(image, n, pipe, bs, count):
+    import time
+
+    d = FileBlockDevice(image, bs, count)
+    mkfs(d)
+    mount(d, MP)
+    os.mkdir(ROOT)
+    Journal.format(ROOT, "PT-BENCH-01", T0)
+    os.umount(MP)
+    d.close()
+    signer = PipeSigner() if pipe else _HashSigner()
+    d = FileBlockDevice(image, bs, count)
+    dev = PowerCutDevice(d)
+    mount(dev, MP)
+    j = Journal.open(ROOT, signer, T0, warn_free=0, reserve_free=0, min_free=0)
+    w0 = dev.writes
+    t0 = time.ticks_us()
+    for i in range(n):
+        j.sale([BREAD, MILK], T0 + i)
+    t1 = time.ticks_us()
+    print("APPENDS %d" % n)
+    print("US %d" % time.ticks_diff(t1, t0))
+    print("WRITES %d" % (dev.writes - w0))
+    os.umount(MP)
+    d.close()
+    t3 = time.ticks_us()
+    d = FileBlockDevice(image, bs, count)
+    mount(d, MP)
+    j = Journal.open(ROOT, signer, T0 + n, warn_free=0, reserve_free=0, min_free=0)
+    print("OPENUS %d" % time.ticks_diff(time.ticks_us(), t3))
+    t2 = time.ticks_us()
+    j.z_report(T0 + n)
+    print("ZUS %d" % time.ticks_diff(time.ticks_us(), t2))
+    os.umount(MP)
+    d.close()
+
+
+def bench_capacity(image, bs, count):
+    """Sales until the journal refuses them (default thresholds)."""
+    d = FileBlockDevice(image, bs, count)
+    mkfs(d)
+    mount(d, MP)
+    os.mkdir(ROOT)
+    Journal.format(ROOT, "PT-BENCH-01", T0)
+    j = Journal.open(ROOT, _HashSigner(), T0, z_limit_s=10**9)
+    n = 0
+    warned = None
+    while True:
+        try:
+            j.sale([BREAD, MILK], T0 + n)
+        except Exception as e:
+            print("REFUSED %s" % e)
+            break
+        n += 1
+        if warned is None and j.warning() is not None:
+            warned = n
+        if n % 1000 == 0:
+            j.z_report(T0 + n)
+    print("CAPACITY %d" % n)
+    print("WARNED %d" % warned)
+    print("FREE %d" % j.free)
+    os.umount(MP)
+    d.close()

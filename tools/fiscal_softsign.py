@@ -1,6 +1,11 @@
 """Run fiscal firmware scripts under real MicroPython from CPython tests and
-benchmarks, signing for them with a software ECDSA P-256 key (the stand-in
-for the secure element: tests/mpy/pipe_signer.py is its MicroPython side)."""
+benchmarks, signing for them with a software ECDSA P-256 key: the stand-in
+for the secure element until the SE emulator is wired in.
+
+The MicroPython side is ``tests/mpy/pipe_signer.py`` (the digest goes out as
+``SIGN <hex>`` on stdout, the answer comes back on stdin); scripts are
+imported from ``tests/mpy`` (``fiscal_scenario``).  Lines ``ACK <seq>``
+(printed once an append returned) are collected."""
 
 from __future__ import annotations
 
