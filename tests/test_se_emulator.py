@@ -500,7 +500,8 @@ def test_serve_command_prints_where_it_listens(tmp_path: Path) -> None:
         [
             sys.executable,
             "-m",
-            "payterm.commands.se",
+            "payterm",
+            "se",
             "serve",
             "--port",
             "0",
@@ -528,7 +529,7 @@ def test_serve_command_prints_where_it_listens(tmp_path: Path) -> None:
     assert proc.returncode == 0
     assert state.exists()
     bad = subprocess.run(
-        [sys.executable, "-m", "payterm.commands.se", "serve", "--addr", "0x99"],
+        [sys.executable, "-m", "payterm", "se", "serve", "--addr", "0x99"],
         cwd=str(REPO_ROOT),
         capture_output=True,
         text=True,

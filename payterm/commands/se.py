@@ -92,21 +92,3 @@ def run_serve(args: argparse.Namespace) -> int:
         if tmp is not None:
             tmp.cleanup()
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m payterm.commands.se serve ...``: the same subcommand
-    without going through ``payterm`` (usable before it is listed in
-    ``payterm.cli.COMMAND_MODULES``)."""
-    parser = argparse.ArgumentParser(prog="payterm")
-    register(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(["se", *(sys.argv[1:] if argv is None else argv)])
-    try:
-        return int(args.func(args))
-    except BadInput as exc:
-        print(f"payterm se: {exc}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())
