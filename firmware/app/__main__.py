@@ -2,7 +2,8 @@
 
     micropython -m firmware.app            (payterm fw run --app firmware.app)
 
-reads ONE line of JSON on stdin -- the session: the terminal's identity
+reads ONE line of JSON on stdin (or the file named by its first argument:
+``payterm fw run --app firmware.app -- SESSION.json``) -- the session: the terminal's identity
 (``terminal``: tid, mid, name, name_ar, city), its TEST keys as a key
 loader would inject them (``keys``: ``mac`` AES-128 MAC key, ``ik`` the
 AES DUKPT initial key, ``ikid`` its 8-byte initial key ID, hex), optional
@@ -71,7 +72,15 @@ def report(result: "dict") -> "dict":
 
 
 def main() -> int:
-    session = json.loads(sys.stdin.readline())
+    if len(sys.argv) > 1:  # a session file (payterm fw run closes stdin)
+        with open(sys.argv[1]) as f:
+            session = json.load(f)
+    else:
+        line = sys.stdin.readline()
+        if not line.strip():
+            print("firmware.app: no session (one JSON line on stdin, or a file argument)")
+            return 2
+        session = json.loads(line)
     board = boards.open_board("sim")
     clock = board.rtc()
     keys_doc = session["keys"]
