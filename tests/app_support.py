@@ -147,6 +147,8 @@ class Rig:
         receipts: int = 0,
         contact_remove_after: int | None = None,
         fast_card: bool = False,
+        se_port: int | None = None,
+        keys: dict[str, Any] | None = None,
     ) -> Run:
         """Run the terminal application through ``steps``; ``receipts``: how
         many the printer should have cut before this returns."""
@@ -167,12 +169,14 @@ class Rig:
             env["PAYTERM_SIM_UART1"] = f"127.0.0.1:{nfc.port}"
             env["PAYTERM_SIM_UART2"] = f"127.0.0.1:{printer.port}"
             env["PAYTERM_SIM_NET0"] = f"127.0.0.1:{self.relay_port}"
+            if se_port is not None:
+                env["PAYTERM_SIM_I2C0"] = f"127.0.0.1:{se_port}"
             if slot is not None:
                 reader = stack.enter_context(BackgroundCardReader(slot))
                 env["PAYTERM_SIM_UART3"] = f"127.0.0.1:{reader.port}"
             session = {
                 "terminal": TERMINAL,
-                "keys": session_keys(),
+                "keys": keys or session_keys(),
                 "host_timeout_ms": host_timeout_ms,
                 "contact": slot is not None,
                 "card_reader": {"clock_hz": 35712000, "min_wait_ms": 20} if fast_card else {},

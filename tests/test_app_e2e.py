@@ -355,3 +355,42 @@ def test_card_removed_mid_transaction(tmp_path: Path) -> None:
             assert "DECLINED" in run.receipts[0].text
 
     run_async(go())
+
+
+def test_online_pin_from_the_secure_element(tmp_path: Path) -> None:
+    """The PIN block made by the secure element emulator (hsm_sim/se) over the
+    sim board's I2C bus: terminal 1's initial DUKPT key loaded as a TR-31
+    block under the SE's TEST KBPK; the host verifies the PIN through the
+    HSM (00), and a wrong one gets 55 with the next KSN."""
+    from se_support import SeServer, dukpt_block
+
+    async def go() -> None:
+        keys = {
+            "se": True,
+            "mac": seed.terminal_mac_key("PT000001").hex(),
+            "dukpt_block": dukpt_block(ikid=seed.dukpt_ikid(1), bdk=seed.test_bdk()),
+        }
+        se = SeServer(tmp_path / "se.json")
+        try:
+            async with running_rig(tmp_path) as rig:
+                run = await rig.terminal(
+                    [
+                        {"op": "sale", "amount": 30000, "card": "insert", "pins": ["1234"]},
+                        {"op": "sale", "amount": 20000, "card": "insert", "pins": ["4321"]},
+                    ],
+                    nfc_card=None,
+                    contact_card="contact_online_pin",
+                    se_port=se.port,
+                    keys=keys,
+                    receipts=3,
+                )
+                ok, wrong = run.results
+                assert (ok["code"], wrong["code"]) == ("00", "55"), run.stdout
+                first, second = run.requests
+                assert first["53"] == "0402" + (seed.dukpt_ikid(1).hex() + "00000001").upper()
+                assert second["53"][-8:] == "00000002"
+                peers_decode(run)
+        finally:
+            se.close()
+
+    run_async(go())

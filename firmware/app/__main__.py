@@ -34,6 +34,10 @@ from firmware.app.screens import Ui
 from firmware.app.terminal import Terminal
 from protocols.iso8583_specs import PAYTERM_1987
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 KEEP = ("kind", "amount", "result", "message", "code", "auth_code", "rrn", "stan", "kernel",
         "outcome", "contact_outcome", "reason", "reversed", "pan_masked", "cvm_text", "signature",
         "printer_error", "batch", "totals")  # fmt: skip
@@ -71,6 +75,25 @@ def report(result: "dict") -> "dict":
     return out
 
 
+def open_keys(board: "Any", clock: "Any", doc: "dict") -> "Any":
+    """``{"se": true, "mac": hex, "dukpt_block": TR-31 (optional)}``: the PIN
+    in the secure element (the block loaded first when given, as a key loader
+    does once); otherwise ``{"mac", "ik", "ikid"}`` in RAM (SoftKeys)."""
+    mac = bytes.fromhex(doc["mac"])
+    if doc.get("se"):
+        from firmware.app.keys import SeKeys
+        from firmware.drivers.se import SecureElement
+        from firmware.secure import SecureElementApp
+
+        driver = SecureElement(board.bus_for("secure_element"),
+                               board.device("secure_element")["addr"], clock)  # fmt: skip
+        se = SecureElementApp(driver)
+        if doc.get("dukpt_block"):
+            se.load_dukpt(doc["dukpt_block"])
+        return SeKeys(se, mac)
+    return SoftKeys(mac, bytes.fromhex(doc["ik"]), bytes.fromhex(doc["ikid"]))
+
+
 def main() -> int:
     if len(sys.argv) > 1:  # a session file (payterm fw run closes stdin)
         with open(sys.argv[1]) as f:
@@ -83,13 +106,8 @@ def main() -> int:
         session = json.loads(line)
     board = boards.open_board("sim")
     clock = board.rtc()
-    keys_doc = session["keys"]
-    keys = SoftKeys(
-        bytes.fromhex(keys_doc["mac"]),
-        bytes.fromhex(keys_doc["ik"]),
-        bytes.fromhex(keys_doc["ikid"]),
-    )
     try:
+        keys = open_keys(board, clock, session["keys"])
         online = Online(board.bus_for("acquirer"), PAYTERM_1987, keys, clock,
                         session.get("host_timeout_ms", 15000))  # fmt: skip
         screen = None

@@ -85,3 +85,29 @@ class SoftKeys:
 
     def mac(self, data: bytes) -> bytes:
         return bytes(aes_cmac.cmac(self._mac, data)[:MAC_LEN])
+
+
+class SeKeys:
+    """The PIN in the secure element (``firmware.secure.SecureElementApp``:
+    the DUKPT originator lives there, loaded once by LOAD_DUKPT from a TR-31
+    block; the SE wipes the PIN bytearray and moves to the next KSN on each
+    new PIN block).  The MAC stays under the terminal's static AES-CMAC key:
+    the acquirer host verifies one key per terminal, while the SE's MAC is
+    a per-transaction DUKPT MAC (docs/app.md, "Keys and the secure element")."""
+
+    def __init__(self, se: "Any", mac_key: bytes) -> None:
+        self.se = se
+        self._mac = CryptolibAes(bytes(mac_key))
+
+    def ksn(self) -> bytes:
+        return bytes(self.se.ksn())
+
+    def pin_block(self, pin: bytearray, pan: str) -> "tuple[bytes, bytes]":
+        try:
+            block, ksn = self.se.pin_block(pin, pan)
+        finally:
+            wipe(pin)
+        return bytes(block), bytes(ksn)
+
+    def mac(self, data: bytes) -> bytes:
+        return bytes(aes_cmac.cmac(self._mac, data)[:MAC_LEN])
