@@ -33,11 +33,12 @@ from typing import Any
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.utils import Prehashed, decode_dss_signature
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 from protocols import fiscal_payload as fp
 from protocols import fiscal_record as fr
 from protocols import merkle
+from protocols.se_app import signed_message
 from tools import fiscal_verify as fv
 from tools.fiscal_softsign import SoftSigner, run
 
@@ -85,7 +86,7 @@ LINES = [(1600, 2000, 150, 300, "bread"), (400, 1000, 90, 90, "milk")]
 def build_export(n: int) -> tuple[bytes, ec.EllipticCurvePublicKey]:
     """n records as the firmware writes them: sales, a Z report every 1000."""
     key = ec.derive_private_key(0xBE4C4, ec.SECP256R1())
-    algo = ec.ECDSA(Prehashed(hashes.SHA256()))
+    algo = ec.ECDSA(hashes.SHA256())
     dev = "PT-BENCH-01"
     t0 = 1767225600
     hdr_body = b"PTFJ\x01" + bytes([len(dev)]) + dev.encode() + t0.to_bytes(4, "big")
@@ -116,7 +117,7 @@ def build_export(n: int) -> tuple[bytes, ec.EllipticCurvePublicKey]:
             for rate, total in rc.totals():
                 c2.add(rate, total, 0)
             rec = fr.Record(fr.SALE, dev, seq, t, prev, c2, payload, amount=rc.total())
-        r, s = decode_dss_signature(key.sign(rec.digest(), algo))
+        r, s = decode_dss_signature(key.sign(signed_message(rec.digest(), seq, 0), algo))
         rec.signature = r.to_bytes(32, "big") + s.to_bytes(32, "big")
         rec.sig_counter = seq
         raw = rec.encode()
@@ -131,8 +132,10 @@ def build_export(n: int) -> tuple[bytes, ec.EllipticCurvePublicKey]:
             frontier.append(merkle.leaf_hash(prev))
     body = b"PTFE" + bytes([len(dev)]) + dev.encode() + n.to_bytes(4, "big") + prev
     body += (t0 + n + 1).to_bytes(4, "big")
-    r, s = decode_dss_signature(key.sign(hashlib.sha256(body).digest(), algo))
-    out.append(b"\x00\x00" + body + b"\x40" + r.to_bytes(32, "big") + s.to_bytes(32, "big"))
+    msg = signed_message(hashlib.sha256(body).digest(), n + 1, 0)
+    r, s = decode_dss_signature(key.sign(msg, algo))
+    tail = (n + 1).to_bytes(4, "big") + b"\x40" + r.to_bytes(32, "big") + s.to_bytes(32, "big")
+    out.append(b"\x00\x00" + body + tail)
     return b"".join(out), key.public_key()
 
 

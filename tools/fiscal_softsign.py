@@ -16,8 +16,9 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.utils import Prehashed, decode_dss_signature
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
+from protocols.se_app import signed_message
 from tools import mpytest
 
 REPO = Path(__file__).resolve().parent.parent
@@ -25,7 +26,9 @@ MPY_DIR = REPO / "tests" / "mpy"
 
 
 class SoftSigner:
-    """ECDSA P-256 over a given digest, raw r|s, counter persisted in memory."""
+    """The secure element's SIGN in software (docs/secure-element.md): ECDSA
+    P-256 / SHA-256 over ``"PTSE-SIG1" | slot | counter u32 | digest``, raw
+    r|s, the counter rising by one (kept in memory)."""
 
     def __init__(self, seed: int = 1) -> None:
         self.key = ec.derive_private_key(0xF15CA1 + seed, ec.SECP256R1())
@@ -33,10 +36,10 @@ class SoftSigner:
         self.calls = 0
         self.fail_calls: set[int] = set()
 
-    def sign(self, digest: bytes) -> tuple[bytes, int]:
-        der = self.key.sign(digest, ec.ECDSA(Prehashed(hashes.SHA256())))
-        r, s = decode_dss_signature(der)
+    def sign(self, digest: bytes, slot: int = 0) -> tuple[bytes, int]:
         self.counter += 1
+        der = self.key.sign(signed_message(digest, self.counter, slot), ec.ECDSA(hashes.SHA256()))
+        r, s = decode_dss_signature(der)
         return r.to_bytes(32, "big") + s.to_bytes(32, "big"), self.counter
 
     def public_pem(self) -> bytes:

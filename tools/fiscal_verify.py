@@ -32,12 +32,13 @@ from typing import NoReturn
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.utils import Prehashed, encode_dss_signature
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from protocols import fiscal_payload as fp
 from protocols import fiscal_record as fr
 from protocols import merkle
 from protocols.errors import DecodeError
+from protocols.se_app import signed_message
 
 EXPORT_MAGIC = b"PTFX"
 HEADER_MAGIC = b"PTFJ"
@@ -130,15 +131,22 @@ def _der(sig: bytes) -> bytes:
     return sig
 
 
-def _check_sigs(args: tuple[bytes, list[tuple[int, bytes, bytes]]]) -> int | None:
-    """Index of the first (digest, signature) that does not verify, or None."""
-    pub_der, items = args
+SigItem = tuple[int, bytes, int, bytes]  # index, digest, counter, signature
+
+
+def _check_sigs(args: tuple[bytes, int, list[SigItem]]) -> int | None:
+    """Index of the first item whose signature does not verify, or None.
+
+    The secure element signs ``"PTSE-SIG1" | slot | counter | digest``
+    (protocols.se_app.signed_message) with ECDSA P-256 / SHA-256, so the
+    record's signature counter is covered by its signature."""
+    pub_der, slot, items = args
     key = serialization.load_der_public_key(pub_der)
     assert isinstance(key, ec.EllipticCurvePublicKey)
-    algo = ec.ECDSA(Prehashed(hashes.SHA256()))
-    for idx, digest, sig in items:
+    algo = ec.ECDSA(hashes.SHA256())
+    for idx, digest, counter, sig in items:
         try:
-            key.verify(_der(sig), digest, algo)
+            key.verify(_der(sig), signed_message(digest, counter, slot), algo)
         except (InvalidSignature, ValueError):
             return idx
     return None
@@ -157,7 +165,7 @@ class Verifier:
     def __init__(self, data: bytes) -> None:
         self.data = data
         self.result = Result()
-        self.sig_items: list[tuple[int, bytes, bytes]] = []
+        self.sig_items: list[SigItem] = []
         self.sig_meta: dict[int, tuple[int, int]] = {}
 
     def fail(self, index: int, seq: int | None, offset: int, reason: str) -> NoReturn:
@@ -188,7 +196,7 @@ class Verifier:
                 self.fail(idx, None, pos, "frame length cut short")
             n = int.from_bytes(d[pos : pos + 2], "big")
             if n == 0:
-                self._trailer(pos + 2, idx, seq, prev_hash)
+                self._trailer(pos + 2, idx, seq, prev_hash, sig_counter)
                 return
             raw = d[pos + 2 : pos + 2 + n]
             check = d[pos + 2 + n : pos + 6 + n]
@@ -243,7 +251,7 @@ class Verifier:
                         " (rolled back)",
                     )
                 sig_counter = rec.sig_counter
-                self.sig_items.append((idx, rec.digest(), rec.signature))
+                self.sig_items.append((idx, rec.digest(), rec.sig_counter, rec.signature))
                 self.sig_meta[idx] = (s, pos)
             if rec.rtype in (fr.X_REPORT, fr.Z_REPORT):
                 self._report(rec, idx, pos, period, counters, seq)
@@ -336,7 +344,7 @@ class Verifier:
         if rp.totals != totals:
             self.fail(idx, s, pos, f"{kind} report totals {rp.totals} != {totals}")
 
-    def _trailer(self, pos: int, idx: int, seq: int, last_hash: bytes) -> None:
+    def _trailer(self, pos: int, idx: int, seq: int, last_hash: bytes, sig_counter: int) -> None:
         d = self.data
         try:
             if d[pos : pos + 4] != TRAILER_MAGIC:
@@ -347,12 +355,13 @@ class Verifier:
             dev = body[5 : 5 + n].decode("ascii")
             last = int.from_bytes(body[5 + n : 9 + n], "big")
             lh = body[9 + n : 41 + n]
-            slen = d[end]
-            sig = d[end + 1 : end + 1 + slen]
+            counter = int.from_bytes(d[end : end + 4], "big")
+            slen = d[end + 4]
+            sig = d[end + 5 : end + 5 + slen]
             if len(body) != end - pos or len(sig) != slen:
                 raise DecodeError("trailer cut short", offset=pos)
-            if end + 1 + slen != len(d):
-                raise DecodeError("bytes after the trailer", offset=end + 1 + slen)
+            if end + 5 + slen != len(d):
+                raise DecodeError("bytes after the trailer", offset=end + 5 + slen)
         except (IndexError, UnicodeError, DecodeError) as e:
             self.fail(-1, None, pos, f"export trailer: {e}")
         if dev != self.result.device_id and self.result.device_id is not None:
@@ -364,7 +373,9 @@ class Verifier:
                 pos,
                 f"export ends at seq {seq}, its signed trailer says {last}: records missing",
             )
-        self.sig_items.append((-2, hashlib.sha256(body).digest(), sig))
+        if counter <= sig_counter:
+            self.fail(-1, None, pos, f"trailer signature counter {counter} not above {sig_counter}")
+        self.sig_items.append((-2, hashlib.sha256(body).digest(), counter, sig))
         self.result.trailer = True
 
 
@@ -373,6 +384,7 @@ def verify(
     public_key: ec.EllipticCurvePublicKey,
     jobs: int = 1,
     require_trailer: bool = True,
+    slot: int = 0,
 ) -> Result:
     v = Verifier(data)
     structural: Problem | None = None
@@ -391,14 +403,14 @@ def verify(
     bad: int | None = None
     if jobs > 1 and len(items) > 2000:
         size = (len(items) + jobs * 4 - 1) // (jobs * 4)
-        chunks = [(pub_der, items[i : i + size]) for i in range(0, len(items), size)]
+        chunks = [(pub_der, slot, items[i : i + size]) for i in range(0, len(items), size)]
         with ProcessPoolExecutor(jobs) as ex:
             for got in ex.map(_check_sigs, chunks):
                 if got is not None:
                     bad = got
                     break
     else:
-        bad = _check_sigs((pub_der, items))
+        bad = _check_sigs((pub_der, slot, items))
     res.signatures_checked = len(items)
     if bad is not None:
         if bad == -2:
@@ -416,6 +428,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("export")
     ap.add_argument("--pubkey", required=True, help="device public key: PEM, DER or hex point")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--slot", type=int, default=0, help="the secure element's key slot")
     ap.add_argument("--no-trailer", action="store_true", help="accept an export without trailer")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args(argv)
@@ -425,7 +438,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (OSError, ValueError) as e:
         print(f"fiscal_verify: {e}", file=sys.stderr)
         return 2
-    res = verify(data, key, jobs=max(1, a.jobs), require_trailer=not a.no_trailer)
+    res = verify(data, key, jobs=max(1, a.jobs), require_trailer=not a.no_trailer, slot=a.slot)
     if a.json:
         json.dump(res.as_dict(), sys.stdout, indent=2)
         sys.stdout.write("\n")

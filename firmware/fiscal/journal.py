@@ -470,8 +470,8 @@ class Journal:
             return False
         body = storage.trailer_body(self.device_id, self.seq, self.last_hash, now)
         try:
-            sig, _counter = self.signer.sign(fr.sha256(body))
+            sig, counter = self.signer.sign(fr.sha256(body))
         except Exception:
             return False
-        out.write(b"\x00\x00" + storage.encode_trailer(body, sig))
+        out.write(b"\x00\x00" + storage.encode_trailer(body, counter, sig))
         return True

@@ -249,8 +249,7 @@ def trailer_body(device_id, last_seq, last_hash, now):
     )
 
 
-def encode_trailer(body, sig):
-    # The secure element's counter for this signature is not kept: nothing
-    # would cover it.  The last record (and its counter) is covered by
-    # ``last_hash``.
-    return body + bytes([len(sig)]) + sig
+def encode_trailer(body, counter, sig):
+    # The secure element binds its counter into the signature
+    # (docs/secure-element.md), so the counter is covered too.
+    return body + put_uint(counter, 4, "sig_counter") + bytes([len(sig)]) + sig
