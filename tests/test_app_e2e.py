@@ -83,6 +83,8 @@ async def _contactless_online(tmp_path: Path, profile: str, kernel: int) -> None
         assert request["22"] == "071" and "64" in request
         icc = {n.tag: n.value for n in tlv.decode(bytes.fromhex(request["55"]))}
         assert icc[0x9F27][0] & 0xC0 == 0x80  # an ARQC went online
+        if kernel == 2:  # CDA: supported by card (AIP) and done (TVR: performed, not failed)
+            assert icc[0x82][0] & 0x01 and icc[0x95][0] & 0x84 == 0
         assert host_rows(rig, result["stan"]) == [
             ("0200", 30000, "00", result["auth_code"], "approved")
         ]
