@@ -69,16 +69,20 @@ class SoftKeys:
         try:
             ksn = self._dukpt.ksn()
             key = self._dukpt.working_key(aes_dukpt.USAGE_PIN_ENCRYPTION)
-            cipher = CryptolibAes(key)
+            import cryptolib  # type: ignore[import-not-found]
+
+            aes = cryptolib.aes(key, 1)
             field = pin_field(pin, os.urandom(8))
-            inter = bytearray(cipher.encrypt_block(bytes(field)))
+            inter = bytearray(16)
+            aes.encrypt(field, inter)  # into our buffer: no immutable copy of the PIN field
             pan_f = pin_format4.pan_field(pan)
             for i in range(16):
                 inter[i] ^= pan_f[i]
-            block = bytes(cipher.encrypt_block(bytes(inter)))
+            block = bytearray(16)
+            aes.encrypt(inter, block)
             wipe(inter)
             self._dukpt.advance()
-            return block, ksn
+            return bytes(block), ksn
         finally:
             wipe(field)
             wipe(pin)
