@@ -42,19 +42,36 @@ from protocols.se_app import signed_message
 from tools import fiscal_verify as fv
 from tools.fiscal_softsign import SoftSigner, run
 
+SIGNERS: dict[bool | str, str] = {
+    False: "in-process hash (no ECDSA)",
+    True: "software ECDSA P-256 on the host, over a pipe",
+    "se": "secure-element emulator over the sim I2C channel",
+}
 
-def bench_appends(n: int, pipe: bool) -> dict[str, Any]:
+
+def bench_appends(n: int, pipe: bool | str) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         img = Path(tmp) / "fiscal.img"
-        code = (
-            f"import fiscal_scenario as S\nS.bench_appends({str(img)!r}, {n}, {pipe}, 4096, 256)\n"
-        )
-        r = run(code, SoftSigner(), heap="1M", timeout=600)
+        code = "import fiscal_scenario as S\n"
+        code += f"S.bench_appends({str(img)!r}, {n}, {pipe!r}, 4096, 256)\n"
+        server = None
+        env: dict[str, str] = {}
+        if pipe == "se":
+            from hsm_sim.se.engine import Engine
+            from hsm_sim.se.service import Background
+
+            server = Background(Engine.open(Path(tmp) / "se.json"))
+            env["PAYTERM_SIM_I2C0"] = f"127.0.0.1:{server.port}"
+        try:
+            r = run(code, SoftSigner(), heap="1M", timeout=600, extra_env=env)
+        finally:
+            if server is not None:
+                server.close()
     if r.returncode != 0:
-        raise RuntimeError(r.stderr)
+        raise RuntimeError("\n".join(r.lines[-5:]) + r.stderr)
     us = int(r.value("US") or 0)
     return {
-        "signer": "ecdsa-p256 over pipe" if pipe else "in-process hash",
+        "signer": SIGNERS[pipe],
         "appends": n,
         "appends_per_s": round(n / (us / 1e6), 1),
         "ms_per_append": round(us / n / 1000, 3),
@@ -209,7 +226,11 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
     out: dict[str, Any] = {
         "machine": f"{platform.machine()} {os.cpu_count()} cpu, Python {platform.python_version()}",
-        "appends": [bench_appends(a.appends, False), bench_appends(a.appends, True)],
+        "appends": [
+            bench_appends(a.appends, False),
+            bench_appends(a.appends, True),
+            bench_appends(a.appends, "se"),
+        ],
         "capacity": bench_capacity(),
         "merkle": bench_merkle(a.leaves),
         "verify": bench_verify(a.records, a.jobs),

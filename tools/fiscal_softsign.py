@@ -62,11 +62,18 @@ class Run:
         return None
 
 
-def run(code: str, signer: SoftSigner, heap: str = "1M", timeout: float = 120.0) -> Run:
+def run(
+    code: str,
+    signer: SoftSigner,
+    heap: str = "1M",
+    timeout: float = 120.0,
+    extra_env: dict[str, str] | None = None,
+) -> Run:
     """Run ``code`` under MicroPython; answer its SIGN requests; collect
     ``ACK <seq>`` lines (printed once an append returned)."""
     env = dict(os.environ)
     env["MICROPYPATH"] = os.pathsep.join([str(REPO), str(MPY_DIR)])
+    env.update(extra_env or {})
     proc = subprocess.Popen(
         [mpytest.micropython_binary(), "-X", "heapsize=" + heap, "-c", code],
         cwd=str(MPY_DIR),

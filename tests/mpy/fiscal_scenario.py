@@ -130,7 +130,17 @@ def bench_appends(image, n, pipe, bs, count):
     Journal.format(ROOT, "PT-BENCH-01", T0)
     os.umount(MP)
     d.close()
-    signer = PipeSigner() if pipe else _HashSigner()
+    board = None
+    if pipe == "se":
+        import boards
+        from firmware.drivers.se import SecureElement
+        from firmware.secure import SecureElementApp
+
+        board = boards.open_board("sim")
+        signer = SecureElementApp(SecureElement(board.bus_for("secure_element"), 0x60, board.rtc()))
+        signer.generate_key()
+    else:
+        signer = PipeSigner() if pipe else _HashSigner()
     d = FileBlockDevice(image, bs, count)
     dev = PowerCutDevice(d)
     mount(dev, MP)
@@ -155,6 +165,8 @@ def bench_appends(image, n, pipe, bs, count):
     print("ZUS %d" % time.ticks_diff(time.ticks_us(), t2))
     os.umount(MP)
     d.close()
+    if board is not None:
+        board.deinit()
 
 
 def bench_capacity(image, bs, count):
