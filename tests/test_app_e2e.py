@@ -396,3 +396,37 @@ def test_online_pin_from_the_secure_element(tmp_path: Path) -> None:
             se.close()
 
     run_async(go())
+
+
+def test_offline_pin_tries_exhausted_then_wrong_online_pin(tmp_path: Path) -> None:
+    """contact_offline_pin, three wrong offline PINs: the card's PIN try
+    counter runs out (TVR: PIN try limit exceeded), the CVM list falls back
+    to online PIN, the fourth PIN is wrong too: 55, INCORRECT PIN."""
+
+    async def go() -> None:
+        async with running_rig(tmp_path) as rig:
+            run = await rig.terminal(
+                [
+                    {
+                        "op": "sale",
+                        "amount": 60000,
+                        "card": "insert",
+                        "pins": ["1111", "2222", "3333", "4444"],
+                    }
+                ],
+                nfc_card=None,
+                receipts=1,
+            )
+            (result,) = run.results
+            assert (result["code"], result["message"], result["cvm_text"]) == (
+                "55",
+                "incorrect_pin",
+                "ONLINE PIN",
+            )
+            assert int(result["tvr"][4:6], 16) & 0x20  # TVR byte 3: PIN try limit exceeded
+            assert [s["message"] for s in run.screens].count("pin") == 4
+            (request,) = run.requests
+            assert "52" in request
+            peers_decode(run)
+
+    run_async(go())

@@ -333,6 +333,8 @@ class Terminal:
             txn.update(result="approved", message="approved")
         else:
             txn.update(result="declined", message=for_response(answer.get("39")))
+        if txn["result"] != "approved" and txn.get("cvm_text") == "PIN VERIFIED ONLINE":
+            txn["cvm_text"] = "ONLINE PIN"  # the host did not say the PIN was right
         return txn
 
     def _sale_insert(self, amount: int, kind: str) -> "dict":
