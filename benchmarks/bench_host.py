@@ -34,21 +34,11 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-LAUNCH = (
-    "import argparse, sys\n"
-    "from payterm.commands import hsm, host\n"
-    "p = argparse.ArgumentParser(prog='payterm')\n"
-    "s = p.add_subparsers(dest='command')\n"
-    "hsm.register(s); host.register(s)\n"
-    "a = p.parse_args(sys.argv[1:])\n"
-    "sys.exit(a.func(a))\n"
-)
+PAYTERM = (sys.executable, "-m", "payterm")
 
 
 def _payterm(*args: str) -> list[str]:
-    # Until "host" and "hsm" are in payterm.cli.COMMAND_MODULES the commands
-    # are registered here exactly as the CLI would.
-    return [sys.executable, "-c", LAUNCH, *args]
+    return [*PAYTERM, *args]
 
 
 def _start(*args: str) -> tuple[subprocess.Popen[str], dict[str, Any]]:

@@ -1,8 +1,7 @@
 """`payterm host` as processes: `payterm hsm` and `payterm host` in
 subprocesses, the spec from `payterm host spec --json` driving a pyiso8583
 client (with its MAC from the `cryptography` package) that talks to the host
-unchanged, `payterm host seed` and a short `payterm host load`.
-(Registered locally until "host" is in payterm.cli.COMMAND_MODULES.)"""
+unchanged, `payterm host seed` and a short `payterm host load`."""
 
 from __future__ import annotations
 
@@ -23,30 +22,16 @@ from cryptography.hazmat.primitives.cmac import CMAC
 from host_sim.acquirer import seed
 from host_sim.acquirer.terminal_sim import SimCard, transmission_time
 
-LAUNCH = (
-    "import argparse, sys\n"
-    "from payterm.commands import hsm, host\n"
-    "from payterm.cli import BadInput\n"
-    "p = argparse.ArgumentParser(prog='payterm')\n"
-    "s = p.add_subparsers(dest='command')\n"
-    "hsm.register(s); host.register(s)\n"
-    "a = p.parse_args(sys.argv[1:])\n"
-    "try:\n"
-    "    sys.exit(a.func(a))\n"
-    "except BadInput as exc:\n"
-    "    print(exc, file=sys.stderr); sys.exit(2)\n"
-)
+PAYTERM = (sys.executable, "-m", "payterm")
 
 
 def payterm(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", LAUNCH, *args], capture_output=True, text=True, timeout=timeout
-    )
+    return subprocess.run([*PAYTERM, *args], capture_output=True, text=True, timeout=timeout)
 
 
 def start(*args: str) -> tuple[subprocess.Popen[str], dict[str, Any]]:
     proc = subprocess.Popen(
-        [sys.executable, "-c", LAUNCH, *args],
+        [*PAYTERM, *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
