@@ -3,7 +3,12 @@ the sim board's data names started on a free loopback port, the firmware
 under the real MicroPython unix port with the board's heap, wired together
 through ``PAYTERM_SIM_<BUS>``; clean shutdown whatever ends the run.
 
-Proves: firmware.demo runs to success (self-test, sign-on to the acquirer);
+Proves: behind the acquirer link stand a real HSM (TEST keys imported with
+A6) and the acquirer host on a seeded SQLite file, and the secure-element
+emulator holds the terminal's DUKPT key on i2c0, so ``payterm fw run --app
+firmware.app --card PROFILE -- SESSION.json`` authorises card payments for
+real (ARQCs and an online PIN from the SE verified through the HSM, posted
+and settled in the database); firmware.demo runs to success (self-test, sign-on to the acquirer);
 a firmware touching every bus reaches every emulator (PN532 + contactless
 card, contact card reader, printer, display, status, acquirer) and each
 emulator saw what it sent; a crash is a non-zero exit, a hang is stopped by
@@ -97,7 +102,10 @@ def _closed(port: int) -> bool:
 
 
 def _ports(info: dict[str, Any]) -> list[int]:
-    return [b["port"] for b in info["buses"].values() if b.get("emulator")]
+    """Every emulator's port, and the HSM's behind the acquirer host."""
+    ports = [b["port"] for b in info["buses"].values() if b.get("emulator")]
+    hsm = info["buses"].get("net0", {}).get("hsm")
+    return ports + ([int(hsm.rsplit(":", 1)[1])] if hsm else [])
 
 
 def _ready_line(err: str) -> dict[str, Any]:
@@ -119,23 +127,174 @@ def test_demo_runs_with_every_emulator(capsys: pytest.CaptureFixture[str]) -> No
         "uart1": "pn532",
         "uart2": "escpos-printer",
         "uart3": "card-reader",
-        "i2c0": None,
+        "i2c0": "secure-element",
         "display": "panel",
         "keypad": "panel",
         "status": "panel",
         "net0": "acquirer",
     }
-    assert "no secure-element emulator" in buses["i2c0"]["note"]
+    assert buses["i2c0"]["serial"] == "PTSE-SIM-0001" and buses["i2c0"]["addr"] == 0x60
+    assert buses["net0"]["seeded"] is True and buses["net0"]["hsm"].startswith("127.0.0.1:")
     assert buses["uart0"]["connect"].startswith("socket://127.0.0.1:")
     assert buses["uart1"]["cards"] == ["visa_qvsdc"]
     assert buses["uart3"]["card"] == "contact_offline_pin"
-    assert len({b["port"] for b in buses.values() if "port" in b}) == 8  # all distinct
+    assert len({b["port"] for b in buses.values() if "port" in b}) == 9  # all distinct
     assert info["firmware"]["cmd"][1:4] == ["-X", "heapsize=1M", "-m"]
     report = json.loads(captured.out.strip().splitlines()[-1])
     assert report["selftest"] and all(t["ok"] for t in report["selftest"])
     assert report["sign_on"]["response_code"] == "00"
     assert _gone(info["firmware"]["pid"])
+    assert all(_closed(p) for p in _ports(info))  # the HSM's included
+    assert not Path(buses["net0"]["db"]).exists()  # the run folder is gone
+
+
+TERMINAL = {
+    "tid": "PT000001",
+    "mid": "000000000123456",
+    "name": "PAYTERM TEST SHOP",
+    "name_ar": "متجر بيترم",
+    "city": "AMMAN",
+}
+
+
+def _session(tmp_path: Path, steps: list[dict[str, Any]]) -> Path:
+    """The session a key loader and a script would give the app: the MAC key
+    in RAM, the PIN in the secure element (the runner's SE holds the key)."""
+    from host_sim.acquirer import seed
+
+    path = tmp_path / "session.json"
+    keys = {"se": True, "mac": seed.terminal_mac_key("PT000001").hex()}
+    doc = {"terminal": TERMINAL, "keys": keys, "host_timeout_ms": 10000, "steps": steps}
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def _results(stdout: str) -> list[dict[str, Any]]:
+    return [json.loads(x[7:]) for x in stdout.splitlines() if x.startswith("RESULT ")]
+
+
+def test_fw_run_authorises_card_payments(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``payterm fw run --app firmware.app --card mastercard_cda
+    --contact-card contact_online_pin -- SESSION.json``: a CDA tap approved
+    online (the HSM verified its ARQC), an inserted card whose PIN block the
+    SE made, approved online (the HSM verified the PIN), a wrong PIN: 55;
+    the batch closes with the host (0510 00)."""
+    session = _session(
+        tmp_path,
+        [
+            {"op": "sign_on"},
+            {"op": "sale", "amount": 30000, "card": "tap"},
+            {"op": "sale", "amount": 20000, "card": "insert", "pins": ["1234"]},
+            {"op": "sale", "amount": 10000, "card": "insert", "pins": ["9999"]},
+            {"op": "batch_close"},
+        ],
+    )
+    argv = ["fw", "run", "--app", "firmware.app", "--card", "mastercard_cda"]
+    argv += ["--contact-card", "contact_online_pin", "--timeout", "120", "--", str(session)]
+    code = cli.main(argv)
+    captured = capsys.readouterr()
+    assert code == 0, captured.out + captured.err
+    sign_on, tap, insert, wrong, close = _results(captured.out)
+    assert sign_on["code"] == "00"
+    assert (tap["result"], tap["code"], tap["kernel"], tap["outcome"]) == (
+        "approved",
+        "00",
+        2,
+        "online request",
+    )
+    assert len(tap["auth_code"]) == 6 and tap["auth_code"] != "Y1"
+    assert (insert["code"], insert["cvm_text"]) == ("00", "PIN VERIFIED ONLINE")
+    assert (wrong["code"], wrong["message"]) == ("55", "incorrect_pin")
+    assert close == {"kind": "batch_close", "batch": "000001", "totals": [2, 50000, 0, 0],
+                     "code": "00"}  # fmt: skip
+    assert "1234" not in captured.out and "9999" not in captured.out
+    info = _ready_line(captured.err)
+    assert _gone(info["firmware"]["pid"])
     assert all(_closed(p) for p in _ports(info))
+
+
+def test_the_host_database_is_kept_and_continued(tmp_path: Path) -> None:
+    """``db_path``: the host's SQLite file outlives the run; it holds what
+    the firmware did (rows, balances, the batch), read back independently;
+    a second run opens it as it is (not seeded again) and adds to it."""
+    import sqlite3
+
+    from host_sim.acquirer import seed
+    from host_sim.acquirer.db import HostDb
+
+    db_path = tmp_path / "kept.db"
+    session = _session(
+        tmp_path,
+        [
+            {"op": "sale", "amount": 30000, "card": "tap"},
+            {"op": "sale", "amount": 60000, "card": "insert", "pins": ["1234"]},
+            {"op": "refund", "amount": 5000, "card": "tap"},
+            {"op": "batch_close"},
+        ],
+    )
+    infos: list[dict[str, Any]] = []
+    out: list[str] = []
+    err: list[str] = []
+    options = RunOptions(
+        app="firmware.app",
+        app_args=(str(session),),
+        nfc_cards=["visa_qvsdc"],
+        contact_card="contact_offline_pin",
+        timeout=120,
+        db_path=db_path,
+    )
+    code = run(options, on_ready=infos.append, out=out.append, err=err.append)
+    assert code == 0, "".join(out) + "".join(err)
+    tap, insert, refund, close = _results("".join(out))
+    assert (tap["code"], insert["code"], refund["code"], close["code"]) == ("00",) * 4
+    assert insert["cvm_text"] == "PIN VERIFIED"  # offline PIN, checked by the card
+    conn = sqlite3.connect(db_path)
+    try:
+        rows = conn.execute(
+            "SELECT stan, mti, processing_code, amount, response_code, auth_code, status"
+            " FROM transactions WHERE tid = 'PT000001' ORDER BY id"
+        ).fetchall()
+        batches = conn.execute(
+            "SELECT batch_number, response_code, sales_count, sales_amount, refunds_count,"
+            " refunds_amount FROM batches WHERE tid = 'PT000001'"
+        ).fetchall()
+    finally:
+        conn.close()
+    assert [(r[0], r[1], r[3], r[4], r[5]) for r in rows] == [
+        (tap["stan"], "0200", 30000, "00", tap["auth_code"]),
+        (insert["stan"], "0200", 60000, "00", insert["auth_code"]),
+        (refund["stan"], "0200", 5000, "00", refund["auth_code"]),
+    ]
+    assert rows[2][2].startswith("20")  # the refund's processing code
+    assert batches == [("000001", "00", 2, 90000, 1, 5000)]
+    assert close["totals"] == [2, 90000, 1, 5000]
+    db = HostDb(db_path)
+    try:
+        balances = {p: db.account_by_pan(seed.card_facts(p).pan) for p in ("visa_qvsdc",)}
+        visa = balances["visa_qvsdc"]
+        assert visa is not None
+        start = seed.seed_data()["accounts"]["visa_qvsdc"]["balance"]
+        assert visa.balance == start - 30000 + 5000
+    finally:
+        db.close()
+    assert infos[0]["buses"]["net0"]["seeded"] is True
+    again = _session(tmp_path, [{"op": "echo"}])
+    out.clear()
+    code = run(
+        RunOptions(app="firmware.app", app_args=(str(again),), timeout=60, db_path=db_path),
+        on_ready=infos.append,
+        out=out.append,
+        err=err.append,
+    )
+    assert code == 0 and _results("".join(out)) == [{"code": "00", "kind": "echo"}]
+    assert infos[1]["buses"]["net0"]["seeded"] is False
+    conn = sqlite3.connect(db_path)
+    try:
+        assert conn.execute("SELECT COUNT(*) FROM transactions").fetchone() == (3,)
+    finally:
+        conn.close()
 
 
 def test_every_bus_reaches_its_emulator(tmp_path: Path) -> None:

@@ -10,9 +10,9 @@ its emulator here:
 | escpos | uart | ``host_sim.printer`` virtual printer (the board's dots per line) |
 | iso7816 | uart | ``host_sim.cardreader`` slot with the contact card (or empty) |
 | framebuf, keypad, buzzer, leds | channel | ``host_sim.display``, a port per channel bus |
-| hostlink | net | ``host_sim.acquirer`` acquirer host |
+| hostlink | net | ``host_sim.acquirer`` host: the bank's (bank.py), else a bare one |
 | service | uart, ``listen:`` | none: the board listens on a free port for a technician's tool |
-| se | i2c | none yet (no secure-element emulator in the house): the bus is left unconnected |
+| se | i2c | ``hsm_sim.se`` secure element: the bank's engine; unconnected without one |
 
 ``Emulators.endpoints`` maps bus names to ``host:port`` (the board's
 ``PAYTERM_SIM_<BUS>`` values); ``describe()`` says who listens where.
@@ -33,10 +33,11 @@ from host_sim.nfc.profiles import load_card
 from host_sim.nfc.rf_field import RfField
 from host_sim.nfc.server import Pn532Server
 from host_sim.printer import PrinterServer, VirtualPrinter
+from host_sim.runner.bank import Bank
 
 HOST = "127.0.0.1"
 PANEL_DRIVERS = ("framebuf", "keypad", "buzzer", "leds")
-UNEMULATED = {"se": "no secure-element emulator exists yet: bus left unconnected"}
+UNEMULATED = {"se": "no bank given: the secure element's bus is left unconnected"}
 
 
 class Emulators:
@@ -80,11 +81,15 @@ async def start_emulators(
     contact_card: str | None = None,
     contact_protocol: str | None = None,
     nfc_timing: bool = False,
+    bank: Bank | None = None,
 ) -> Emulators:
-    """Every emulator ``cfg`` (a board definition) needs, started."""
+    """Every emulator ``cfg`` (a board definition) needs, started; with a
+    ``bank``, its acquirer host on the net bus and its SE on the I2C bus."""
     emus = Emulators()
     try:
-        await _start_all(emus, cfg, nfc_cards or [], contact_card, contact_protocol, nfc_timing)
+        await _start_all(
+            emus, cfg, nfc_cards or [], contact_card, contact_protocol, nfc_timing, bank
+        )
     except BaseException:
         await emus.close()
         raise
@@ -98,6 +103,7 @@ async def _start_all(
     contact_card: str | None,
     contact_protocol: str | None,
     nfc_timing: bool,
+    bank: Bank | None,
 ) -> None:
     buses: dict[str, Any] = cfg["buses"]
     panel_buses: list[tuple[str, str]] = []
@@ -113,8 +119,13 @@ async def _start_all(
             await _printer(emus, bus, role, int(device.get("dots_per_line", 576)))
         elif driver == "iso7816":
             await _card_reader(emus, bus, role, contact_card, contact_protocol)
+        elif driver == "hostlink" and bank is not None:
+            emus.objects[bus] = bank.service.host
+            emus.add(bus, role, bank.port, "acquirer", **bank.describe())
         elif driver == "hostlink":
             await _acquirer(emus, bus, role)
+        elif driver == "se" and bank is not None:
+            await _secure_element(emus, bus, role, bank, int(device.get("addr", 0x60)))
         elif driver in PANEL_DRIVERS:
             if bus not in [b for b, _ in panel_buses]:
                 panel_buses.append((bus, role))
@@ -178,6 +189,21 @@ async def _acquirer(emus: Emulators, bus: str, role: str) -> None:
     emus._closers.append(close)
     emus.objects[bus] = host
     emus.add(bus, role, server.sockets[0].getsockname()[1], "acquirer")
+
+
+async def _secure_element(emus: Emulators, bus: str, role: str, bank: Bank, addr: int) -> None:
+    from hsm_sim.se import bus as se_bus
+
+    server = await se_bus.start(bank.se, HOST, 0, addr)
+
+    async def close() -> None:
+        server.close()
+        await server.wait_closed()
+
+    emus._closers.append(close)
+    emus.objects[bus] = bank.se
+    port = int(server.sockets[0].getsockname()[1])
+    emus.add(bus, role, port, "secure-element", serial=bank.se.serial, addr=addr)
 
 
 async def _panel(emus: Emulators, buses: list[tuple[str, str]]) -> None:

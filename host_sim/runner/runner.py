@@ -8,6 +8,11 @@ and waits.  Whatever ends the run — the firmware exits or crashes,
 stopped (SIGTERM, then SIGKILL) and every emulator closed before ``run``
 returns.  The result is the firmware's exit code; ``EXIT_TIMEOUT`` (124)
 after a timeout, 128 + the signal number after a signal.
+
+Behind the board's acquirer link and secure element stands a ``Bank``
+(bank.py): the HSM with the TEST keys imported, the acquirer host on a
+seeded SQLite file in the run folder (``db_path`` keeps it elsewhere), and
+the SE emulator with the terminal's DUKPT key.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import boards
+from host_sim.runner.bank import Bank
 from host_sim.runner.emulators import Emulators, start_emulators
 from host_sim.runner.firmware import Firmware, Writer, firmware_command
 from tools.mpytest import REPO_ROOT
@@ -49,6 +55,9 @@ class RunOptions:
     workdir: Path | None = None
     grace_s: float = 2.0
     handle_signals: bool = True
+    bank: bool = True  # HSM + seeded host + SE; False: a bare host, i2c0 unconnected
+    db_path: Path | None = None  # keep the host's database there (default: the run folder)
+    se_state: Path | None = None  # the SE's state file (default: the run folder)
 
 
 def _default_out(text: str) -> None:
@@ -101,17 +110,21 @@ async def run_async(
                 pass  # not the main thread: the caller handles signals
     emus: Emulators | None = None
     firmware: Firmware | None = None
+    bank: Bank | None = None
     with contextlib.ExitStack() as stack:
         workdir = options.workdir
         if workdir is None:
             workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="payterm-fw-")))
         try:
+            if options.bank:
+                bank = await Bank.start(workdir, options.db_path, se_state=options.se_state)
             emus = await start_emulators(
                 cfg,
                 options.nfc_cards,
                 options.contact_card,
                 options.contact_protocol,
                 options.nfc_timing,
+                bank,
             )
             cmd, env = firmware_command(
                 options.app,
@@ -142,6 +155,8 @@ async def run_async(
                 await firmware.stop()
             if emus is not None:
                 await emus.close()
+            if bank is not None:
+                await bank.close()
             for signum in installed:
                 loop.remove_signal_handler(signum)
 
