@@ -181,6 +181,13 @@ def test_forged_signature(world: dict[str, object]) -> None:
     # the chain breaks at 8 (its prev hash covers the old signature); the
     # signature check names the earlier record 7
     _named(res, 6, "signature does not verify")
+    # the same verdict when signatures are checked in worker processes, 3 at
+    # a time, while the sequential pass runs on
+    _named(_verify(forged, a, jobs=2, chunk=3), 6, "signature does not verify")
+    # a structural failure before the forged record wins
+    prefix2 = prefix + b"".join(frames[:2] + frames[3:6])
+    broken = prefix2 + _frame(rec.encode()) + b"".join(frames[7:]) + trailer
+    _named(_verify(broken, a, jobs=2, chunk=2), 2, "sequence 4 after 2")
 
 
 def test_counter_rolled_back_even_with_the_device_key(world: dict[str, object]) -> None:

@@ -23,8 +23,8 @@ import hashlib
 import json
 import os
 import sys
-from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NoReturn
@@ -162,10 +162,17 @@ class _Period:
 
 
 class Verifier:
-    def __init__(self, data: bytes) -> None:
+    def __init__(
+        self,
+        data: bytes,
+        sink: Callable[[list[SigItem]], None] | None = None,
+        chunk: int = 20000,
+    ) -> None:
         self.data = data
         self.result = Result()
         self.sig_items: list[SigItem] = []
+        self.sink = sink  # takes full chunks of signature work while the pass runs
+        self.chunk = chunk
         self.sig_meta: dict[int, tuple[int, int]] = {}
 
     def fail(self, index: int, seq: int | None, offset: int, reason: str) -> NoReturn:
@@ -252,6 +259,9 @@ class Verifier:
                     )
                 sig_counter = rec.sig_counter
                 self.sig_items.append((idx, rec.digest(), rec.sig_counter, rec.signature))
+                if self.sink is not None and len(self.sig_items) >= self.chunk:
+                    self.sink(self.sig_items)
+                    self.sig_items = []
                 self.sig_meta[idx] = (s, pos)
             if rec.rtype in (fr.X_REPORT, fr.Z_REPORT):
                 self._report(rec, idx, pos, period, counters, seq)
@@ -281,6 +291,8 @@ class Verifier:
         body, seal = header[:-32], header[-32:]
         if len(header) < 32 or hashlib.sha256(body).digest() != seal or body[:4] != HEADER_MAGIC:
             self.fail(-1, None, 7, "journal header damaged")
+        if len(body) < 10 or body[4] != 1:
+            self.fail(-1, None, 11, "unknown journal header version")
         n = body[5] if len(body) > 5 else 0
         dev = body[6 : 6 + n].decode("ascii", "replace")
         self.result.device_id = dev
@@ -385,33 +397,50 @@ def verify(
     jobs: int = 1,
     require_trailer: bool = True,
     slot: int = 0,
+    chunk: int = 20000,
 ) -> Result:
-    v = Verifier(data)
-    structural: Problem | None = None
-    try:
-        v.run(require_trailer)
-    except Invalid as e:
-        structural = e.problem
-    res = v.result
+    """Verify an export; ``jobs`` > 1 checks signatures in worker processes,
+    ``chunk`` at a time, while the sequential pass goes on."""
     pub_der = public_key.public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
-    items = v.sig_items
-    limit = structural.index if structural is not None and structural.index >= 0 else None
-    if limit is not None:
-        items = [it for it in items if 0 <= it[0] < limit]
+    ex = ProcessPoolExecutor(jobs) if jobs > 1 else None
+    futures: list[Future[int | None]] = []
+    sizes: list[int] = []
+
+    def sink(items: list[SigItem]) -> None:
+        assert ex is not None
+        sizes.append(len(items))
+        futures.append(ex.submit(_check_sigs, (pub_der, slot, items)))
+
+    v = Verifier(data, sink if ex is not None else None, chunk)
+    structural: Problem | None = None
     bad: int | None = None
-    if jobs > 1 and len(items) > 2000:
-        size = (len(items) + jobs * 4 - 1) // (jobs * 4)
-        chunks = [(pub_der, slot, items[i : i + size]) for i in range(0, len(items), size)]
-        with ProcessPoolExecutor(jobs) as ex:
-            for got in ex.map(_check_sigs, chunks):
+    try:
+        try:
+            v.run(require_trailer)
+        except Invalid as e:
+            structural = e.problem
+        limit = structural.index if structural is not None and structural.index >= 0 else None
+        rest = v.sig_items
+        if limit is not None:
+            rest = [it for it in rest if 0 <= it[0] < limit]
+        checked = sum(sizes) + len(rest)
+        if futures:
+            for f in futures:
+                got = f.result()
                 if got is not None:
                     bad = got
                     break
-    else:
-        bad = _check_sigs((pub_der, slot, items))
-    res.signatures_checked = len(items)
+        if bad is None:
+            bad = _check_sigs((pub_der, slot, rest))
+        if bad is not None and bad >= 0 and limit is not None and bad >= limit:
+            bad = None
+    finally:
+        if ex is not None:
+            ex.shutdown(cancel_futures=True)
+    res = v.result
+    res.signatures_checked = checked
     if bad is not None:
         if bad == -2:
             res.problem = Problem(-1, None, len(data), "export trailer signature does not verify")
