@@ -14,9 +14,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import threading
-from types import TracebackType
 
+from host_sim.background import BackgroundLoop
 from host_sim.cardreader.slot import CardSlot
 
 log = logging.getLogger("payterm.cardreader")
@@ -100,7 +99,7 @@ class CardReaderServer:
             await writer.drain()
 
 
-class BackgroundCardReader:
+class BackgroundCardReader(BackgroundLoop[CardReaderServer]):
     """The server on its own event loop in a thread (tests, the runner)::
 
     with BackgroundCardReader(CardSlot(card)) as server:
@@ -108,56 +107,8 @@ class BackgroundCardReader:
     """
 
     def __init__(self, slot: CardSlot, host: str = "127.0.0.1", port: int = 0) -> None:
-        self.server = CardReaderServer(slot, host, port)
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._run, name="card-reader", daemon=True)
-        self._started = threading.Event()
-        self._error: BaseException | None = None
-
-    @property
-    def host(self) -> str:
-        return self.server.host
-
-    @property
-    def port(self) -> int:
-        return self.server.port
+        super().__init__(CardReaderServer(slot, host, port), "card-reader")
 
     @property
     def slot(self) -> CardSlot:
         return self.server.slot
-
-    def _run(self) -> None:
-        asyncio.set_event_loop(self._loop)
-        try:
-            self._loop.run_until_complete(self.server.start())
-        except BaseException as exc:
-            self._error = exc
-            self._started.set()
-            return
-        self._started.set()
-        self._loop.run_forever()
-        self._loop.run_until_complete(self.server.close())
-        self._loop.close()
-
-    def start(self) -> BackgroundCardReader:
-        self._thread.start()
-        self._started.wait(10)
-        if self._error is not None:
-            raise self._error
-        return self
-
-    def stop(self) -> None:
-        if self._thread.is_alive():
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(10)
-
-    def __enter__(self) -> BackgroundCardReader:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

@@ -12,9 +12,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import threading
-from types import TracebackType
 
+from host_sim.background import BackgroundLoop
 from host_sim.nfc.pn532_emulator import Output, Pn532Emulator
 
 log = logging.getLogger("payterm.nfc")
@@ -117,7 +116,7 @@ class Pn532Server:
             await self._send(writer, outputs)
 
 
-class BackgroundServer:
+class BackgroundServer(BackgroundLoop[Pn532Server]):
     """The server on its own event loop in a thread (tests, the CLI's pty mode)::
 
     with BackgroundServer(Pn532Emulator(field)) as server:
@@ -125,56 +124,8 @@ class BackgroundServer:
     """
 
     def __init__(self, emulator: Pn532Emulator, host: str = "127.0.0.1", port: int = 0) -> None:
-        self.server = Pn532Server(emulator, host, port)
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._run, name="pn532-emulator", daemon=True)
-        self._started = threading.Event()
-        self._error: BaseException | None = None
-
-    @property
-    def host(self) -> str:
-        return self.server.host
-
-    @property
-    def port(self) -> int:
-        return self.server.port
+        super().__init__(Pn532Server(emulator, host, port), "pn532-emulator")
 
     @property
     def emulator(self) -> Pn532Emulator:
         return self.server.emulator
-
-    def _run(self) -> None:
-        asyncio.set_event_loop(self._loop)
-        try:
-            self._loop.run_until_complete(self.server.start())
-        except BaseException as exc:
-            self._error = exc
-            self._started.set()
-            return
-        self._started.set()
-        self._loop.run_forever()
-        self._loop.run_until_complete(self.server.close())
-        self._loop.close()
-
-    def start(self) -> BackgroundServer:
-        self._thread.start()
-        self._started.wait(10)
-        if self._error is not None:
-            raise self._error
-        return self
-
-    def stop(self) -> None:
-        if self._thread.is_alive():
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(10)
-
-    def __enter__(self) -> BackgroundServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
