@@ -1,12 +1,18 @@
 """``payterm demo``: the whole terminal as far as it exists, headless, on loopback.
 
-The host half starts the acquirer host on a free loopback port, runs the
-firmware's demo path (firmware/demo.py) under the real MicroPython unix port
-with the sim board's heap cap and its network link pointed at that host, and
+Part 1, the firmware's demo path.  The host half starts the acquirer host on
+a free loopback port, runs the firmware's demo path (firmware/demo.py) under
+the real MicroPython unix port with the sim board's heap cap and its network
+link pointed at that host, and
 then checks everything the terminal produced with host-side code:
 the power-on self-test, the sign-on the host journalled, the CliQ QR payload
 (decoded and profile-checked), the QR symbol (rendered to PNG and read back by
 zbar), and the receipt (printed on the virtual printer, its QR read back).
+
+Part 2, a morning of card sales (host_sim/morning.py): the terminal
+application under MicroPython through the board runner, with the HSM, the
+HSM-backed acquirer host on ``DIR/host.db`` and the secure element; every
+sale, receipt and the batch close checked against the host's database.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import sqlite3
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +35,7 @@ from protocols.emvqr_cliq import parse_cliq
 from tools.mpytest import REPO_ROOT, micropython_binary
 
 FIRMWARE_TIMEOUT_S = 60.0
+TERMINAL_ID = "PT000001"
 
 
 @dataclass
@@ -40,8 +48,9 @@ class Check:
 @dataclass
 class DemoResult:
     checks: list[Check] = field(default_factory=list)
-    artefacts: dict[str, str] = field(default_factory=dict)
+    artefacts: dict[str, Any] = field(default_factory=dict)
     firmware: dict[str, Any] = field(default_factory=dict)
+    sales: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -55,6 +64,7 @@ class DemoResult:
             "ok": self.ok,
             "checks": [{"name": c.name, "ok": c.ok, "detail": c.detail} for c in self.checks],
             "artefacts": self.artefacts,
+            "sales": self.sales,
         }
 
 
@@ -110,7 +120,270 @@ async def _run(out_dir: Path, amount: str, stan: str) -> DemoResult:
         _check_qr(result, report["qr"], amount, out_dir)
     if "receipt" in report:
         _check_receipt(result, bytes.fromhex(report["receipt"]), out_dir)
+    await _morning_of_sales(result, out_dir)
     return result
+
+
+def jod(fils: int) -> str:
+    return f"{fils // 1000}.{fils % 1000:03d}"
+
+
+async def _morning_of_sales(result: DemoResult, out_dir: Path) -> None:
+    from host_sim.morning import MORNING, run_morning
+
+    db_path = out_dir / "host.db"
+    morning = await run_morning(db_path)
+    results = [r for r in morning.results if r.get("kind") in ("sale", "refund")]
+    others = {r["kind"]: r for r in morning.results if r.get("kind") not in ("sale", "refund")}
+    done = morning.code == 0 and "DONE" in morning.stdout and not morning.errors
+    result.add(
+        "morning: firmware.app under the runner",
+        done and len(results) == len(MORNING),
+        f"exit {morning.code}, {len(results)} sales of {len(MORNING)}"
+        + (f"; {morning.errors}" if morning.errors else "")
+        + ("" if morning.code == 0 else ": " + morning.stderr[-400:]),
+    )
+    (out_dir / "app.log").write_text(morning.stdout, encoding="utf-8")
+    result.artefacts["host_db"] = str(db_path)
+    result.artefacts["app_log"] = str(out_dir / "app.log")
+    sign_on = others.get("sign_on", {})
+    result.add(
+        "morning: sign-on to the HSM-backed host",
+        sign_on.get("code") == "00",
+        f"0810 39={sign_on.get('code')}",
+    )
+    if not db_path.exists():
+        result.add("morning: host database", False, f"{db_path} missing")
+        return
+    _write_receipts(result, morning, results, out_dir)
+    _write_traces(result, morning, out_dir)
+    conn = sqlite3.connect(db_path)
+    try:
+        _check_sales(result, conn, results, db_path)
+        _check_batch(result, conn, others.get("batch_close", {}))
+    finally:
+        conn.close()
+
+
+def _write_receipts(
+    result: DemoResult, morning: Any, results: list[dict[str, Any]], out_dir: Path
+) -> None:
+    """Each receipt to PNG, named after its sale (the STAN it prints)."""
+    from host_sim.acquirer import seed
+    from host_sim.morning import MORNING
+
+    folder = out_dir / "receipts"
+    folder.mkdir(exist_ok=True)
+    for old in folder.glob("*.png"):
+        old.unlink()
+    pans = [seed.card_facts(s.card).pan for s in MORNING]
+    leaks = []
+    paths: list[str] = []
+    for index, (sale, got) in enumerate(zip(MORNING, results, strict=False)):
+        mine = [r for r in morning.receipts if f"STAN {got.get('stan')}" in r.text]
+        pngs: list[str] = []
+        row: dict[str, Any] = {
+            "kind": got.get("kind"),
+            "label": sale.label,
+            "card": sale.card,
+            "interface": sale.interface,
+            "amount": jod(int(got.get("amount", 0))),
+            "result": got.get("result"),
+            "response_code": got.get("code"),
+            "auth_code": got.get("auth_code"),
+            "stan": got.get("stan"),
+            "rrn": got.get("rrn"),
+            "pan_masked": got.get("pan_masked"),
+            "receipt_png": pngs,
+        }
+        for receipt in mine:
+            copy = "merchant" if "MERCHANT COPY" in receipt.text else "customer"
+            png = folder / f"{index + 1}-{got.get('stan')}-{copy}.png"
+            receipt.save_png(png)
+            pngs.append(str(png))
+            paths.append(str(png))
+            if any(pan in receipt.text for pan in pans):
+                leaks.append(png.name)
+        result.sales.append(row)
+    want = [2 if r.get("result") == "approved" else 1 for r in results]
+    got_counts = [len(row["receipt_png"]) for row in result.sales]
+    result.artefacts["receipts"] = paths
+    result.add(
+        "morning: receipts printed on the virtual printer",
+        got_counts == want and len(paths) == len(morning.receipts) and not leaks,
+        f"{len(paths)} PNGs (per sale {got_counts}, want {want})"
+        + (f"; full PAN on {leaks}" if leaks else "; PAN masked on every one"),
+    )
+
+
+def _write_traces(result: DemoResult, morning: Any, out_dir: Path) -> None:
+    """The APDUs each card answered (traced at the virtual card: the app
+    exports no EMV trace of its own), PAN masked."""
+    from host_sim.acquirer import seed
+    from host_sim.morning import MORNING
+
+    folder = out_dir / "emv"
+    folder.mkdir(exist_ok=True)
+    for old in folder.glob("*.txt"):
+        old.unlink()
+    paths = []
+    leaks = []
+    for index, (sale, lines) in enumerate(zip(MORNING, morning.traces, strict=True)):
+        path = folder / f"{index + 1}-{sale.card}.txt"
+        head = f"# {sale.label}: {sale.op} {jod(sale.amount)} JOD, {sale.card} ({sale.interface})"
+        path.write_text(head + "\n" + "\n".join(lines) + "\n", encoding="utf-8")
+        paths.append(str(path))
+        if seed.card_facts(sale.card).pan in path.read_text():
+            leaks.append(path.name)
+        if index < len(result.sales):
+            result.sales[index]["emv_trace"] = str(path)
+    result.artefacts["emv_traces"] = paths
+    counts = [len(t) // 2 for t in morning.traces]
+    result.add(
+        "morning: EMV traces (APDUs at the virtual cards)",
+        all(counts) and not leaks,
+        f"APDUs per sale {counts}" + (f"; PAN in clear in {leaks}" if leaks else "; PAN masked"),
+    )
+
+
+def _host_row(conn: sqlite3.Connection, stan: str) -> tuple[Any, ...] | None:
+    row: tuple[Any, ...] | None = conn.execute(
+        "SELECT mti, processing_code, amount, response_code, auth_code, status"
+        " FROM transactions WHERE tid = ? AND stan = ? AND mti = '0200'",
+        (TERMINAL_ID, stan),
+    ).fetchone()
+    return row
+
+
+def _apdus(trace: list[str], prefix: str) -> list[tuple[str, str]]:
+    """(command, response) pairs whose command starts with ``prefix``."""
+    pairs = list(zip(trace[0::2], trace[1::2], strict=False))
+    return [(c[7:], r[7:]) for c, r in pairs if c[7:].startswith(prefix)]
+
+
+def _check_sales(
+    result: DemoResult, conn: sqlite3.Connection, results: list[Any], db_path: Path
+) -> None:
+    from host_sim.acquirer import seed
+    from host_sim.acquirer.db import HostDb
+    from host_sim.morning import MORNING
+
+    moved: dict[str, int] = {}
+    for index, (sale, got) in enumerate(zip(MORNING, results, strict=False)):
+        row = _host_row(conn, str(got.get("stan")))
+        trace = result_traces(result, index)
+        code = got.get("code")
+        if sale.label.startswith("contact, wrong"):
+            ok = (
+                code == "55"
+                and got.get("result") == "declined"
+                and row is not None
+                and row[3:] == ("55", "", "declined")
+            )
+            detail = f"55 {got.get('message')}, the PIN block from the SE, host row {row}"
+        else:
+            want_pcode = "20" if sale.op == "refund" else "00"
+            ok = (
+                code == "00"
+                and got.get("result") == "approved"
+                and row is not None
+                and row[0] == "0200"
+                and str(row[1]).startswith(want_pcode)
+                and row[2] == sale.amount
+                and row[3:] == ("00", got.get("auth_code"), "approved")
+            )
+            detail = f"{jod(sale.amount)} JOD, 00, auth {got.get('auth_code')}"
+            if sale.card == "visa_qvsdc" and sale.op == "sale":
+                ok = ok and got.get("kernel") == 3 and got.get("outcome") == "online request"
+                detail += ", Kernel 3, ARQC verified by the HSM"
+            if sale.card == "mastercard_cda":
+                cda = [c for c, _ in _apdus(trace, "80AE") if int(c[4:6], 16) & 0x10]
+                ok = ok and got.get("kernel") == 2 and bool(cda)
+                detail += f", Kernel 2, GENERATE AC with CDA requested ({len(cda)})"
+            if sale.interface == "insert":
+                verify = _apdus(trace, "00200080")
+                ok = (
+                    ok
+                    and got.get("cvm_text") == "PIN VERIFIED"
+                    and [r for _, r in verify] == ["9000"]
+                )
+                detail += ", offline plaintext PIN VERIFY 9000, ARPC and TC"
+            if sale.op == "refund":
+                detail += ", processing code 20"
+            if code == "00":
+                sign = 1 if sale.op == "refund" else -1
+                moved[sale.card] = moved.get(sale.card, 0) + sign * sale.amount
+        result.add(f"morning: {sale.label}", ok, detail)
+    db = HostDb(db_path)
+    try:
+        wrong = []
+        for profile, delta in sorted(moved.items()):
+            account = db.account_by_pan(seed.card_facts(profile).pan)
+            start = int(seed.seed_data()["accounts"][profile]["balance"])
+            if account is None or account.balance != start + delta:
+                wrong.append(profile)
+        result.add(
+            "morning: balances moved by exactly the approved amounts",
+            not wrong and bool(moved),
+            ", ".join(f"{p} {'-' if d < 0 else '+'}{jod(abs(d))} JOD" for p, d in moved.items())
+            + (f"; wrong: {wrong}" if wrong else ""),
+        )
+    finally:
+        db.close()
+
+
+def result_traces(result: DemoResult, index: int) -> list[str]:
+    path = result.sales[index].get("emv_trace") if index < len(result.sales) else None
+    if not path:
+        return []
+    return [x for x in Path(path).read_text().splitlines() if not x.startswith("#")]
+
+
+def _check_batch(result: DemoResult, conn: sqlite3.Connection, close: dict[str, Any]) -> None:
+    rows = conn.execute(
+        "SELECT batch_number, response_code, sales_count, sales_amount, refunds_count,"
+        " refunds_amount FROM batches WHERE tid = ?",
+        (TERMINAL_ID,),
+    ).fetchall()
+    host = conn.execute(
+        "SELECT processing_code, amount FROM transactions WHERE tid = ? AND mti = '0200'"
+        " AND status = 'approved'",
+        (TERMINAL_ID,),
+    ).fetchall()
+    sales = [a for p, a in host if not str(p).startswith("20")]
+    refunds = [a for p, a in host if str(p).startswith("20")]
+    from_rows = [len(sales), sum(sales), len(refunds), sum(refunds)]
+    summary = [r for r in result.sales if r.get("response_code") == "00"]
+    from_summary = [
+        sum(1 for r in summary if r["kind"] == "sale"),
+        sum(_fils(r["amount"]) for r in summary if r["kind"] == "sale"),
+        sum(1 for r in summary if r["kind"] == "refund"),
+        sum(_fils(r["amount"]) for r in summary if r["kind"] == "refund"),
+    ]
+    totals = close.get("totals")
+    ok = (
+        close.get("code") == "00"
+        and len(rows) == 1
+        and list(rows[0][2:]) == totals == from_rows == from_summary
+        and rows[0][1] == "00"
+    )
+    result.artefacts["batch"] = {
+        "batch": close.get("batch"),
+        "totals": totals,
+        "code": close.get("code"),
+    }
+    result.add(
+        "morning: batch closed, totals equal the host's",
+        ok,
+        f"0500 batch {close.get('batch')} totals {totals} -> 39={close.get('code')};"
+        f" host batches row {list(rows[0][2:]) if rows else None},"
+        f" host transactions {from_rows}",
+    )
+
+
+def _fils(amount: str) -> int:
+    whole, _, frac = amount.partition(".")
+    return int(whole) * 1000 + int(frac)
 
 
 def _check_receipt(result: DemoResult, escpos: bytes, out_dir: Path) -> None:

@@ -1,33 +1,63 @@
 """`payterm demo` end to end: real MicroPython firmware, real loopback TCP to
-the acquirer host, QR read back by zbar."""
+the acquirer host, QR read back by zbar; then a morning of card sales by the
+terminal application under the board runner (HSM, HSM-backed host on a
+SQLite file, secure element), whose summary is checked here against the
+host's database, read independently of the demo's own checks."""
 
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
+from host_sim.acquirer import seed
 from payterm.cli import main
 from protocols import emvqr
+
+PART_ONE = [
+    "firmware",
+    "power-on self-test",
+    "sign-on to acquirer",
+    "CliQ QR payload",
+    "QR symbol read back by zbar",
+    "receipt printed, its QR read back by zbar",
+]
+MORNING = [
+    "morning: firmware.app under the runner",
+    "morning: sign-on to the HSM-backed host",
+    "morning: receipts printed on the virtual printer",
+    "morning: EMV traces (APDUs at the virtual cards)",
+    "morning: contactless Visa-like",
+    "morning: contactless Mastercard-like (CDA)",
+    "morning: contact, offline PIN",
+    "morning: refund by tap",
+    "morning: contact, wrong online PIN",
+    "morning: balances moved by exactly the approved amounts",
+    "morning: batch closed, totals equal the host's",
+]
+
+
+def _fils(jod: str) -> int:
+    whole, frac = jod.split(".")
+    return int(whole) * 1000 + int(frac)
 
 
 def test_demo_runs_green_and_leaves_its_artefacts(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     rc = main(["demo", "--out", str(tmp_path), "--amount", "7.250", "--stan", "000314"])
-    out = json.loads(capsys.readouterr().out)
+    captured = capsys.readouterr()
+    out = json.loads(captured.out)
     assert rc == 0, out
     assert out["ok"] is True
     names = [c["name"] for c in out["checks"]]
-    assert names == [
-        "firmware",
-        "power-on self-test",
-        "sign-on to acquirer",
-        "CliQ QR payload",
-        "QR symbol read back by zbar",
-        "receipt printed, its QR read back by zbar",
-    ]
+    assert names == PART_ONE + MORNING
+    assert [line[:4] for line in captured.err.splitlines() if line[:4] in ("ok  ", "FAIL")] == [
+        "ok  "
+    ] * len(names)
     payload = out["artefacts"]["qr_payload"]
     assert emvqr.decode(payload).get("54") == "7.250"
     assert (tmp_path / "cliq-qr.png").stat().st_size > 0
@@ -38,3 +68,65 @@ def test_demo_runs_green_and_leaves_its_artefacts(
     assert "000314" in next(
         c["detail"] for c in out["checks"] if c["name"] == "sign-on to acquirer"
     )
+    _morning_against_the_host(tmp_path, out)
+
+
+def _morning_against_the_host(folder: Path, out: dict[str, object]) -> None:
+    sales = out["sales"]
+    assert isinstance(sales, list)
+    assert [(s["kind"], s["card"], s["response_code"]) for s in sales] == [
+        ("sale", "visa_qvsdc", "00"),
+        ("sale", "mastercard_cda", "00"),
+        ("sale", "contact_offline_pin", "00"),
+        ("refund", "visa_qvsdc", "00"),
+        ("sale", "contact_online_pin", "55"),
+    ]
+    artefacts = out["artefacts"]
+    assert isinstance(artefacts, dict)
+    db = Path(artefacts["host_db"])
+    assert db == folder / "host.db"
+    conn = sqlite3.connect(db)
+    try:
+        rows = {
+            stan: (mti, pcode, amount, code, auth, status)
+            for stan, mti, pcode, amount, code, auth, status in conn.execute(
+                "SELECT stan, mti, processing_code, amount, response_code, auth_code, status"
+                " FROM transactions WHERE tid = 'PT000001'"
+            )
+        }
+        batch = conn.execute(
+            "SELECT batch_number, response_code, sales_count, sales_amount, refunds_count,"
+            " refunds_amount FROM batches WHERE tid = 'PT000001'"
+        ).fetchall()
+    finally:
+        conn.close()
+    assert len(rows) == len(sales)  # every sale reached the host, once
+    for sale in sales:
+        mti, pcode, amount, code, auth, status = rows[sale["stan"]]
+        assert (mti, amount, code) == ("0200", _fils(sale["amount"]), sale["response_code"])
+        assert pcode[:2] == ("20" if sale["kind"] == "refund" else "00")
+        if code == "00":
+            assert (auth, status) == (sale["auth_code"], "approved")
+            assert len(sale["receipt_png"]) == 2
+        else:
+            assert (auth, status, sale.get("auth_code")) == ("", "declined", None)
+            assert len(sale["receipt_png"]) == 1
+        pan = seed.card_facts(sale["card"]).pan
+        assert sale["pan_masked"] == "*" * (len(pan) - 4) + pan[-4:]
+        for png in sale["receipt_png"]:
+            with Image.open(png) as image:
+                assert image.size[0] == 576 and image.size[1] > 200  # the printer's width
+        trace = Path(sale["emv_trace"]).read_text()
+        assert "C-APDU 00A40400" in trace and pan not in trace
+    approved = [s for s in sales if s["response_code"] == "00"]
+    totals = [
+        sum(1 for s in approved if s["kind"] == "sale"),
+        sum(_fils(s["amount"]) for s in approved if s["kind"] == "sale"),
+        sum(1 for s in approved if s["kind"] == "refund"),
+        sum(_fils(s["amount"]) for s in approved if s["kind"] == "refund"),
+    ]
+    assert batch == [("000001", "00", *totals)]
+    assert artefacts["batch"] == {"batch": "000001", "totals": totals, "code": "00"}
+    log = (folder / "app.log").read_text()
+    assert log.rstrip().endswith("DONE")
+    assert "1234" not in log and "9999" not in log  # no PIN in the firmware's output
