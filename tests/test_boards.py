@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import socket
 import struct
-import subprocess
 import threading
 import time
 from collections.abc import Callable
@@ -154,19 +152,9 @@ def run_mpy(tmp_path: Path, script: str, heap: str = SIM_HEAP) -> list[Any]:
     """Run ``script`` under MicroPython; return its JSON result lines."""
     path = tmp_path / "board_script.py"
     path.write_text(script)
-    env = dict(os.environ)
-    env["MICROPYPATH"] = str(REPO_ROOT)
-    proc = subprocess.run(
-        [mpytest.micropython_binary(), "-X", "heapsize=" + heap, str(path)],
-        cwd=str(tmp_path),
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    proc = mpytest.run_script(path, heap, timeout=60)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    return [json.loads(line[4:]) for line in proc.stdout.splitlines() if line.startswith("OUT ")]
+    return mpytest.json_lines(proc.stdout)
 
 
 # -- UART over TCP --------------------------------------------------------------

@@ -15,7 +15,6 @@ contact signals byte for byte; the T=1 card side's error recovery.
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
 import time
@@ -83,23 +82,11 @@ def run_mpy(
 ) -> dict[str, Any]:
     path = tmp_path / "card_script.py"
     path.write_text(f"CLOCK_HZ = {clock_hz}\nMIN_WAIT_MS = {min_wait_ms}\n" + PRELUDE + body)
-    env = dict(os.environ)
-    env["MICROPYPATH"] = str(REPO_ROOT)
-    env["PAYTERM_SIM_UART3"] = f"127.0.0.1:{port}"
-    proc = subprocess.run(
-        [mpytest.micropython_binary(), "-X", "heapsize=" + SIM_HEAP, str(path)],
-        cwd=str(tmp_path),
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    proc = mpytest.run_script(path, SIM_HEAP, env={"PAYTERM_SIM_UART3": f"127.0.0.1:{port}"})
     assert proc.returncode == 0, proc.stdout + proc.stderr
     result: dict[str, Any] = {}
-    for line in proc.stdout.splitlines():
-        if line.startswith("OUT "):
-            result.update(json.loads(line[4:]))
+    for out in mpytest.json_lines(proc.stdout):
+        result.update(out)
     return result
 
 

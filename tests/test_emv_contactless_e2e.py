@@ -16,8 +16,6 @@ charged for the UART and RF) and the rest (firmware and loopback).
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +30,6 @@ from host_sim.nfc.rf_field import RfField
 from host_sim.nfc.server import BackgroundServer
 from tools import mpytest
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 SIM_HEAP = boards.load("sim")["memory"]["heap"]
 
 SCRIPT = """
@@ -110,20 +107,10 @@ def run_kernel(
     card = load_card(profile)
     emulator = TimedEmulator(RfField([card]))
     with BackgroundServer(emulator) as server:
-        env = dict(os.environ)
-        env["MICROPYPATH"] = str(REPO_ROOT)
-        env["PAYTERM_SIM_UART1"] = f"127.0.0.1:{server.port}"
-        proc = subprocess.run(
-            [mpytest.micropython_binary(), "-X", "heapsize=" + SIM_HEAP, str(path)],
-            cwd=str(tmp_path),
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+        env = {"PAYTERM_SIM_UART1": f"127.0.0.1:{server.port}"}
+        proc = mpytest.run_script(path, SIM_HEAP, env=env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    lines = [json.loads(x[4:]) for x in proc.stdout.splitlines() if x.startswith("OUT ")]
+    lines = mpytest.json_lines(proc.stdout)
     assert len(lines) == len(amounts)
     return lines, list(zip(emulator.activation_s, emulator.wire_s, strict=True))
 
@@ -275,20 +262,10 @@ def test_kernel_time_under_micropython_with_replayed_card_answers(
     (tmp_path / "replay.json").write_text(json.dumps({"apdus": pairs}))
     path = tmp_path / "replay.py"
     path.write_text(f"RUNS = 5\nAMOUNT = {amount}\n" + REPLAY_SCRIPT)
-    env = dict(os.environ)
-    env["MICROPYPATH"] = str(REPO_ROOT)
     heap = "256K"
-    proc = subprocess.run(
-        [mpytest.micropython_binary(), "-X", "heapsize=" + heap, str(path)],
-        cwd=str(tmp_path),
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    proc = mpytest.run_script(path, heap)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    got = next(json.loads(x[4:]) for x in proc.stdout.splitlines() if x.startswith("OUT "))
+    got = mpytest.json_lines(proc.stdout)[0]
     assert (got["status"], got["cvm"]) == (status, reference.params["cvm"])
     assert bytes.fromhex(got["ac"]) == reference.data[0x9F26]
     print(

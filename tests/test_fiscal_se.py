@@ -7,8 +7,6 @@ signer-failure record is kept, and the journal still verifies."""
 
 from __future__ import annotations
 
-import os
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,7 +17,6 @@ import boards
 from tools import fiscal_verify as fv
 from tools import mpytest
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 SIM_HEAP = boards.load("sim")["memory"]["heap"]
 
 SCRIPT = """
@@ -67,17 +64,11 @@ def test_journal_signed_by_the_secure_element(server: SeServer, tmp_path: Path) 
     head = f"IMAGE = {str(img)!r}\nEXPORT1 = {str(e1)!r}\nEXPORT2 = {str(e2)!r}\n"
     script = tmp_path / "fiscal_se.py"
     script.write_text(head + SCRIPT)
-    env = dict(os.environ)
-    env["MICROPYPATH"] = os.pathsep.join([str(REPO_ROOT), str(REPO_ROOT / "tests" / "mpy")])
-    env["PAYTERM_SIM_I2C0"] = f"127.0.0.1:{server.port}"
-    proc = subprocess.run(
-        [mpytest.micropython_binary(), "-X", "heapsize=" + SIM_HEAP, str(script)],
-        cwd=str(tmp_path),
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    proc = mpytest.run_script(
+        script,
+        SIM_HEAP,
+        env={"PAYTERM_SIM_I2C0": f"127.0.0.1:{server.port}"},
+        extra_path=[mpytest.MPY_TEST_DIR],
     )
     out = proc.stdout
     assert proc.returncode == 0 and "DONE" in out, out + proc.stderr

@@ -12,10 +12,7 @@ are a CardCollision; a silent peer is an AckTimeout within its bound.
 
 from __future__ import annotations
 
-import json
-import os
 import socket
-import subprocess
 import threading
 import time
 from pathlib import Path
@@ -30,7 +27,6 @@ from host_sim.nfc.server import BackgroundServer
 from protocols import pn532 as frames
 from tools import mpytest
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 SIM_HEAP = boards.load("sim")["memory"]["heap"]
 
 PRELUDE = """
@@ -52,20 +48,10 @@ def echo_apdu(payload):
 def run_mpy(tmp_path: Path, port: int, body: str) -> list[dict[str, Any]]:
     path = tmp_path / "nfc_script.py"
     path.write_text(PRELUDE + body)
-    env = dict(os.environ)
-    env["MICROPYPATH"] = str(REPO_ROOT)
-    env["PAYTERM_SIM_UART1"] = f"127.0.0.1:{port}"
-    proc = subprocess.run(
-        [mpytest.micropython_binary(), "-X", "heapsize=" + SIM_HEAP, str(path)],
-        cwd=str(tmp_path),
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    env = {"PAYTERM_SIM_UART1": f"127.0.0.1:{port}"}
+    proc = mpytest.run_script(path, SIM_HEAP, env=env, timeout=60)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    return [json.loads(line[4:]) for line in proc.stdout.splitlines() if line.startswith("OUT ")]
+    return mpytest.json_lines(proc.stdout)
 
 
 def merged(lines: list[dict[str, Any]]) -> dict[str, Any]:

@@ -6,9 +6,6 @@ font by Pillow on the host."""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +17,6 @@ import boards
 from host_sim.printer import PrinterServer, VirtualPrinter
 from tools import fontgen, mpytest
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 SIM_HEAP = boards.load("sim")["memory"]["heap"]
 PAYLOAD = "00020101021226370011jo.jopacc.cliq0114PAYTERM.SHOP5204599953034005802JO6304B0C1"
 ARABIC = "شكراً لزيارتكم 123"
@@ -63,22 +59,11 @@ board.deinit()
 def run_firmware(tmp_path: Path, port: int, profile: str | None) -> dict[str, Any]:
     script = tmp_path / "print_receipt.py"
     script.write_text(SCRIPT % {"profile": profile, "arabic": ARABIC, "payload": PAYLOAD})
-    env = dict(os.environ)
-    env["MICROPYPATH"] = str(REPO_ROOT)
-    env["PAYTERM_SIM_UART2"] = f"127.0.0.1:{port}"
-    proc = subprocess.run(
-        [mpytest.micropython_binary(), "-X", "heapsize=" + SIM_HEAP, str(script)],
-        cwd=str(tmp_path),
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    proc = mpytest.run_script(script, SIM_HEAP, env={"PAYTERM_SIM_UART2": f"127.0.0.1:{port}"})
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    lines = [ln[4:] for ln in proc.stdout.splitlines() if ln.startswith("OUT ")]
+    lines = mpytest.json_lines(proc.stdout)
     assert len(lines) == 1, proc.stdout + proc.stderr
-    result: dict[str, Any] = json.loads(lines[0])
+    result: dict[str, Any] = lines[0]
     return result
 
 

@@ -7,11 +7,8 @@ docs/se.md end to end, which the SE emulator (hsm_sim/se) will implement."""
 
 from __future__ import annotations
 
-import json
-import os
 import socket
 import struct
-import subprocess
 import threading
 from pathlib import Path
 from typing import Any
@@ -20,7 +17,6 @@ import boards
 from protocols import se_frame
 from tools import mpytest
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 SIM_HEAP = boards.load("sim")["memory"]["heap"]
 
 
@@ -142,24 +138,13 @@ def test_driver_over_the_sim_i2c_channel(tmp_path: Path) -> None:
     se.damage_next = True
     path = tmp_path / "se_script.py"
     path.write_text(SCRIPT)
-    env = dict(os.environ)
-    env["MICROPYPATH"] = str(REPO_ROOT)
-    env["PAYTERM_SIM_I2C0"] = f"127.0.0.1:{se.port}"
-    proc = subprocess.run(
-        [mpytest.micropython_binary(), "-X", "heapsize=" + SIM_HEAP, str(path)],
-        cwd=str(tmp_path),
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    env = {"PAYTERM_SIM_I2C0": f"127.0.0.1:{se.port}"}
+    proc = mpytest.run_script(path, SIM_HEAP, env=env, timeout=60)
     se.finish()
     assert proc.returncode == 0, proc.stdout + proc.stderr
     res: dict[str, Any] = {}
-    for line in proc.stdout.splitlines():
-        if line.startswith("OUT "):
-            res.update(json.loads(line[4:]))
+    for out in mpytest.json_lines(proc.stdout):
+        res.update(out)
     assert res["echo"] == "payterm"
     assert res["random"] == "0001020304"
     assert res["status"] == [se_frame.ST_UNKNOWN_COMMAND, "UNKNOWN_COMMAND"]

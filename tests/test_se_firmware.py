@@ -7,9 +7,6 @@ emulator (hsm_sim/se) on 127.0.0.1.  Signatures are verified here with
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,7 +22,6 @@ from hsm_sim.crypto import dukpt_aes, mac, pinblock
 from protocols.crypto import aes_dukpt
 from tools import mpytest
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 SIM_HEAP = boards.load("sim")["memory"]["heap"]
 PAN = "4761739001010010"
 SIGNATURES = 40
@@ -94,23 +90,11 @@ def server(tmp_path: Path) -> Iterator[SeServer]:
 def _run(script: str, port: int, tmp_path: Path) -> dict[str, Any]:
     path = tmp_path / "se_fw.py"
     path.write_text(script)
-    env = dict(os.environ)
-    env["MICROPYPATH"] = str(REPO_ROOT)
-    env["PAYTERM_SIM_I2C0"] = f"127.0.0.1:{port}"
-    proc = subprocess.run(
-        [mpytest.micropython_binary(), "-X", "heapsize=" + SIM_HEAP, str(path)],
-        cwd=str(tmp_path),
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    proc = mpytest.run_script(path, SIM_HEAP, env={"PAYTERM_SIM_I2C0": f"127.0.0.1:{port}"})
     assert proc.returncode == 0, proc.stdout + proc.stderr
     res: dict[str, Any] = {}
-    for line in proc.stdout.splitlines():
-        if line.startswith("OUT "):
-            res.update(json.loads(line[4:]))
+    for out in mpytest.json_lines(proc.stdout):
+        res.update(out)
     return res
 
 

@@ -12,12 +12,15 @@ Usage: ``python -m tools.mpytest [--heap 256K] FILE...``
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 MPY_TEST_DIR = REPO_ROOT / "tests" / "mpy"
@@ -55,23 +58,51 @@ class MpyResult:
         return self.returncode == 0 and not self.failed and bool(self.passed)
 
 
-def run_file(path: Path, heap: str = DEFAULT_HEAP, timeout: float = DEFAULT_TIMEOUT_S) -> MpyResult:
-    """Run one test file under MicroPython and collect its PASS/FAIL lines."""
-    env = dict(os.environ)
+def run_script(
+    path: Path,
+    heap: str = DEFAULT_HEAP,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    timeout: float = DEFAULT_TIMEOUT_S,
+    *,
+    extra_path: Sequence[Path] = (),
+    code: str | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Run one script under MicroPython with MICROPYPATH = the repo root (plus
+    os.environ and `env` on top) and the heap capped.
+
+    ``extra_path`` directories follow the repo root on MICROPYPATH; ``code``
+    is run with ``-c`` in place of the file.  ``cwd`` defaults to the file's
+    directory.  Output is captured as text; the caller checks the exit code.
+    """
+    full_env = dict(os.environ)
     # MICROPYPATH replaces the default search path: the repo root gives
-    # ``protocols``/``firmware``/``boards``; tests/mpy gives ``mpyunit``.
-    env["MICROPYPATH"] = os.pathsep.join([str(REPO_ROOT), str(MPY_TEST_DIR)])
-    module = path.stem
-    driver = f"import mpyunit, {module}; mpyunit.main({module})"
-    proc = subprocess.run(
-        [micropython_binary(), "-X", "heapsize=" + heap, "-c", driver],
-        cwd=str(path.parent),
-        env=env,
+    # ``protocols``/``firmware``/``boards``.
+    full_env["MICROPYPATH"] = os.pathsep.join(str(d) for d in [REPO_ROOT, *extra_path])
+    full_env.update(env or {})
+    target = ["-c", code] if code is not None else [str(path)]
+    return subprocess.run(
+        [micropython_binary(), "-X", "heapsize=" + heap, *target],
+        cwd=str(cwd if cwd is not None else path.parent),
+        env=full_env,
         capture_output=True,
         text=True,
         timeout=timeout,
         check=False,
     )
+
+
+def json_lines(stdout: str, prefix: str = "OUT ") -> list[Any]:
+    """The JSON value of every ``PREFIX {json}`` line of ``stdout``, in order."""
+    return [json.loads(ln[len(prefix) :]) for ln in stdout.splitlines() if ln.startswith(prefix)]
+
+
+def run_file(path: Path, heap: str = DEFAULT_HEAP, timeout: float = DEFAULT_TIMEOUT_S) -> MpyResult:
+    """Run one test file under MicroPython and collect its PASS/FAIL lines."""
+    # tests/mpy gives ``mpyunit``.
+    module = path.stem
+    driver = f"import mpyunit, {module}; mpyunit.main({module})"
+    proc = run_script(path, heap, timeout=timeout, extra_path=[MPY_TEST_DIR], code=driver)
     output = proc.stdout + proc.stderr
     passed = [ln[5:] for ln in proc.stdout.splitlines() if ln.startswith("PASS ")]
     failed = [ln[5:] for ln in proc.stdout.splitlines() if ln.startswith("FAIL ")]
