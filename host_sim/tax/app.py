@@ -1,0 +1,443 @@
+"""The tax backend's HTTP API (FastAPI; OpenAPI at ``/openapi.json``,
+docs/tax.md endpoint by endpoint).
+
+Callers authenticate:
+
+- admin endpoints: ``Authorization: Bearer <admin token>``;
+- device endpoints: every request signed by the device's secure element with
+  its ordinary SIGN command: ``X-Payterm-Device``, ``X-Payterm-Counter`` (the
+  SE counter of that signature) and ``X-Payterm-Signature`` (hex, raw r|s or
+  DER) over ``"PTSE-SIG1" | slot | counter | SHA-256(request_digest_input)``,
+  where the input is ``"PTTAX1\\n" | METHOD | "\\n" | path | "\\n" | body``.
+  The counter must rise from request to request (replays are refused).
+
+Errors are ``{"error": {"code", "message", ...}}`` with a 4xx status.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import contextlib
+import hashlib
+import hmac
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Annotated, Any
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from fastapi import Depends, FastAPI, Header, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from protocols.se_app import signed_message
+from tools.fiscal_verify import _der
+
+from . import ingest as ing
+from .devices import RegistrationError, check_certificate, public_key_der
+from .store import Device, TaxStore
+
+DEVICE_HEADER = "X-Payterm-Device"
+COUNTER_HEADER = "X-Payterm-Counter"
+SIGNATURE_HEADER = "X-Payterm-Signature"
+MAX_BODY = 8 * 1024 * 1024
+MAX_RECORDS = 5000
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.extra = extra
+
+
+def request_digest(method: str, path: str, body: bytes) -> bytes:
+    """What a device signs (through its SE) for one request."""
+    return hashlib.sha256(
+        b"PTTAX1\n" + method.upper().encode() + b"\n" + path.encode() + b"\n" + body
+    ).digest()
+
+
+class Config:
+    def __init__(
+        self,
+        admin_token: str,
+        ca: x509.Certificate | None = None,
+        silent_limit_s: int = 72 * 3600,
+        z_limit_s: int = 24 * 3600,
+        monitor_interval_s: float = 0.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.admin_token = admin_token
+        self.ca = ca
+        self.silent_limit_s = silent_limit_s
+        self.z_limit_s = z_limit_s
+        self.monitor_interval_s = monitor_interval_s
+        self.clock = clock
+
+    def now(self) -> int:
+        return int(self.clock())
+
+
+# -- models ------------------------------------------------------------
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorBody
+
+
+class DeviceIn(BaseModel):
+    device_id: str = Field(min_length=1, max_length=32, pattern=r"^[\x21-\x7e]+$")
+    public_key: str = Field(
+        max_length=4096, description="PEM SubjectPublicKeyInfo or the 65-byte point in hex"
+    )
+    slot: int = Field(default=0, ge=0, le=255, description="the SE key slot that signs")
+    certificate: str | None = Field(
+        default=None, max_length=16384, description="the TSM's X.509 device certificate (PEM)"
+    )
+    silent_limit_s: int | None = Field(default=None, gt=0)
+    z_limit_s: int | None = Field(default=None, gt=0)
+
+
+class DeviceOut(BaseModel):
+    device_id: str
+    status: str = Field(description="registered | already_registered")
+    public_key: str
+    slot: int
+    certificate_subject: str | None
+    registered_at: int
+    last_seen: int | None
+    silent_limit_s: int
+    z_limit_s: int
+    records: int = 0
+    last_seq: int = 0
+    last_hash: str = ""
+    open_alerts: int = 0
+
+
+class UploadIn(BaseModel):
+    records: list[str] = Field(
+        min_length=1,
+        max_length=MAX_RECORDS,
+        description="canonical record encodings (docs/fiscal.md), base64, in journal order",
+    )
+
+
+class OutcomeOut(BaseModel):
+    seq: int
+    hash: str
+    status: str = Field(description="accepted | already_submitted | rejected")
+    reason: str | None
+    alert: str | None
+
+
+class UploadOut(BaseModel):
+    device_id: str
+    accepted: int
+    already_submitted: int
+    rejected: int
+    last_seq: int
+    last_hash: str
+    alerts: list[int]
+    results: list[OutcomeOut]
+
+
+class Alert(BaseModel):
+    id: int
+    device_id: str
+    kind: str
+    seq: int | None
+    detail: str
+    raised_at: int
+    open: bool
+
+
+class MonitorOut(BaseModel):
+    now: int
+    raised: list[Alert]
+
+
+class AuditEntry(BaseModel):
+    id: int
+    time: int
+    event: str
+    device_id: str | None
+    detail: dict[str, Any]
+    prev: str
+    hash: str
+
+
+class AuditCheck(BaseModel):
+    entries: int
+    valid: bool
+    first_bad: int | None
+    head: str
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorResponse},
+    401: {"model": ErrorResponse},
+    404: {"model": ErrorResponse},
+    409: {"model": ErrorResponse},
+    413: {"model": ErrorResponse},
+    422: {"model": ErrorResponse},
+}
+
+
+def _device_out(store: TaxStore, dev: Device, status: str) -> DeviceOut:
+    recs = store.records(dev.device_id)
+    subject = None
+    if dev.certificate:
+        subject = x509.load_pem_x509_certificate(dev.certificate.encode()).subject.rfc4514_string()
+    return DeviceOut(
+        device_id=dev.device_id,
+        status=status,
+        public_key=serialization.load_der_public_key(dev.public_key)
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode(),
+        slot=dev.slot,
+        certificate_subject=subject,
+        registered_at=dev.registered_at,
+        last_seen=dev.last_seen,
+        silent_limit_s=dev.silent_limit_s,
+        z_limit_s=dev.z_limit_s,
+        records=len(recs),
+        last_seq=recs[-1].seq if recs else 0,
+        last_hash=recs[-1].hash.hex() if recs else "",
+        open_alerts=len(store.alerts(dev.device_id, open_only=True)),
+    )
+
+
+def create_app(store: TaxStore, config: Config) -> FastAPI:
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        task = None
+        if config.monitor_interval_s > 0:
+
+            async def loop() -> None:
+                while True:
+                    await asyncio.sleep(config.monitor_interval_s)
+                    await run_in_threadpool(ing.monitor, store, config.now())
+
+            task = asyncio.create_task(loop())
+        yield
+        if task is not None:
+            task.cancel()
+
+    app = FastAPI(
+        title="payterm tax authority backend",
+        version="1",
+        description="Device registration, signed fiscal record upload, compliance alerts "
+        "(docs/tax.md).",
+        lifespan=lifespan,
+    )
+
+    @app.exception_handler(ApiError)
+    async def api_error(_r: Request, e: ApiError) -> JSONResponse:
+        return JSONResponse(
+            {"error": {"code": e.code, "message": e.message, **e.extra}}, status_code=e.status
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_r: Request, e: RequestValidationError) -> JSONResponse:
+        fields = [
+            {"loc": [str(x) for x in err.get("loc", ())], "msg": str(err.get("msg", ""))}
+            for err in e.errors()
+        ]
+        msg = "; ".join(f"{'.'.join(f['loc'])}: {f['msg']}" for f in fields)
+        return JSONResponse(
+            {"error": {"code": "invalid_request", "message": msg, "fields": fields}},
+            status_code=422,
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_r: Request, e: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(e.status_code, "http_error")
+        return JSONResponse(
+            {"error": {"code": code, "message": str(e.detail)}}, status_code=e.status_code
+        )
+
+    def admin(authorization: Annotated[str | None, Header()] = None) -> None:
+        want = "Bearer " + config.admin_token
+        if authorization is None or not hmac.compare_digest(authorization.encode(), want.encode()):
+            raise ApiError(401, "unauthorized", "admin endpoints need Authorization: Bearer TOKEN")
+
+    async def device_auth(request: Request, device_id: str) -> Device:
+        body = await request.body()
+        if len(body) > MAX_BODY:
+            raise ApiError(413, "too_large", f"body over {MAX_BODY} bytes")
+        h = request.headers
+        who, counter, sig = h.get(DEVICE_HEADER), h.get(COUNTER_HEADER), h.get(SIGNATURE_HEADER)
+        if who is None or counter is None or sig is None:
+            raise ApiError(
+                401,
+                "unauthorized",
+                f"device requests need {DEVICE_HEADER}, {COUNTER_HEADER}, {SIGNATURE_HEADER}",
+            )
+        if who != device_id:
+            raise ApiError(401, "unauthorized", f"{DEVICE_HEADER} is not the device in the path")
+        dev = await run_in_threadpool(store.device, device_id)
+        if dev is None:
+            raise ApiError(404, "unknown_device", f"device {device_id} is not registered")
+        try:
+            n = int(counter)
+            raw = bytes.fromhex(sig)
+            if not 0 < n < 1 << 32 or not raw:
+                raise ValueError("out of range")
+        except ValueError as e:
+            raise ApiError(401, "unauthorized", f"bad signature headers: {e}") from e
+        key = serialization.load_der_public_key(dev.public_key)
+        assert isinstance(key, ec.EllipticCurvePublicKey)
+        digest = request_digest(request.method, request.url.path, body)
+        try:
+            key.verify(_der(raw), signed_message(digest, n, dev.slot), ec.ECDSA(hashes.SHA256()))
+        except (InvalidSignature, ValueError) as e:
+            raise ApiError(401, "bad_signature", "request signature does not verify") from e
+        if not await run_in_threadpool(store.take_auth_counter, device_id, n, config.now()):
+            raise ApiError(
+                401, "replayed", f"signature counter {n} not above the last one (replay)"
+            )
+        refreshed = await run_in_threadpool(store.device, device_id)
+        assert refreshed is not None
+        return refreshed
+
+    @app.get("/v1/health")
+    def health() -> dict[str, Any]:
+        return {"status": "ok", "time": config.now()}
+
+    @app.post(
+        "/v1/devices",
+        response_model=DeviceOut,
+        status_code=201,
+        responses=ERRORS,
+        dependencies=[Depends(admin)],
+        summary="Register a device with its SE public key and TSM certificate",
+    )
+    def register(body: DeviceIn) -> DeviceOut | JSONResponse:
+        now = config.now()
+        try:
+            key = public_key_der(body.public_key)
+            if body.certificate is not None:
+                check_certificate(body.certificate, key, config.ca, now)
+            elif config.ca is not None:
+                raise RegistrationError(
+                    "certificate_required", "this backend needs the TSM's device certificate"
+                )
+        except RegistrationError as e:
+            raise ApiError(400, e.code, str(e)) from e
+        old = store.device(body.device_id)
+        if old is not None:
+            if old.public_key != key or old.slot != body.slot:
+                raise ApiError(
+                    409,
+                    "device_conflict",
+                    f"device {body.device_id} is registered with another key",
+                )
+            out = _device_out(store, old, "already_registered")
+            return JSONResponse(out.model_dump(), status_code=200)
+        dev = Device(
+            body.device_id,
+            key,
+            body.slot,
+            body.certificate,
+            now,
+            None,
+            0,
+            body.silent_limit_s or config.silent_limit_s,
+            body.z_limit_s or config.z_limit_s,
+        )
+        store.add_device(dev)
+        return _device_out(store, dev, "registered")
+
+    @app.get(
+        "/v1/devices/{device_id}",
+        response_model=DeviceOut,
+        responses=ERRORS,
+        dependencies=[Depends(admin)],
+    )
+    def device(device_id: str) -> DeviceOut:
+        dev = store.device(device_id)
+        if dev is None:
+            raise ApiError(404, "unknown_device", f"device {device_id} is not registered")
+        return _device_out(store, dev, "registered")
+
+    @app.post(
+        "/v1/devices/{device_id}/records",
+        response_model=UploadOut,
+        responses={**ERRORS, 200: {"description": "every record accepted or already submitted"}},
+        summary="Upload records: one (real time) or many (catching up)",
+    )
+    def upload(
+        device_id: str,
+        body: UploadIn,
+        dev: Annotated[Device, Depends(device_auth)],
+    ) -> UploadOut | JSONResponse:
+        raws: list[bytes] = []
+        for i, text in enumerate(body.records):
+            try:
+                raws.append(base64.b64decode(text, validate=True))
+            except (binascii.Error, ValueError) as e:
+                raise ApiError(400, "bad_base64", f"records[{i}]: {e}", index=i) from e
+        try:
+            res = ing.ingest(store, dev, raws, config.now())
+        except ing.BadUpload as e:
+            raise ApiError(400, "bad_record", str(e), index=e.index) from e
+        out = UploadOut.model_validate(res.as_dict())
+        if out.rejected:
+            return JSONResponse(out.model_dump(), status_code=409)
+        return out
+
+    @app.get("/v1/alerts", response_model=list[Alert], dependencies=[Depends(admin)])
+    def alerts(
+        device_id: Annotated[str | None, Query()] = None,
+        open_only: Annotated[bool, Query(alias="open")] = False,
+    ) -> list[Alert]:
+        return [Alert.model_validate(a) for a in store.alerts(device_id, open_only)]
+
+    @app.post(
+        "/v1/alerts/{alert_id}/close",
+        response_model=Alert,
+        responses=ERRORS,
+        dependencies=[Depends(admin)],
+    )
+    def close_alert(alert_id: int, note: Annotated[str, Query(max_length=500)] = "") -> Alert:
+        if not store.close_alert(alert_id, config.now(), note):
+            raise ApiError(404, "unknown_alert", f"no open alert {alert_id}")
+        for a in store.alerts():
+            if a["id"] == alert_id:
+                return Alert.model_validate(a)
+        raise ApiError(404, "unknown_alert", f"no alert {alert_id}")
+
+    @app.post("/v1/monitor", response_model=MonitorOut, dependencies=[Depends(admin)])
+    def run_monitor() -> MonitorOut:
+        now = config.now()
+        ids = set(ing.monitor(store, now))
+        return MonitorOut(
+            now=now, raised=[Alert.model_validate(a) for a in store.alerts() if a["id"] in ids]
+        )
+
+    @app.get("/v1/audit", response_model=list[AuditEntry], dependencies=[Depends(admin)])
+    def audit(
+        after: Annotated[int, Query(ge=0)] = 0,
+        limit: Annotated[int, Query(ge=1, le=10000)] = 1000,
+    ) -> list[AuditEntry]:
+        return [AuditEntry.model_validate(e) for e in store.audit_entries(after, limit)]
+
+    @app.get("/v1/audit/verify", response_model=AuditCheck, dependencies=[Depends(admin)])
+    def audit_verify() -> AuditCheck:
+        n, bad, head = store.verify_audit()
+        return AuditCheck(entries=n, valid=bad is None, first_bad=bad, head=head)
+
+    return app

@@ -1,0 +1,90 @@
+"""`payterm tax`: the tax authority backend (docs/tax.md).
+
+``payterm tax [--host H] [--port P] [--db FILE] [--ca CA.pem]
+[--admin-token-file F] [--silent-limit S] [--z-limit S] [--monitor-every S]``
+opens the database, listens, prints one JSON line ``{"host", "port", "url",
+"openapi", "db", "admin_token"?}`` on stdout and serves until SIGINT/SIGTERM.
+The admin token comes from ``--admin-token-file``, else from
+``PAYTERM_TAX_ADMIN_TOKEN``, else a fresh random one is printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import sys
+from pathlib import Path
+from typing import Any
+
+from host_sim.tax.app import Config, create_app
+from host_sim.tax.devices import load_ca
+from host_sim.tax.server import bind, make_server
+from host_sim.tax.store import TaxStore
+from payterm.cli import BadInput
+
+DEFAULT_PORT = 8470
+
+
+def register(sub: Any) -> None:
+    p: argparse.ArgumentParser = sub.add_parser(
+        "tax", help="tax authority backend (HTTP: device registration, signed record upload)"
+    )
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=DEFAULT_PORT, help="0 picks a free port")
+    p.add_argument("--db", default=":memory:", help="SQLite database file")
+    p.add_argument("--ca", help="the TSM's CA certificate (PEM): device certificates required")
+    p.add_argument("--admin-token-file", help="file holding the admin bearer token")
+    p.add_argument("--silent-limit", type=int, default=72 * 3600, help="seconds (default 72 h)")
+    p.add_argument("--z-limit", type=int, default=24 * 3600, help="seconds (default 24 h)")
+    p.add_argument(
+        "--monitor-every", type=float, default=60.0, help="seconds between compliance checks"
+    )
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    printed_token = None
+    if args.admin_token_file:
+        try:
+            token = Path(args.admin_token_file).read_text().strip()
+        except OSError as e:
+            raise BadInput(f"cannot read {args.admin_token_file}: {e.strerror}") from e
+    else:
+        token = os.environ.get("PAYTERM_TAX_ADMIN_TOKEN", "")
+        if not token:
+            token = printed_token = secrets.token_urlsafe(24)
+    if not token:
+        raise BadInput("empty admin token")
+    ca = None
+    if args.ca:
+        try:
+            ca = load_ca(Path(args.ca).read_bytes())
+        except OSError as e:
+            raise BadInput(f"cannot read {args.ca}: {e.strerror}") from e
+    if min(args.silent_limit, args.z_limit) <= 0 or args.monitor_every < 0:
+        raise BadInput("limits must be positive")
+    store = TaxStore(args.db)
+    cfg = Config(token, ca, args.silent_limit, args.z_limit, args.monitor_every)
+    app = create_app(store, cfg)
+    sock = bind(args.host, args.port)
+    host, port = sock.getsockname()[:2]
+    url = f"http://{host}:{port}"
+    info: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "url": url,
+        "openapi": url + "/openapi.json",
+        "db": args.db,
+    }
+    if printed_token is not None:
+        info["admin_token"] = printed_token
+    sys.stdout.write(json.dumps(info) + "\n")
+    sys.stdout.flush()
+    try:
+        make_server(app).run(sockets=[sock])  # uvicorn stops on SIGINT/SIGTERM
+    finally:
+        sock.close()
+        store.close()
+    return 0
