@@ -31,7 +31,6 @@ class Running:
         self.sock = bind(host, port)
         self.host, self.port = self.sock.getsockname()[:2]
         self.server = make_server(app)
-        self.server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
         self.thread = threading.Thread(
             target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True
         )
