@@ -14,8 +14,6 @@ Callers authenticate:
 Errors are ``{"error": {"code", "message", ...}}`` with a 4xx status.
 """
 
-from __future__ import annotations
-
 import asyncio
 import base64
 import binascii

@@ -1,0 +1,205 @@
+"""Record upload to the tax backend over real HTTP on 127.0.0.1 with a real
+SQLite file: journals written by the firmware journal under MicroPython,
+uploaded one record at a time (real time) and in batches, re-sent
+(idempotent), and tampered with (each tamper refused and raising the alert
+it should, the valid prefix kept)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from tax_support import DEV_A, Backend, backend, records_of, scenario_export
+from test_fiscal_verify import _resign_from
+
+from protocols import fiscal_payload as fp
+from protocols import fiscal_record as fr
+from tools.fiscal_softsign import SoftSigner
+
+
+@pytest.fixture(scope="module")
+def journals(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    tmp = tmp_path_factory.mktemp("taxj")
+    a, b = SoftSigner(1), SoftSigner(2)
+    exp_a = scenario_export(tmp, DEV_A, a)
+    exp_b = scenario_export(tmp, "PT-SIM-0002", b)
+    return {
+        "a": a,
+        "b": b,
+        "exp_a": exp_a,
+        "recs_a": records_of(exp_a),
+        "recs_b": records_of(exp_b),
+    }
+
+
+@pytest.fixture
+def be(tmp_path: Path) -> Iterator[Backend]:
+    yield from backend(tmp_path)
+
+
+def _signer(j: dict[str, object]) -> SoftSigner:
+    s = j["a"]
+    assert isinstance(s, SoftSigner)
+    return s
+
+
+def _recs(j: dict[str, object], k: str = "recs_a") -> list[bytes]:
+    r = j[k]
+    assert isinstance(r, list)
+    return r
+
+
+def _register(be: Backend, signer: SoftSigner, dev: str = DEV_A) -> None:
+    r = be.client.register(dev, signer.public_pem().decode())
+    assert r.status == 201, r
+    assert r.json()["status"] == "registered"
+
+
+def test_real_time_then_resend_is_idempotent(be: Backend, journals: dict[str, object]) -> None:
+    s, recs = _signer(journals), _recs(journals)
+    _register(be, s)
+    for i, raw in enumerate(recs):
+        r = be.client.upload(DEV_A, [raw], s)
+        assert r.status == 200, r
+        out = r.json()
+        assert (out["accepted"], out["already_submitted"], out["rejected"]) == (1, 0, 0)
+        assert out["last_seq"] == i + 1
+        assert out["last_hash"] == hashlib.sha256(raw).hexdigest()
+    # the terminal lost its acknowledgements and sends everything again
+    r = be.client.upload(DEV_A, recs, s)
+    assert r.status == 200, r
+    out = r.json()
+    assert (out["accepted"], out["already_submitted"], out["rejected"]) == (0, 16, 0)
+    assert [x["status"] for x in out["results"]] == ["already_submitted"] * 16
+    st = be.client.device(DEV_A).json()
+    assert st["records"] == 16 and st["last_seq"] == 16 and st["open_alerts"] == 0
+    assert be.client.alerts() == []
+    # what is stored is byte for byte what the terminal wrote
+    assert [x.raw for x in be.store.records(DEV_A)] == recs
+    audit = be.client.admin("GET", "/v1/audit/verify").json()
+    assert audit["valid"] and audit["entries"] == 1 + 16  # registration + 16 uploads
+
+
+def test_batches_overlapping_and_continuing(be: Backend, journals: dict[str, object]) -> None:
+    s, recs = _signer(journals), _recs(journals)
+    _register(be, s)
+    r = be.client.upload(DEV_A, recs[:7], s)
+    assert r.status == 200 and r.json()["accepted"] == 7
+    # a batch that repeats 5..7 and continues: the chain, counters and the
+    # open period's Merkle tree carry over from the stored records
+    r = be.client.upload(DEV_A, recs[4:], s)
+    assert r.status == 200, r
+    st = [x["status"] for x in r.json()["results"]]
+    assert st == ["already_submitted"] * 3 + ["accepted"] * 9
+    assert be.store.records(DEV_A)[-1].seq == 16
+    assert be.client.alerts() == []
+
+
+def _tampered(j: dict[str, object], k: int, change: Callable[[fr.Record], None]) -> list[bytes]:
+    """Record k changed and everything after re-chained and re-signed with the
+    device's own key (an attacker holding the SE)."""
+    s = SoftSigner(1)
+    s.counter = 10_000
+    exp = j["exp_a"]
+    assert isinstance(exp, bytes)
+    return records_of(_resign_from(exp, k, s, change))
+
+
+def _skim(rec: fr.Record) -> None:
+    rate, sales, refunds = rec.counters.rates[0]
+    rec.counters.rates[0] = (rate, sales - 100, refunds)
+    rec.grand_total = rec.counters.grand_total()
+
+
+def _bad_root(rec: fr.Record) -> None:
+    rp = fp.decode_report(rec.payload)
+    rp.root = bytes(32)
+    rec.payload = fp.encode_report(rp)
+
+
+def _prev(rec: fr.Record) -> None:
+    rec.prev_hash = bytes(32)
+
+
+def _time_back(rec: fr.Record) -> None:
+    rec.time -= 1000
+
+
+@pytest.mark.parametrize(
+    ("k", "change", "kind", "words"),
+    [
+        (5, _skim, "totals_mismatch", "turnover counters"),
+        (8, _bad_root, "merkle_root_mismatch", "Merkle root"),
+        (5, _prev, "chain_break", "previous-record hash"),
+        (5, _time_back, "clock_went_back", "time"),
+    ],
+)
+def test_tamper_refused_with_alert(
+    be: Backend,
+    journals: dict[str, object],
+    k: int,
+    change: Callable[[fr.Record], None],
+    kind: str,
+    words: str,
+) -> None:
+    s, recs = _signer(journals), _recs(journals)
+    _register(be, s)
+    bad = _tampered(journals, k, change)
+    assert bad[:k] == recs[:k] and bad[k] != recs[k]
+    r = be.client.upload(DEV_A, bad, s)
+    assert r.status == 409, r
+    out = r.json()
+    st = [x["status"] for x in out["results"]]
+    assert st == ["accepted"] * k + ["rejected"] * (len(bad) - k)
+    first = out["results"][k]
+    assert first["alert"] == kind and words in first["reason"], first
+    assert out["last_seq"] == k and len(be.store.records(DEV_A)) == k
+    al = be.client.alerts(DEV_A, open_only=True)
+    assert [(a["kind"], a["seq"]) for a in al] == [(kind, k + 1)]
+    assert out["alerts"] == [al[0]["id"]]
+    # the genuine records still go in after the refused ones
+    r = be.client.upload(DEV_A, recs, s)
+    assert r.status == 200, r
+    assert r.json()["accepted"] == 16 - k
+
+
+def test_gap_forged_signature_fork_and_foreign_record(
+    be: Backend, journals: dict[str, object]
+) -> None:
+    s, recs = _signer(journals), _recs(journals)
+    _register(be, s)
+    assert be.client.upload(DEV_A, recs[:3], s).status == 200
+    # seq 4 missing: a counter gap
+    r = be.client.upload(DEV_A, recs[4:6], s)
+    assert r.status == 409
+    res = r.json()["results"]
+    assert res[0]["alert"] == "counter_gap" and "sequence 5 after 3" in res[0]["reason"]
+    assert res[1]["status"] == "rejected" and "after the refused seq 5" in res[1]["reason"]
+    # seq 4 signed with another key
+    rec = fr.decode(recs[3])
+    other = SoftSigner(7)
+    other.counter = rec.sig_counter - 1
+    rec.signature, rec.sig_counter = other.sign(rec.digest())
+    r = be.client.upload(DEV_A, [rec.encode()], s)
+    assert r.status == 409
+    assert r.json()["results"][0]["alert"] == "bad_signature"
+    # a different record 3 than the one stored: a fork of the chain
+    rec3 = fr.decode(recs[2])
+    rec3.time += 1
+    rec3.signature, rec3.sig_counter = s.sign(rec3.digest())
+    r = be.client.upload(DEV_A, [rec3.encode()], s)
+    assert r.status == 409
+    out = r.json()["results"][0]
+    assert out["alert"] == "chain_break" and "differs from the record already" in out["reason"]
+    # a record of another terminal uploaded under this one
+    r = be.client.upload(DEV_A, [_recs(journals, "recs_b")[3]], s)
+    assert r.status == 409 and r.json()["results"][0]["alert"] == "foreign_record"
+    kinds = sorted(a["kind"] for a in be.client.alerts(DEV_A))
+    assert kinds == ["bad_signature", "chain_break", "counter_gap", "foreign_record"]
+    # nothing of that was stored; the genuine continuation is accepted
+    assert len(be.store.records(DEV_A)) == 3
+    r = be.client.upload(DEV_A, recs[3:], s)
+    assert r.status == 200 and r.json()["accepted"] == 13
+    assert be.client.admin("GET", "/v1/audit/verify").json()["valid"]
