@@ -105,3 +105,36 @@ def backend(tmp: Path, now: float = T0, **kw: object) -> Iterator[Backend]:
         yield b
     finally:
         b.close()
+
+
+TIMELINE = """
+import fiscal_scenario as S
+from pipe_signer import PipeSigner
+from firmware.fiscal.journal import Journal
+S.make_image({img!r}, {dev!r})
+d, _dev, _j = S.open_journal({img!r}, PipeSigner(), S.T0)
+j = Journal.open(S.ROOT, PipeSigner(), S.T0, z_limit_s={z_limit})
+for kind, dt in {steps!r}:
+    t = S.T0 + dt
+    if kind == "sale":
+        S.ack(j.sale([S.BREAD], t))
+    else:
+        S.ack(j.z_report(t))
+with open({exp!r}, "wb") as out:
+    j.export(out, t + 1)
+import os
+os.umount(S.MP)
+d.close()
+"""
+
+
+def timeline_export(
+    tmp: Path, dev: str, signer: SoftSigner, steps: list[tuple[str, int]], z_limit: int = DAY
+) -> bytes:
+    """Sales and Z reports at T0 + dt, by a journal opened with ``z_limit``
+    (a terminal configured with a longer limit than the authority's)."""
+    img, exp = tmp / f"{dev}-tl.img", tmp / f"{dev}-tl.exp"
+    code = TIMELINE.format(img=str(img), exp=str(exp), dev=dev, steps=steps, z_limit=z_limit)
+    r = run(code, signer)
+    assert r.returncode == 0, r.stderr
+    return exp.read_bytes()
