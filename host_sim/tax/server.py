@@ -3,8 +3,10 @@ port 0 works and the caller learns the port before serving starts)."""
 
 from __future__ import annotations
 
+import signal
 import socket
 import threading
+from types import FrameType
 
 import uvicorn
 from fastapi import FastAPI
@@ -20,8 +22,18 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+class _Server(uvicorn.Server):
+    """SIGINT/SIGTERM stop the server gracefully and the process then exits
+    0 (uvicorn would re-raise the signal once it has shut down)."""
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if self.should_exit and sig == signal.SIGINT:
+            self.force_exit = True
+        self.should_exit = True
+
+
 def make_server(app: FastAPI) -> uvicorn.Server:
-    return uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on"))
+    return _Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on"))
 
 
 class Running:
