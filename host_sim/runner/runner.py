@@ -58,6 +58,7 @@ class RunOptions:
     bank: bool = True  # HSM + seeded host + SE; False: a bare host, i2c0 unconnected
     db_path: Path | None = None  # keep the host's database there (default: the run folder)
     se_state: Path | None = None  # the SE's state file (default: the run folder)
+    heap: str | None = None  # -X heapsize (default: the board's memory.heap)
 
 
 def _default_out(text: str) -> None:
@@ -126,9 +127,10 @@ async def run_async(
                 options.nfc_timing,
                 bank,
             )
+            heap = options.heap or cfg["memory"]["heap"]
             cmd, env = firmware_command(
                 options.app,
-                cfg["memory"]["heap"],
+                heap,
                 emus.endpoints,
                 options.firmware_path,
                 options.extra_path,
@@ -142,7 +144,7 @@ async def run_async(
                 on_ready(
                     {
                         "board": options.board,
-                        "heap": cfg["memory"]["heap"],
+                        "heap": heap,
                         "app": options.app,
                         "firmware": {"pid": firmware.pid, "cmd": cmd, "cwd": str(workdir)},
                         "micropypath": env["MICROPYPATH"],
