@@ -75,9 +75,9 @@ def export_scenario(image, export, dev_id):
     d.close()
 
 
-def powercut_run(image, cut_at, torn):
+def powercut_run(image, cut_at, torn, bs=BS, count=COUNT):
     s = PipeSigner()
-    d, dev, j = open_journal(image, s, T0, cut_at, torn)
+    d, dev, j = open_journal(image, s, T0, cut_at, torn, bs, count)
     try:
         representative(j, T0)
         print("DONE")
@@ -91,9 +91,9 @@ def powercut_run(image, cut_at, torn):
     print("WRITES %d" % dev.writes)
 
 
-def check_after_cut(image, export):
+def check_after_cut(image, export, bs=BS, count=COUNT):
     s = PipeSigner()
-    d, _dev, j = open_journal(image, s, T0 + 1000)
+    d, _dev, j = open_journal(image, s, T0 + 1000, None, 0, bs, count)
     print("SEQ %d" % j.seq)
     print("HEADER_OK %s" % j.header_ok)
     print("TORN %s" % j.dropped_tail)
