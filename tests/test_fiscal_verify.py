@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from protocols import fiscal_payload as fp
+from protocols import fiscal_qr
 from protocols import fiscal_record as fr
 from tools import fiscal_verify as fv
 from tools.fiscal_softsign import SoftSigner, run
@@ -249,3 +250,22 @@ def test_cli_exit_codes(world: dict[str, object], tmp_path: Path) -> None:
     assert fv.main([str(good), "--pubkey", str(key), "--jobs", "1"]) == 0
     assert fv.main([str(bad), "--pubkey", str(key), "--jobs", "1", "--json"]) == 1
     assert fv.main([str(tmp_path / "missing"), "--pubkey", str(key)]) == 2
+
+
+def test_receipt_qr_verifies_offline(world: dict[str, object]) -> None:
+    a, b, exp = world["a"], world["b"], world["exp_a"]
+    assert isinstance(a, SoftSigner) and isinstance(b, SoftSigner) and isinstance(exp, bytes)
+    _p, frames, _t = _split(exp)
+    rec = fr.decode(frames[1][2:-4])
+    text = fiscal_qr.encode(rec)
+    key = fv.load_public_key(a.public_pem())
+    got = fv.verify_receipt(text, key)
+    assert (got["device_id"], got["seq"], got["type"], got["amount"]) == (DEV, 2, "sale", 390)
+    assert got["payload_sha256"] == hashlib.sha256(rec.payload).hexdigest()
+    with pytest.raises(ValueError, match="does not verify"):
+        fv.verify_receipt(text, fv.load_public_key(b.public_pem()))
+    # any change to the content is refused (malformed or bad signature)
+    for i in range(5, len(text)):
+        ch = "A" if text[i] != "A" else "B"
+        with pytest.raises(ValueError):
+            fv.verify_receipt(text[:i] + ch + text[i + 1 :], key)

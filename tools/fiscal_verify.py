@@ -452,6 +452,43 @@ def verify(
     return res
 
 
+def verify_receipt(
+    text: str, public_key: ec.EllipticCurvePublicKey, slot: int = 0
+) -> dict[str, object]:
+    """Check a receipt's QR content offline (docs/fiscal.md, "Receipt QR").
+
+    Returns the fields an inspector compares with the printed receipt; raises
+    ``DecodeError`` for malformed content and ``ValueError`` when the
+    signature does not verify with the device key."""
+    from protocols import fiscal_qr
+
+    rec, header = fiscal_qr.decode(text)
+    if not rec.signature:
+        raise ValueError("receipt is not signed")
+    digest = hashlib.sha256(header).digest()
+    try:
+        public_key.verify(
+            _der(rec.signature),
+            signed_message(digest, rec.sig_counter, slot),
+            ec.ECDSA(hashes.SHA256()),
+        )
+    except InvalidSignature:
+        raise ValueError("receipt signature does not verify with the device key") from None
+    return {
+        "device_id": rec.device_id,
+        "seq": rec.seq,
+        "type": fr.type_name(rec.rtype),
+        "time": rec.time,
+        "amount": rec.amount,
+        "counters": [list(t) for t in rec.counters.rates],
+        "grand_total": rec.grand_total,
+        "sig_counter": rec.sig_counter,
+        "prev_hash": rec.prev_hash.hex(),
+        "payload_sha256": rec.payload_hash.hex(),
+        "record_digest": digest.hex(),
+    }
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="fiscal_verify", description=__doc__.split("\n\n")[0])
     ap.add_argument("export")
