@@ -38,6 +38,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from protocols.se_app import signed_message
 from tools.fiscal_verify import _der
 
+from . import einvoice
 from . import ingest as ing
 from .devices import RegistrationError, check_certificate, public_key_der
 from .store import Device, TaxStore
@@ -50,9 +51,9 @@ MAX_RECORDS = 5000
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str, **extra: Any) -> None:
+    def __init__(self, http_status: int, code: str, message: str, **extra: Any) -> None:
         super().__init__(message)
-        self.status = status
+        self.status = http_status
         self.code = code
         self.message = message
         self.extra = extra
@@ -74,6 +75,7 @@ class Config:
         z_limit_s: int = 24 * 3600,
         monitor_interval_s: float = 0.0,
         clock: Callable[[], float] = time.time,
+        clearance_key: ec.EllipticCurvePrivateKey | None = None,
     ) -> None:
         self.admin_token = admin_token
         self.ca = ca
@@ -81,6 +83,8 @@ class Config:
         self.z_limit_s = z_limit_s
         self.monitor_interval_s = monitor_interval_s
         self.clock = clock
+        # signs the QR of cleared e-invoices (docs/tax.md, "E-invoices")
+        self.clearance_key = clearance_key or ec.generate_private_key(ec.SECP256R1())
 
     def now(self) -> int:
         return int(self.clock())
@@ -150,6 +154,19 @@ class UploadOut(BaseModel):
     last_hash: str
     alerts: list[int]
     results: list[OutcomeOut]
+
+
+class InvoiceIn(BaseModel):
+    invoice: str = Field(description="the UBL 2.1 Invoice or CreditNote XML, base64")
+
+
+class InvoiceOut(BaseModel):
+    status: str = Field(description="SUBMITTED | ALREADY_SUBMITTED")
+    uuid: str
+    invoice_id: str
+    qr: str = Field(description="base64 TLV signed by the backend (docs/tax.md)")
+    hash: str
+    received_at: int
 
 
 class Alert(BaseModel):
@@ -396,6 +413,66 @@ def create_app(store: TaxStore, config: Config) -> FastAPI:
         if out.rejected:
             return JSONResponse(out.model_dump(), status_code=409)
         return out
+
+    @app.get("/v1/keys/clearance", summary="The key that signs cleared invoices' QR")
+    def clearance_key() -> dict[str, str]:
+        pem = config.clearance_key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        return {"public_key": pem.decode()}
+
+    @app.post(
+        "/v1/devices/{device_id}/invoices",
+        response_model=InvoiceOut,
+        status_code=201,
+        responses={**ERRORS, 200: {"description": "ALREADY_SUBMITTED", "model": InvoiceOut}},
+        summary="Clear a UBL 2.1 e-invoice (JoFotara style)",
+    )
+    def clear_invoice(
+        device_id: str,
+        body: InvoiceIn,
+        dev: Annotated[Device, Depends(device_auth)],
+    ) -> InvoiceOut | JSONResponse:
+        try:
+            xml = base64.b64decode(body.invoice, validate=True)
+        except (binascii.Error, ValueError) as e:
+            raise ApiError(400, "bad_base64", f"invoice: {e}") from e
+        try:
+            inv = einvoice.check(xml)
+        except einvoice.InvoiceRejected as e:
+            raise ApiError(422, e.code, str(e), errors=e.errors, status="NOT_SUBMITTED") from e
+        now = config.now()
+        with store.lock:
+            old = store.invoice_by_uuid(inv.uuid)
+            if old is not None:
+                if old["device_id"] != dev.device_id or old["invoice_hash"] != inv.digest:
+                    raise ApiError(
+                        409,
+                        "uuid_conflict",
+                        f"invoice UUID {inv.uuid} was submitted with other content",
+                        status="NOT_SUBMITTED",
+                    )
+                out = InvoiceOut(
+                    status="ALREADY_SUBMITTED",
+                    uuid=inv.uuid,
+                    invoice_id=old["invoice_id"],
+                    qr=old["qr"],
+                    hash=inv.digest.hex(),
+                    received_at=old["received_at"],
+                )
+                return JSONResponse(out.model_dump(), status_code=200)
+            code = einvoice.qr(inv, config.clearance_key)
+            store.add_invoice(
+                inv.uuid, dev.device_id, inv.invoice_id, inv.digest, "SUBMITTED", code, xml, now
+            )
+        return InvoiceOut(
+            status="SUBMITTED",
+            uuid=inv.uuid,
+            invoice_id=inv.invoice_id,
+            qr=code,
+            hash=inv.digest.hex(),
+            received_at=now,
+        )
 
     @app.get("/v1/alerts", response_model=list[Alert], dependencies=[Depends(admin)])
     def alerts(

@@ -65,8 +65,7 @@ CREATE TABLE IF NOT EXISTS invoices (
     status TEXT NOT NULL,
     qr TEXT NOT NULL,
     xml BLOB NOT NULL,
-    received_at INTEGER NOT NULL,
-    UNIQUE (device_id, invoice_hash)
+    received_at INTEGER NOT NULL
 );
 """
 
@@ -284,27 +283,16 @@ class TaxStore:
         return ok
 
     # -- invoices ------------------------------------------------------
-    def invoice_by_hash(self, device_id: str, digest: bytes) -> dict[str, Any] | None:
-        with self.lock:
-            row = self.db.execute(
-                "SELECT uuid, invoice_id, status, qr, received_at FROM invoices"
-                " WHERE device_id = ? AND invoice_hash = ?",
-                (device_id, digest),
-            ).fetchone()
-        if row is None:
-            return None
-        return dict(zip(("uuid", "invoice_id", "status", "qr", "received_at"), row, strict=True))
-
     def invoice_by_uuid(self, uuid: str) -> dict[str, Any] | None:
         with self.lock:
             row = self.db.execute(
-                "SELECT uuid, device_id, invoice_id, status, qr, received_at FROM invoices"
-                " WHERE uuid = ?",
+                "SELECT uuid, device_id, invoice_id, status, qr, received_at, invoice_hash"
+                " FROM invoices WHERE uuid = ?",
                 (uuid,),
             ).fetchone()
         if row is None:
             return None
-        keys = ("uuid", "device_id", "invoice_id", "status", "qr", "received_at")
+        keys = ("uuid", "device_id", "invoice_id", "status", "qr", "received_at", "invoice_hash")
         return dict(zip(keys, row, strict=True))
 
     def add_invoice(
@@ -322,7 +310,9 @@ class TaxStore:
             self.db.execute("BEGIN IMMEDIATE")
             try:
                 self.db.execute(
-                    "INSERT INTO invoices VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO invoices"
+                    " (uuid, device_id, invoice_id, invoice_hash, status, qr, xml, received_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     (uuid, device_id, invoice_id, digest, status, qr, xml, now),
                 )
                 self._audit(
