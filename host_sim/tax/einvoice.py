@@ -151,8 +151,13 @@ def check(xml: bytes) -> Invoice:
     line_tag = "cac:InvoiceLine" if kind == "Invoice" else "cac:CreditNoteLine"
     lines = root.findall(line_tag, NS)
     line_sum = Decimal(0)
+    line_tax = Decimal(0)
+    taxed_lines = 0
     for ln in lines:
         line_sum += _amount(ln, "cbc:LineExtensionAmount", errors)
+        for tt in ln.findall("cac:TaxTotal", NS):
+            line_tax += _amount(tt, "cbc:TaxAmount", errors)
+            taxed_lines += 1
     lmt = "cac:LegalMonetaryTotal/"
     line_ext = _amount(root, lmt + "cbc:LineExtensionAmount", errors)
     excl = _amount(root, lmt + "cbc:TaxExclusiveAmount", errors)
@@ -172,6 +177,8 @@ def check(xml: bytes) -> Invoice:
         errors.append(
             f"TaxExclusiveAmount {excl} != lines {line_ext} - allowances {allow} + charges {charge}"
         )
+    if taxed_lines and tax != line_tax:
+        errors.append(f"TaxTotal {tax} != sum of the lines' tax {line_tax}")
     if incl != excl + tax:
         errors.append(f"TaxInclusiveAmount {incl} != TaxExclusiveAmount {excl} + tax {tax}")
     if payable != incl - prepaid:
