@@ -148,6 +148,11 @@ def _verify(dev: Device, old: list[bytes], new: list[bytes]) -> fv.Problem | Non
 
 def ingest(store: TaxStore, dev: Device, raws: list[bytes], now: int) -> UploadResult:
     """Verify and store ``raws`` (canonical record encodings, in order)."""
+    with store.device_lock(dev.device_id):
+        return _ingest(store, dev, raws, now)
+
+
+def _ingest(store: TaxStore, dev: Device, raws: list[bytes], now: int) -> UploadResult:
     recs: list[fr.Record] = []
     for i, raw in enumerate(raws):
         try:

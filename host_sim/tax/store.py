@@ -106,11 +106,17 @@ class TaxStore:
     def __init__(self, path: str = ":memory:") -> None:
         self.path = path
         self.lock = threading.RLock()
+        self._device_locks: dict[str, threading.Lock] = {}
         self.db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self.db.execute("PRAGMA foreign_keys = ON")
         if path != ":memory:":
             self.db.execute("PRAGMA journal_mode = WAL")
         self.db.executescript(SCHEMA)
+
+    def device_lock(self, device_id: str) -> threading.Lock:
+        """Held while one upload of a device is verified and stored."""
+        with self.lock:
+            return self._device_locks.setdefault(device_id, threading.Lock())
 
     def close(self) -> None:
         with self.lock:
