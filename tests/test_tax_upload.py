@@ -234,3 +234,36 @@ def test_concurrent_uploads_of_one_device(be: Backend, journals: dict[str, objec
             assert r.json()["error"]["code"] == "replayed"
     stored = [x.raw for x in be.store.records(DEV_A)]
     assert stored == recs[: len(stored)] and len(stored) >= 8
+
+
+def test_whole_export_upload(be: Backend, journals: dict[str, object]) -> None:
+    s, recs = _signer(journals), _recs(journals)
+    exp = journals["exp_a"]
+    assert isinstance(exp, bytes)
+    _register(be, s)
+    # five records went up in real time before the terminal went offline
+    assert be.client.upload(DEV_A, recs[:5], s).status == 200
+    r = be.client.upload_export(DEV_A, exp, s)
+    assert r.status == 200, r
+    out = r.json()
+    assert (out["accepted"], out["already_submitted"], out["rejected"]) == (11, 5, 0)
+    assert out["export"] == {
+        "valid": True,
+        "records": 16,
+        "signed_trailer": True,
+        "first_failure": None,
+    }
+    assert be.client.upload_export(DEV_A, exp, s).json()["already_submitted"] == 16
+    assert be.client.alerts() == []
+    # an export cut at a record boundary, its trailer gone: the records are
+    # genuine and kept, the export is named as cut short
+    cut = exp[: exp.rindex(b"\x00\x00PTFE")]
+    r = be.client.upload_export(DEV_A, cut, s)
+    assert r.status == 409, r
+    out = r.json()
+    assert out["already_submitted"] == 16 and out["export"]["valid"] is False
+    assert "no signed trailer" in out["export"]["first_failure"]["reason"]
+    assert [(a["kind"], a["seq"]) for a in be.client.alerts(DEV_A)] == [("export_invalid", 16)]
+    assert be.client.upload_export(DEV_A, cut, s).json()["alerts"] == []  # raised once
+    r = be.client.upload_export(DEV_A, b"not an export", s)
+    assert r.status == 400 and r.json()["error"]["code"] == "bad_export"

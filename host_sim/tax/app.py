@@ -137,6 +137,13 @@ class UploadIn(BaseModel):
     )
 
 
+class ExportVerdict(BaseModel):
+    valid: bool
+    records: int
+    signed_trailer: bool
+    first_failure: dict[str, Any] | None
+
+
 class OutcomeOut(BaseModel):
     seq: int
     hash: str
@@ -167,6 +174,10 @@ class InvoiceOut(BaseModel):
     qr: str = Field(description="base64 TLV signed by the backend (docs/tax.md)")
     hash: str
     received_at: int
+
+
+class ExportUploadOut(UploadOut):
+    export: ExportVerdict
 
 
 class Alert(BaseModel):
@@ -290,7 +301,11 @@ def create_app(store: TaxStore, config: Config) -> FastAPI:
             raise ApiError(401, "unauthorized", "admin endpoints need Authorization: Bearer TOKEN")
 
     async def device_auth(request: Request, device_id: str) -> Device:
+        declared = request.headers.get("content-length", "0")
+        if declared.isdigit() and int(declared) > MAX_BODY:
+            raise ApiError(413, "too_large", f"body over {MAX_BODY} bytes")
         body = await request.body()
+        request.state.body = body
         if len(body) > MAX_BODY:
             raise ApiError(413, "too_large", f"body over {MAX_BODY} bytes")
         h = request.headers
@@ -411,6 +426,41 @@ def create_app(store: TaxStore, config: Config) -> FastAPI:
             raise ApiError(400, "bad_record", str(e), index=e.index) from e
         out = UploadOut.model_validate(res.as_dict())
         if out.rejected:
+            return JSONResponse(out.model_dump(), status_code=409)
+        return out
+
+    @app.post(
+        "/v1/devices/{device_id}/export",
+        response_model=ExportUploadOut,
+        responses=ERRORS,
+        summary="Upload a whole journal export (PTFX, signed trailer)",
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+                },
+            }
+        },
+    )
+    def upload_export(
+        device_id: str, request: Request, dev: Annotated[Device, Depends(device_auth)]
+    ) -> ExportUploadOut | JSONResponse:
+        data = request.state.body
+        try:
+            res, verdict = ing.ingest_export(store, dev, data, config.now())
+        except ing.BadUpload as e:
+            raise ApiError(400, "bad_export", str(e)) from e
+        d = res.as_dict()
+        v = verdict.as_dict()
+        d["export"] = {
+            "valid": v["valid"],
+            "records": v["records"],
+            "signed_trailer": v["signed_trailer"],
+            "first_failure": v["first_failure"],
+        }
+        out = ExportUploadOut.model_validate(d)
+        if out.rejected or not verdict.ok:
             return JSONResponse(out.model_dump(), status_code=409)
         return out
 

@@ -78,6 +78,17 @@ class TaxClient:
         body = json.dumps({"records": [base64.b64encode(r).decode() for r in records]}).encode()
         return self.signed("POST", f"/v1/devices/{device_id}/records", body, device_id, signer)
 
+    def upload_export(self, device_id: str, export: bytes, signer: Signer) -> Response:
+        path = f"/v1/devices/{device_id}/export"
+        sig, counter = signer.sign(request_digest("POST", path, export))
+        h = {
+            DEVICE_HEADER: device_id,
+            COUNTER_HEADER: str(counter),
+            SIGNATURE_HEADER: sig.hex(),
+            "Content-Type": "application/octet-stream",
+        }
+        return self.request("POST", path, export, h)
+
     def device(self, device_id: str) -> Response:
         return self.admin("GET", f"/v1/devices/{device_id}")
 

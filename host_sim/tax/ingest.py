@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from protocols import fiscal_record as fr
 from protocols.errors import DecodeError
@@ -38,6 +39,7 @@ CLOCK = "clock_went_back"
 REPORT = "report_invalid"
 INVALID = "invalid_record"
 FOREIGN = "foreign_record"
+EXPORT = "export_invalid"
 MISSING_Z = "missing_z_report"
 SILENT = "device_silent"
 
@@ -303,3 +305,42 @@ def monitor(store: TaxStore, now: int) -> list[int]:
             if aid is not None:
                 raised.append(aid)
     return raised
+
+
+def split_export(data: bytes) -> list[bytes]:
+    """The records of an export (docs/fiscal.md, "Export"), as far as its
+    frames are whole; ``BadUpload`` when it is not an export at all."""
+    if len(data) < 7 or data[:4] != fv.EXPORT_MAGIC:
+        raise BadUpload("not a payterm fiscal export (PTFX)", -1)
+    pos = 7 + int.from_bytes(data[5:7], "big")
+    out: list[bytes] = []
+    while pos + 2 <= len(data):
+        n = int.from_bytes(data[pos : pos + 2], "big")
+        if n == 0 or pos + 6 + n > len(data):
+            break
+        out.append(data[pos + 2 : pos + 2 + n])
+        pos += n + 6
+    return out
+
+
+def ingest_export(
+    store: TaxStore, dev: Device, data: bytes, now: int
+) -> tuple[UploadResult, fv.Result]:
+    """A whole export: the verifier checks it end to end (header, every
+    record, every signature, the signed trailer: nothing cut off), then its
+    records go through ``ingest`` (already stored ones are acknowledged, a
+    bad one is refused with its alert as for any upload)."""
+    key = serialization.load_der_public_key(dev.public_key)
+    assert isinstance(key, ec.EllipticCurvePublicKey)
+    verdict = fv.verify(data, key, jobs=1, require_trailer=True, slot=dev.slot)
+    raws = split_export(data)
+    result = ingest(store, dev, raws, now) if raws else UploadResult(dev.device_id)
+    p = verdict.problem
+    if p is not None and not any(r.status == "rejected" for r in result.results):
+        # the records are fine but the export is not (header, trailer)
+        kind = classify(p.reason) if p.index >= 0 else EXPORT
+        seq = p.seq if p.seq is not None else verdict.last_seq
+        aid = store.raise_alert(dev.device_id, kind, seq, f"export: {p}", now)
+        if aid is not None:
+            result.alerts.append(aid)
+    return result, verdict
