@@ -13,8 +13,6 @@ header raises ``HeaderDamaged`` (or, when the rest still verifies, opens the
 journal locked, refusing sales, and records a tamper event).
 """
 
-import os
-
 from firmware.fiscal import counters as fcounters
 from firmware.fiscal import storage, zreport
 from firmware.fiscal.errors import (
@@ -79,13 +77,13 @@ class Journal:
     def format(root, device_id, now):
         """Create an empty journal.  Refuses when anything is there already."""
         try:
-            names = os.listdir(root)
+            names = storage.listdir(root)
         except OSError:
             raise JournalDamaged("fiscal mount %s not readable" % root)
         for n in names:
             if not n.endswith(".tmp"):
                 raise JournalDamaged("refusing to format: %s/%s exists" % (root, n))
-        os.mkdir(root + "/" + SEG_DIR)
+        storage.mkdir(root + "/" + SEG_DIR)
         st = storage.State(device_id, 1, 0, now, 0, fr.ZERO_HASH, now, 0, fr.Counters())
         storage.write_new(root + "/state", storage.encode_state(st))
         # The header last: its presence says the format completed.
@@ -103,7 +101,7 @@ class Journal:
         min_free=8 * 1024,
     ):
         try:
-            names = os.listdir(root)
+            names = storage.listdir(root)
         except OSError:
             raise JournalDamaged("fiscal mount %s not readable" % root)
         header_ok = True
@@ -172,7 +170,7 @@ class Journal:
 
     def _check_segments(self):
         try:
-            names = os.listdir(self.root + "/" + SEG_DIR)
+            names = storage.listdir(self.root + "/" + SEG_DIR)
         except OSError:
             raise JournalDamaged("segment directory missing")
         have = []
@@ -207,7 +205,7 @@ class Journal:
             return
         good_end = 0
         torn = None
-        with open(path, "rb") as f:
+        with storage.open_read(path) as f:
             rd = storage.FrameReader(f)
             while True:
                 got = rd.next()
@@ -237,15 +235,7 @@ class Journal:
     def _drop_tail(self, path, keep):
         # Copy the acknowledged prefix to a new file and rename it over the
         # segment (atomic); the torn frame was never acknowledged.
-        with open(path, "rb") as src, open(path + ".tmp", "wb") as dst:
-            left = keep
-            while left:
-                chunk = src.read(min(512, left))
-                if not chunk:
-                    raise JournalDamaged("segment shrank while repairing")
-                dst.write(chunk)
-                left -= len(chunk)
-        os.rename(path + ".tmp", path)
+        storage.copy_prefix(path, keep, JournalDamaged)
 
     def _chain_problem(self, rec):
         if rec.device_id != self.device_id:
@@ -295,8 +285,7 @@ class Journal:
 
     def _stat(self, force=False):
         if force or self._since_stat >= 8 or self.free < 2 * self.warn_free:
-            s = os.statvfs(self.root)
-            self.free = s[0] * s[3]
+            self.free = storage.free_bytes(self.root)
             self._since_stat = 0
         return self.free
 
@@ -460,12 +449,7 @@ class Journal:
             path = self._seg_path(n)
             if not storage.exists(path):
                 continue
-            with open(path, "rb") as f:
-                while True:
-                    chunk = f.read(512)
-                    if not chunk:
-                        break
-                    out.write(chunk)
+            storage.copy_to(path, out)
         if now is None:
             return False
         body = storage.trailer_body(self.device_id, self.seq, self.last_hash, now)

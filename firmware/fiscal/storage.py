@@ -10,7 +10,8 @@
 Frame: ``len u16 | record | check 4`` (check = first 4 bytes of SHA-256 of
 the record), so a torn or damaged tail is told from a good record before
 the record is even decoded.  Every file is closed explicitly before the
-call that wrote it returns.
+call that wrote it returns.  This is the one module of the fiscal memory
+that touches files (on the mount the board's ``mount_fiscal`` gave).
 """
 
 import hashlib
@@ -34,6 +35,48 @@ def sha(data):
 
 def frame(record_bytes):
     return put_uint(len(record_bytes), 2, "frame") + record_bytes + sha(record_bytes)[:4]
+
+
+def listdir(path):
+    return os.listdir(path)
+
+
+def mkdir(path):
+    os.mkdir(path)
+
+
+def free_bytes(path):
+    """Free space of the filesystem holding ``path`` (littlefs counts it by
+    walking its blocks)."""
+    st = os.statvfs(path)
+    return st[0] * st[3]
+
+
+def open_read(path):
+    return open(path, "rb")
+
+
+def copy_prefix(path, keep, err):
+    """Replace ``path`` by its first ``keep`` bytes, through ``path.tmp``
+    and an atomic rename."""
+    with open(path, "rb") as src, open(path + ".tmp", "wb") as dst:
+        left = keep
+        while left:
+            chunk = src.read(min(512, left))
+            if not chunk:
+                raise err("file shrank while copying")
+            dst.write(chunk)
+            left -= len(chunk)
+    os.rename(path + ".tmp", path)
+
+
+def copy_to(path, out):
+    with open(path, "rb") as f:
+        while True:
+            chunk = f.read(512)
+            if not chunk:
+                break
+            out.write(chunk)
 
 
 def exists(path):
