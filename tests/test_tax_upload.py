@@ -267,3 +267,20 @@ def test_whole_export_upload(be: Backend, journals: dict[str, object]) -> None:
     assert be.client.upload_export(DEV_A, cut, s).json()["alerts"] == []  # raised once
     r = be.client.upload_export(DEV_A, b"not an export", s)
     assert r.status == 400 and r.json()["error"]["code"] == "bad_export"
+
+
+def test_stored_journal_edited_behind_the_backend(be: Backend, journals: dict[str, object]) -> None:
+    import sqlite3
+
+    s, recs = _signer(journals), _recs(journals)
+    _register(be, s)
+    assert be.client.upload(DEV_A, recs[:6], s).status == 200
+    db = sqlite3.connect(be.store.path)
+    db.execute("UPDATE records SET raw = ? WHERE device_id = ? AND seq = 3", (recs[3], DEV_A))
+    db.commit()
+    db.close()
+    r = be.client.upload(DEV_A, recs[6:8], s)
+    assert r.status == 409
+    first = r.json()["results"][0]
+    assert first["alert"] == "store_damaged" and "record #3 (seq 4)" in first["reason"], first
+    assert len(be.store.records(DEV_A)) == 6

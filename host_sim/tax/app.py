@@ -20,6 +20,7 @@ import binascii
 import contextlib
 import hashlib
 import hmac
+import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any
@@ -47,6 +48,7 @@ DEVICE_HEADER = "X-Payterm-Device"
 COUNTER_HEADER = "X-Payterm-Counter"
 SIGNATURE_HEADER = "X-Payterm-Signature"
 MAX_BODY = 8 * 1024 * 1024
+log = logging.getLogger("payterm.tax")
 MAX_RECORDS = 5000
 
 
@@ -255,7 +257,10 @@ def create_app(store: TaxStore, config: Config) -> FastAPI:
             async def loop() -> None:
                 while True:
                     await asyncio.sleep(config.monitor_interval_s)
-                    await run_in_threadpool(ing.monitor, store, config.now())
+                    try:
+                        await run_in_threadpool(ing.monitor, store, config.now())
+                    except Exception:  # keep monitoring; the next round may succeed
+                        log.exception("compliance monitor failed")
 
             task = asyncio.create_task(loop())
         yield

@@ -40,6 +40,7 @@ REPORT = "report_invalid"
 INVALID = "invalid_record"
 FOREIGN = "foreign_record"
 EXPORT = "export_invalid"
+STORE_DAMAGED = "store_damaged"
 MISSING_Z = "missing_z_report"
 SILENT = "device_silent"
 
@@ -215,6 +216,9 @@ def _ingest(store: TaxStore, dev: Device, raws: list[bytes], now: int) -> Upload
             elif i == first_bad and problem is not None:
                 o.reason = problem.reason
                 o.alert = classify(problem.reason)
+                if problem.index < len(stored):  # the database was edited behind us
+                    o.reason = f"the stored journal no longer verifies: {problem}"
+                    o.alert = STORE_DAMAGED
                 aid = store.raise_alert(dev.device_id, o.alert, rec.seq, problem.reason, now)
                 if aid is not None:
                     out.alerts.append(aid)
