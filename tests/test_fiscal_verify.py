@@ -8,11 +8,13 @@ the first bad record is named."""
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from payterm import cli
 from protocols import fiscal_payload as fp
 from protocols import fiscal_qr
 from protocols import fiscal_record as fr
@@ -238,7 +240,9 @@ def test_z_root_and_totals_checked_even_with_the_device_key(world: dict[str, obj
     _named(_verify(_resign_from(exp, 3, a, time_back), a), 3, "before the previous")
 
 
-def test_cli_exit_codes(world: dict[str, object], tmp_path: Path) -> None:
+def test_cli_exit_codes(
+    world: dict[str, object], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     a, exp = world["a"], world["exp_a"]
     assert isinstance(a, SoftSigner) and isinstance(exp, bytes)
     key = tmp_path / "dev.pem"
@@ -247,9 +251,12 @@ def test_cli_exit_codes(world: dict[str, object], tmp_path: Path) -> None:
     good.write_bytes(exp)
     bad = tmp_path / "bad.exp"
     bad.write_bytes(exp[:-1] + bytes([exp[-1] ^ 1]))
-    assert fv.main([str(good), "--pubkey", str(key), "--jobs", "1"]) == 0
-    assert fv.main([str(bad), "--pubkey", str(key), "--jobs", "1", "--json"]) == 1
-    assert fv.main([str(tmp_path / "missing"), "--pubkey", str(key)]) == 2
+    verify = ["fiscal", "verify", "--pubkey", str(key), "--jobs", "1"]
+    assert cli.main([*verify, str(good)]) == 0
+    assert json.loads(capsys.readouterr().out)["valid"] is True
+    assert cli.main([*verify, str(bad)]) == 1
+    assert json.loads(capsys.readouterr().out)["first_failure"]["reason"]
+    assert cli.main([*verify, str(tmp_path / "missing")]) == 2
 
 
 def test_receipt_qr_verifies_offline(world: dict[str, object]) -> None:
@@ -269,3 +276,22 @@ def test_receipt_qr_verifies_offline(world: dict[str, object]) -> None:
         ch = "A" if text[i] != "A" else "B"
         with pytest.raises(ValueError):
             fv.verify_receipt(text[:i] + ch + text[i + 1 :], key)
+
+
+def test_cli_verify_receipt(
+    world: dict[str, object], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a, b, exp = world["a"], world["b"], world["exp_a"]
+    assert isinstance(a, SoftSigner) and isinstance(b, SoftSigner) and isinstance(exp, bytes)
+    _p, frames, _t = _split(exp)
+    text = fiscal_qr.encode(fr.decode(frames[1][2:-4]))
+    key_a = tmp_path / "a.pem"
+    key_a.write_bytes(a.public_pem())
+    key_b = tmp_path / "b.pem"
+    key_b.write_bytes(b.public_pem())
+    assert cli.main(["fiscal", "verify-receipt", text, "--pubkey", str(key_a)]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["valid"] is True and out["seq"] == fr.decode(frames[1][2:-4]).seq
+    assert cli.main(["fiscal", "verify-receipt", text, "--pubkey", str(key_b)]) == 1
+    assert json.loads(capsys.readouterr().out)["valid"] is False
+    assert cli.main(["fiscal", "verify-receipt", text[:-3], "--pubkey", str(key_a)]) == 2

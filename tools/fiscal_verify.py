@@ -18,15 +18,10 @@ exit 0 valid, 1 invalid, 2 unreadable input.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
-import json
-import os
-import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import NoReturn
 
 from cryptography.exceptions import InvalidSignature
@@ -487,33 +482,3 @@ def verify_receipt(
         "payload_sha256": rec.payload_hash.hex(),
         "record_digest": digest.hex(),
     }
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="fiscal_verify", description=__doc__.split("\n\n")[0])
-    ap.add_argument("export")
-    ap.add_argument("--pubkey", required=True, help="device public key: PEM, DER or hex point")
-    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
-    ap.add_argument("--slot", type=int, default=0, help="the secure element's key slot")
-    ap.add_argument("--no-trailer", action="store_true", help="accept an export without trailer")
-    ap.add_argument("--json", action="store_true")
-    a = ap.parse_args(argv)
-    try:
-        data = Path(a.export).read_bytes()
-        key = load_public_key(Path(a.pubkey).read_bytes())
-    except (OSError, ValueError) as e:
-        print(f"fiscal_verify: {e}", file=sys.stderr)
-        return 2
-    res = verify(data, key, jobs=max(1, a.jobs), require_trailer=not a.no_trailer, slot=a.slot)
-    if a.json:
-        json.dump(res.as_dict(), sys.stdout, indent=2)
-        sys.stdout.write("\n")
-    elif res.ok:
-        print(f"valid: {res.records} records, last seq {res.last_seq}, {res.z_reports} Z reports")
-    else:
-        print(f"INVALID: {res.problem}")
-    return 0 if res.ok else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())
