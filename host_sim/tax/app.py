@@ -295,7 +295,12 @@ def create_app(store: TaxStore, config: Config) -> FastAPI:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_r: Request, e: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed"}.get(e.status_code, "http_error")
+        code = {
+            400: "invalid_request",  # e.g. a body that is not UTF-8 JSON
+            404: "not_found",
+            405: "method_not_allowed",
+            413: "too_large",
+        }.get(e.status_code, "http_error")
         return JSONResponse(
             {"error": {"code": code, "message": str(e.detail)}}, status_code=e.status_code
         )
