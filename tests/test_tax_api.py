@@ -178,8 +178,9 @@ def test_device_requests_are_signed_and_not_replayable(be: Backend) -> None:
     raw = _record(s)
     path = f"/v1/devices/{DEV_A}/records"
     body = json.dumps({"records": [base64.b64encode(raw).decode()]}).encode()
-    # no signature
+    # no signature (whatever the body: authentication comes first)
     _err(be.client.request("POST", path, body), 401, "unauthorized")
+    _err(be.client.request("POST", path, b"junk"), 401, "unauthorized")
     # signed by another key
     _err(be.client.upload(DEV_A, [raw], SoftSigner(9)), 401, "bad_signature")
     # signed for another device name
@@ -261,5 +262,8 @@ def test_openapi_document(be: Backend) -> None:
     for p in ("/v1/devices", "/v1/devices/{device_id}/records", "/v1/alerts", "/v1/audit/verify"):
         assert p in paths
     up = paths["/v1/devices/{device_id}/records"]["post"]
-    assert up["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith("UploadIn")
+    schema = up["requestBody"]["content"]["application/json"]["schema"]
+    assert schema["required"] == ["records"] and schema["properties"]["records"]["type"] == "array"
+    inv = paths["/v1/devices/{device_id}/invoices"]["post"]["requestBody"]["content"]
+    assert inv["application/json"]["schema"]["required"] == ["invoice"]
     assert "ErrorResponse" in doc["components"]["schemas"]

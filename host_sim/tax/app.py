@@ -23,7 +23,7 @@ import hmac
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -32,7 +32,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -222,6 +222,32 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     413: {"model": ErrorResponse},
     422: {"model": ErrorResponse},
 }
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _parse(model: type[M], body: bytes) -> M:
+    """Device endpoints read their JSON body only once the request's
+    signature has been verified (authentication before anything else)."""
+    try:
+        return model.model_validate_json(body)
+    except ValidationError as e:
+        fields = [
+            {"loc": ["body", *(str(x) for x in err["loc"])], "msg": err["msg"]}
+            for err in e.errors()
+        ]
+        msg = "; ".join(f"{'.'.join(f['loc'])}: {f['msg']}" for f in fields)
+        raise ApiError(422, "invalid_request", msg, fields=fields) from e
+
+
+def _json_body(model: type[BaseModel]) -> dict[str, Any]:
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": model.model_json_schema()}},
+        }
+    }
 
 
 def _device_out(store: TaxStore, dev: Device, status: str) -> DeviceOut:
@@ -418,12 +444,14 @@ def create_app(store: TaxStore, config: Config) -> FastAPI:
         response_model=UploadOut,
         responses={**ERRORS, 200: {"description": "every record accepted or already submitted"}},
         summary="Upload records: one (real time) or many (catching up)",
+        openapi_extra=_json_body(UploadIn),
     )
     def upload(
         device_id: str,
-        body: UploadIn,
+        request: Request,
         dev: Annotated[Device, Depends(device_auth)],
     ) -> UploadOut | JSONResponse:
+        body = _parse(UploadIn, request.state.body)
         raws: list[bytes] = []
         for i, text in enumerate(body.records):
             try:
@@ -487,12 +515,14 @@ def create_app(store: TaxStore, config: Config) -> FastAPI:
         status_code=201,
         responses={**ERRORS, 200: {"description": "ALREADY_SUBMITTED", "model": InvoiceOut}},
         summary="Clear a UBL 2.1 e-invoice (JoFotara style)",
+        openapi_extra=_json_body(InvoiceIn),
     )
     def clear_invoice(
         device_id: str,
-        body: InvoiceIn,
+        request: Request,
         dev: Annotated[Device, Depends(device_auth)],
     ) -> InvoiceOut | JSONResponse:
+        body = _parse(InvoiceIn, request.state.body)
         try:
             xml = base64.b64decode(body.invoice, validate=True)
         except (binascii.Error, ValueError) as e:
