@@ -1,0 +1,22 @@
+"""benchmarks/bench_tax.py runs end to end on a small journal: every record
+accepted (the benchmark asserts it), no alert, figures printed as JSON."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from benchmarks import bench_tax
+
+
+def test_bench_tax_small(capsys: pytest.CaptureFixture[str]) -> None:
+    assert (
+        bench_tax.main(
+            ["--records", "120", "--per-z", "25", "--batch", "50", "--realtime", "3", "--json"]
+        )
+        == 0
+    )
+    out = json.loads(capsys.readouterr().out)
+    assert out["records"] == 120 and out["realtime_on_top_of"] == 120
+    assert out["batched_records_per_s"] > 0 and out["realtime_median_ms"] > 0
