@@ -1,7 +1,6 @@
 """`payterm tax` as a process: prints where it listens as JSON, serves the
 API with its SQLite file, stops cleanly on SIGTERM, and the file keeps the
-devices for the next start.  (The module is loaded directly: adding "tax"
-to payterm.cli.COMMAND_MODULES belongs to the CLI's owner.)"""
+devices for the next start."""
 
 from __future__ import annotations
 
@@ -15,22 +14,12 @@ from pathlib import Path
 from host_sim.tax.client import TaxClient
 from tools.fiscal_softsign import SoftSigner
 
-RUN = """
-import argparse, sys
-from payterm.commands import tax
-ap = argparse.ArgumentParser(prog="payterm")
-sub = ap.add_subparsers()
-tax.register(sub)
-a = ap.parse_args(sys.argv[1:])
-sys.exit(a.func(a))
-"""
-
 
 def _start(
     args: list[str], env: dict[str, str] | None = None
 ) -> tuple[subprocess.Popen[str], dict[str, object]]:
     p = subprocess.Popen(
-        [sys.executable, "-c", RUN, "tax", *args],
+        [sys.executable, "-m", "payterm", "tax", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
