@@ -180,7 +180,8 @@ def _write_receipts(
     leaks = []
     paths: list[str] = []
     for index, (sale, got) in enumerate(zip(MORNING, results, strict=False)):
-        mine = [r for r in morning.receipts if f"STAN {got.get('stan')}" in r.text]
+        stan = got.get("stan")
+        mine = [r for r in morning.receipts if stan and f"STAN {stan}\n" in r.text]
         pngs: list[str] = []
         row: dict[str, Any] = {
             "kind": got.get("kind"),
@@ -205,7 +206,9 @@ def _write_receipts(
             if any(pan in receipt.text for pan in pans):
                 leaks.append(png.name)
         result.sales.append(row)
-    want = [2 if r.get("result") == "approved" else 1 for r in results]
+    # merchant and customer copies of an approval; a customer copy of a
+    # decline once the card was read (docs/app.md, "Receipts"); none otherwise
+    want = [2 if r.get("result") == "approved" else int("pan_masked" in r) for r in results]
     got_counts = [len(row["receipt_png"]) for row in result.sales]
     result.artefacts["receipts"] = paths
     result.add(

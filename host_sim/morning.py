@@ -67,7 +67,7 @@ def terminal_identity() -> dict[str, str]:
     }
 
 
-def session(sales: tuple[Sale, ...] = MORNING) -> dict[str, Any]:
+def session(sales: tuple[Sale, ...]) -> dict[str, Any]:
     """The app's session: the MAC key as a key loader injects it, the PIN
     in the secure element (the runner's SE holds terminal 1's DUKPT key)."""
     steps: list[dict[str, Any]] = [{"op": "sign_on"}]
@@ -199,10 +199,11 @@ class Cardholders:
 
 
 async def run_morning(
-    db_path: Path, sales: tuple[Sale, ...] = MORNING, workdir: Path | None = None
+    db_path: Path, sales: tuple[Sale, ...] | None = None, workdir: Path | None = None
 ) -> Morning:
-    """The whole morning in one firmware run; the host's database at ``db_path``
-    (replaced: a fresh seed)."""
+    """The whole morning (``MORNING`` unless ``sales``) in one firmware run;
+    the host's database at ``db_path`` (replaced: a fresh seed)."""
+    sales = MORNING if sales is None else sales
     morning = Morning(traces=[[] for _ in sales])
     holders = Cardholders(sales, morning)
     for stale in (db_path, db_path.with_name(db_path.name + "-wal"),

@@ -130,3 +130,28 @@ def _morning_against_the_host(folder: Path, out: dict[str, object]) -> None:
     log = (folder / "app.log").read_text()
     assert log.rstrip().endswith("DONE")
     assert "1234" not in log and "9999" not in log  # no PIN in the firmware's output
+
+
+def test_a_sale_that_goes_wrong_fails_the_demo(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The checks can fail: a morning whose "Visa-like approval" is 600.000 JOD
+    (over the reader's contactless limit and the card's per-transaction
+    limit) is not approved, so its check, the balances check and the exit
+    code say so."""
+    from host_sim import morning
+
+    wrong = morning.Sale("contactless Visa-like", "sale", 600000, "visa_qvsdc", "tap")
+    monkeypatch.setattr(morning, "MORNING", (wrong,))
+    rc = main(["demo", "--out", str(tmp_path)])
+    captured = capsys.readouterr()
+    out = json.loads(captured.out)
+    assert rc == 1 and out["ok"] is False
+    failed = {c["name"] for c in out["checks"] if not c["ok"]}
+    assert failed == {
+        "morning: contactless Visa-like",
+        "morning: balances moved by exactly the approved amounts",
+    }
+    assert "FAIL morning: contactless Visa-like" in captured.err
+    (sale,) = out["sales"]
+    assert sale["result"] == "declined" and sale["response_code"] != "00"
