@@ -297,6 +297,22 @@ def test_the_host_database_is_kept_and_continued(tmp_path: Path) -> None:
         conn.close()
 
 
+def test_without_a_bank_the_host_is_bare_and_i2c0_unconnected() -> None:
+    """``RunOptions(bank=False)``: no HSM, no database, no SE; the bare
+    acquirer host still answers the demo's sign-on."""
+    infos: list[dict[str, Any]] = []
+    out: list[str] = []
+    err: list[str] = []
+    code = run(RunOptions(bank=False, timeout=60), on_ready=infos.append, out=out.append,
+               err=err.append)  # fmt: skip
+    assert code == 0, "".join(err)
+    buses = infos[0]["buses"]
+    assert buses["i2c0"]["emulator"] is None and "no bank" in buses["i2c0"]["note"]
+    assert buses["net0"]["emulator"] == "acquirer" and "hsm" not in buses["net0"]
+    report = json.loads("".join(out).strip().splitlines()[-1])
+    assert report["sign_on"]["response_code"] == "00"
+
+
 def test_every_bus_reaches_its_emulator(tmp_path: Path) -> None:
     apps = _app(tmp_path, "wiring_app", WIRING_APP)
     seen: list[Emulators] = []
