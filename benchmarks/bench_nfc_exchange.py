@@ -54,7 +54,7 @@ from protocols import pn532 as frames
 APP = """
 import json
 import boards
-from firmware.drivers.pn532 import PN532
+from firmware.drivers.pn532 import for_board
 from protocols import apdu, tlv
 
 REPEAT = %(repeat)d
@@ -72,7 +72,7 @@ TERMINAL = {
 
 board = boards.open_board("sim")
 clock = board.rtc()
-reader = PN532(board.bus_for("nfc"), clock)
+reader = for_board(board, clock)
 reader.start()
 
 

@@ -35,7 +35,7 @@ SIM_HEAP = boards.load("sim")["memory"]["heap"]
 SCRIPT = """
 import json, os
 import boards
-from firmware.drivers.pn532 import PN532
+from firmware.drivers.pn532 import for_board
 from firmware.emv.contactless.entry_point import EntryPoint
 
 def out(**kw):
@@ -43,7 +43,7 @@ def out(**kw):
 
 board = boards.open_board("sim")
 rtc = board.rtc()
-reader = PN532(board.bus_for("nfc"), rtc)
+reader = for_board(board, rtc)
 TAGS = (0x9F02, 0x9F03, 0x9F1A, 0x95, 0x5F2A, 0x9A, 0x9C, 0x9F37, 0x82, 0x9F36,
         0x9F10, 0x9F26, 0x9F27, 0x9F34, 0x5F34)
 reader.start()

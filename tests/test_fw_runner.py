@@ -48,11 +48,11 @@ WIRING_APP = """
 import json
 import boards
 from firmware.drivers.iso7816 import CardReader
-from firmware.drivers.pn532 import PN532
+from firmware.drivers.pn532 import for_board
 from protocols import escpos
 board = boards.open_board("sim")
 r = {}
-nfc = PN532(board.bus_for("nfc"), board.rtc())
+nfc = for_board(board)
 nfc.start()
 card = nfc.activate()
 r["nfc_uid"] = card.uid.hex()

@@ -117,9 +117,9 @@ def main() -> int:
             screen = Screen(board.display())
         nfc = contact = printer = None
         if session.get("nfc", True):
-            from firmware.drivers.pn532 import PN532
+            from firmware.drivers.pn532 import for_board
 
-            nfc = PN532(board.bus_for("nfc"), clock)
+            nfc = for_board(board, clock)
             nfc.start()
         if session.get("contact", True):
             from firmware.drivers.iso7816 import CardReader

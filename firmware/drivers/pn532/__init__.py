@@ -12,7 +12,7 @@ from firmware.drivers.pn532.errors import (
     ResponseTimeout,
     TargetTimeout,
 )
-from firmware.drivers.pn532.pn532 import PN532
+from firmware.drivers.pn532.pn532 import PN532, for_board
 from firmware.drivers.pn532.target import Iso14443aTarget
 
 __all__ = [
@@ -28,4 +28,5 @@ __all__ = [
     "PN532Timeout",
     "ResponseTimeout",
     "TargetTimeout",
+    "for_board",
 ]

@@ -1,7 +1,7 @@
 """NXP PN532 NFC reader over HSU (UART), as an ISO/IEC 14443 type A reader.
 
-    from firmware.drivers.pn532 import PN532
-    reader = PN532(board.bus_for("nfc"), board.rtc())
+    from firmware.drivers.pn532 import PN532, for_board
+    reader = PN532(board.bus_for("nfc"), board.rtc())   # or for_board(board)
     reader.wakeup()                      # HSU wake-up + SAMConfiguration normal
     reader.firmware_version()            # (0x32, 1, 6, 7) for a PN532 v1.6
     card = reader.activate()             # one card, or None; CardCollision for two
@@ -232,3 +232,16 @@ class PN532:
         if status & frames.STATUS_ERROR_MASK:
             raise status_error(code, status)
         return status
+
+
+def for_board(board, clock=None):
+    """The PN532 as the board data wires it: its bus, and the ACK timeout of
+    the ``nfc`` device when the board sets one (the sim board does: its
+    reader is a host process behind loopback TCP, whose scheduling on a busy
+    machine is slower than a chip's 1 ms ACK)."""
+    device = board.device("nfc")
+    return PN532(
+        board.bus_for("nfc"),
+        clock if clock is not None else board.rtc(),
+        ack_timeout_ms=device.get("ack_timeout_ms", DEFAULT_ACK_TIMEOUT_MS),
+    )
