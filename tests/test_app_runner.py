@@ -1,7 +1,7 @@
 """The terminal application started by the board runner, as
 ``payterm fw run --board sim --app firmware.app -- SESSION.json`` starts it:
 every emulator of the sim board wired by the runner (PN532 with visa_qvsdc,
-printer, display endpoint, acquirer host without an HSM), the session from
+printer, display endpoint, the acquirer host with its HSM), the session from
 a file.  Proves the app boots on the runner's wiring, signs on, takes a
 tap the card approves offline (Y1), draws its screens on the display,
 prints both receipts, and forwards the advice to the runner's host."""

@@ -23,6 +23,7 @@ import json
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -46,6 +47,7 @@ raise RuntimeError("firmware fault 42")
 """
 WIRING_APP = """
 import json
+import sqlite3
 import boards
 from firmware.drivers.iso7816 import CardReader
 from firmware.drivers.pn532 import for_board
@@ -429,3 +431,16 @@ def _processes_using(folder: Path) -> list[str]:
 def test_bad_arguments_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["fw", *argv]) == 2
     assert capsys.readouterr().out == ""
+
+
+def test_db_option_keeps_the_seeded_host_database(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = tmp_path / "kept" / "host.db"
+    db.parent.mkdir()
+    assert cli.main(["fw", "run", "--board", "sim", "--timeout", "60", "--db", str(db)]) == 0
+    capsys.readouterr()
+    with sqlite3.connect(db) as conn:
+        terminals = conn.execute("SELECT count(*) FROM terminals").fetchone()[0]
+        accounts = conn.execute("SELECT count(*) FROM accounts").fetchone()[0]
+    assert terminals >= 1 and accounts >= 1

@@ -57,6 +57,9 @@ def register(sub: Any) -> None:
         "--path", type=Path, action="append", default=[], help="extra MICROPYPATH folder"
     )
     run.add_argument("--timeout", type=float, help="stop the firmware after S seconds")
+    run.add_argument(
+        "--db", type=Path, help="keep the acquirer host's database in FILE (seeded when new)"
+    )
     run.add_argument("app_args", nargs="*", help="arguments for the app (after --)")
     run.set_defaults(func=run_run)
 
@@ -124,6 +127,7 @@ def run_run(args: argparse.Namespace) -> int:
         nfc_timing=args.timing,
         timeout=args.timeout,
         extra_path=tuple(p.resolve() for p in args.path),
+        db_path=args.db.resolve() if args.db else None,
     )
     if args.firmware is not None:
         options.firmware_path = args.firmware.resolve()
