@@ -329,3 +329,87 @@ def test_power_cut_at_every_write_of_install_boot_confirm(
         (("installed", "booted"), 3, False),
         (("installed", "booted"), 2, False),
     }
+
+
+REAL = """
+import os, json, sys
+from binascii import unhexlify
+from boards.sim.flash import FileBlockDevice, mkfs, mount
+from firmware.ota import Ota
+dev = FileBlockDevice(%r, 4096, 256)
+mkfs(dev)
+mount(dev, "/fl")
+ota = Ota("/fl/ota", unhexlify(%r), "sim")
+with open(%r, "rb") as f:
+    v = ota.install(f)
+b = ota.boot()
+print("OUT " + json.dumps({"v": v, "boot": b, "n": len(ota.verify_slot(b["slot"])["files"])}))
+os.umount("/fl")
+"""
+
+RUN_SLOT = """
+import os, sys, json
+from boards.sim.flash import FileBlockDevice, mount
+mount(FileBlockDevice(%r, 4096, 256), "/fl")
+sys.path[:] = ["/fl/ota/b"]  # the new image only: nothing from the repository
+from protocols import crc16, p256
+from firmware import ota
+print("OUT " + json.dumps({"crc": crc16.crc16_ccitt_false(b"123456789"),
+                          "files": [crc16.__file__, p256.__file__, ota.__file__]}))
+"""
+
+
+def test_real_firmware_build_packaged_installed_and_run_from_its_slot(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from tools import fwbuild
+
+    build = tmp_path / "build"
+    fwbuild.build("sim", build)
+    keydir = tmp_path / "keys"
+    from hsm_sim.tsm.keys import TsmKeys
+
+    keys = TsmKeys.load_or_create(keydir)
+    pkg = tmp_path / "sim-7.pkg"
+    cmd = [sys.executable, "-m", "payterm.commands.tsm", "package", "--board", "sim"]
+    cmd += ["--build", str(build), "--version", "7", "--key", str(keydir / "release.key")]
+    proc = subprocess.run([*cmd, "--out", str(pkg)], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    manifest = op.read_manifest(pkg.read_bytes(), keys.release_key.public_key())
+    fw = json.loads((build / "manifest.json").read_text())
+    assert out["files"] == len(fw["files"]) == len(manifest["files"])
+    assert [(f["path"], f["sha256"]) for f in manifest["files"]] == [
+        (f["path"], f["sha256"]) for f in fw["files"]
+    ]
+    # a build altered after fwbuild is refused
+    victim = build / fw["files"][0]["path"]
+    body = victim.read_bytes()
+    victim.write_bytes(body + b"\0")
+    bad = subprocess.run(
+        [*cmd, "--out", str(tmp_path / "bad.pkg")], capture_output=True, text=True, check=False
+    )
+    assert bad.returncode == 2 and "sha256 differs" in bad.stderr
+    victim.write_bytes(body)
+
+    img = tmp_path / "real.img"
+    script = tmp_path / "real.py"
+    release = keys.release_public.hex()
+    script.write_text(REAL % (str(img), release, str(pkg)))
+    proc2 = mpytest.run_script(script, HEAP, timeout=300)
+    assert proc2.returncode == 0, proc2.stdout + proc2.stderr
+    (res,) = mpytest.json_lines(proc2.stdout)
+    assert res["v"] == 7
+    assert res["boot"] == {"slot": "b", "version": 7, "trial": True, "rolled_back": None}
+    assert res["n"] == len(fw["files"])
+    script.write_text(RUN_SLOT % str(img))
+    proc3 = mpytest.run_script(script, HEAP, timeout=120)
+    assert proc3.returncode == 0, proc3.stdout + proc3.stderr
+    (run,) = mpytest.json_lines(proc3.stdout)
+    assert run["crc"] == 0x29B1  # CRC-16/CCITT-FALSE check value, code from the slot
+    assert run["files"] == [
+        "/fl/ota/b/protocols/crc16.mpy",
+        "/fl/ota/b/protocols/p256.mpy",
+        "/fl/ota/b/firmware/ota/__init__.mpy",
+    ]
