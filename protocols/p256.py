@@ -21,17 +21,17 @@ class P256Error(ValueError):
     """A malformed public key or signature encoding."""
 
 
-def _inv(x, m):
-    return pow(x, m - 2, m)
+def _inv(x: int, m: int) -> int:
+    return int(pow(x, m - 2, m))
 
 
-def on_curve(x, y):
+def on_curve(x: int, y: int) -> bool:
     if not (0 <= x < P and 0 <= y < P):
         return False
     return (y * y - (x * x * x + A * x + B)) % P == 0
 
 
-def decode_point(data):
+def decode_point(data: bytes) -> "tuple[int, int]":
     """(x, y) from a 65-byte SEC 1 uncompressed point; P256Error otherwise."""
     if len(data) != 65 or data[0] != 4:
         raise P256Error("public key is not a 65-byte uncompressed point")
@@ -45,7 +45,7 @@ def decode_point(data):
 # Jacobian coordinates (X, Y, Z): x = X/Z^2, y = Y/Z^3; Z = 0 is infinity.
 
 
-def _double(pt):
+def _double(pt: "tuple[int, int, int]") -> "tuple[int, int, int]":
     x1, y1, z1 = pt
     if z1 == 0 or y1 == 0:
         return (0, 1, 0)
@@ -59,7 +59,7 @@ def _double(pt):
     return (x3, y3, z3)
 
 
-def _add(p1, p2):
+def _add(p1: "tuple[int, int, int]", p2: "tuple[int, int, int]") -> "tuple[int, int, int]":
     x1, y1, z1 = p1
     x2, y2, z2 = p2
     if z1 == 0:
@@ -87,12 +87,12 @@ def _add(p1, p2):
     return (x3, y3, z3)
 
 
-def _shamir(u1, u2, q):
+def _shamir(u1: int, u2: int, q: "tuple[int, int]") -> "tuple[int, int, int]":
     """u1*G + u2*Q (Shamir's trick), Jacobian result."""
     g = (GX, GY, 1)
     qq = (q[0], q[1], 1)
     gq = _add(g, qq)
-    table = (None, g, qq, gq)
+    table = (g, g, qq, gq)  # index 0 unused
     acc = (0, 1, 0)
     for i in range(255, -1, -1):  # u1, u2 < N < 2^256 (no int.bit_length on MicroPython)
         acc = _double(acc)
@@ -102,7 +102,7 @@ def _shamir(u1, u2, q):
     return acc
 
 
-def verify_digest(public_key, digest, r, s):
+def verify_digest(public_key: "bytes | tuple[int, int]", digest: bytes, r: int, s: int) -> bool:
     """True when (r, s) is a valid ECDSA P-256 signature of ``digest`` (the
     32-byte SHA-256 of the message) under ``public_key`` (65 bytes or an
     (x, y) pair). A key that is not on the curve raises P256Error."""
@@ -121,7 +121,7 @@ def verify_digest(public_key, digest, r, s):
     return xa % N == r
 
 
-def verify_raw(public_key, digest, signature):
+def verify_raw(public_key: "bytes | tuple[int, int]", digest: bytes, signature: bytes) -> bool:
     """``signature`` is raw r||s (64 bytes); False for any other length."""
     if len(signature) != 64:
         return False

@@ -142,8 +142,9 @@ for name in ("v1", "v2", "v4_other_key", "v4_bad_hash", "v4_board", "v4_escape",
              "v4_truncated", "v3_flipped_manifest"):
     with pkg(name) as f:
         e = err(ota.install, f)
+    a = sorted(os.listdir(MP + "/ota/a")) if "a" in os.listdir(MP + "/ota") else None
     out({"step": "refused", "name": name, "err": e, "pending": ota.pending(),
-         "state": ota.state(), "a": sorted(os.listdir(MP + "/ota/a")) if "a" in os.listdir(MP + "/ota") else None})
+         "state": ota.state(), "a": a})
 out({"step": "still", "boot": ota.boot(), "verify": ota.verify_slot("b")["version"]})
 with pkg("v3") as f:
     ota.install(f)
@@ -159,8 +160,8 @@ out({"step": "v3 again", "boot": b, "state_after_remount": ota2.state(), "pendin
 out({"step": "confirm2", "state": ota2.confirm()})
 remount(img)
 ota3 = Ota(MP + "/ota", PUB, "sim")
-out({"step": "final", "state": ota3.state(), "boot": ota3.boot(), "verify": ota3.verify_slot("a")["version"],
-     "no_trial_confirm": err(ota3.confirm)})
+out({"step": "final", "state": ota3.state(), "boot": ota3.boot(),
+     "verify": ota3.verify_slot("a")["version"], "no_trial_confirm": err(ota3.confirm)})
 with pkg("v2") as f:
     e = err(ota3.install, f)
 out({"step": "floor", "err": e})

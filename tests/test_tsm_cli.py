@@ -13,6 +13,7 @@ import urllib.request
 from pathlib import Path
 
 ENTRY = [sys.executable, "-m", "payterm.commands.tsm"]
+PACKAGE = [*ENTRY, "package", "--board", "sim", "--version", "1", "--build"]
 
 
 def test_serve_prints_where_it_listens_and_stops_on_sigterm(tmp_path: Path) -> None:
@@ -55,19 +56,18 @@ def test_serve_prints_where_it_listens_and_stops_on_sigterm(tmp_path: Path) -> N
 def test_bad_options_exit_2(tmp_path: Path) -> None:
     r = subprocess.run([*ENTRY, "--cert-days", "0", "--port", "0"], capture_output=True, text=True)
     assert r.returncode == 2 and "--cert-days" in r.stderr
+    out = tmp_path / "o.pkg"
     r = subprocess.run(
-        [*ENTRY, "package", "--board", "sim", "--build", str(tmp_path), "--version", "1"]
-        + ["--key", str(tmp_path / "none.pem"), "--out", str(tmp_path / "o.pkg")],
+        [*PACKAGE, str(tmp_path), "--key", str(tmp_path / "none.pem"), "--out", str(out)],
         capture_output=True,
         text=True,
     )
     assert r.returncode == 2 and "cannot read" in r.stderr
     (tmp_path / "k.pem").write_text("not a key")
     r = subprocess.run(
-        [*ENTRY, "package", "--board", "sim", "--build", str(tmp_path), "--version", "1"]
-        + ["--key", str(tmp_path / "k.pem"), "--out", str(tmp_path / "o.pkg")],
+        [*PACKAGE, str(tmp_path), "--key", str(tmp_path / "k.pem"), "--out", str(out)],
         capture_output=True,
         text=True,
     )
     assert r.returncode == 2
-    assert not (tmp_path / "o.pkg").exists()
+    assert not out.exists()

@@ -265,14 +265,10 @@ class Ota:
         """The slot's manifest (signature re-checked) when every file is
         present with its hash; OtaError otherwise."""
         d = self._slot_dir(slot)
-        try:
-            f = open(d + "/manifest.bin", "rb")
-        except OSError:
+        if not _exists(d + "/manifest.bin"):
             raise OtaError("slot %s holds no image" % slot)
-        try:
+        with open(d + "/manifest.bin", "rb") as f:
             manifest = read_header(f, self.release_key)[0]
-        finally:
-            f.close()
         for entry in manifest["files"]:
             h = hashlib.sha256()
             size = 0
