@@ -242,7 +242,15 @@ def test_proof_of_possession_refusals(tsm: Tsm, tmp_path: Path, clock: Clock) ->
     assert tsm.call("POST", "/v1/challenge", {"serial": "a b", "purpose": "enrol"})[0] == 422
     # finally the right proof works, and the serial is then bound to that key
     c = _challenge(tsm, "PT-0002", "enrol")
-    assert enrol(se.proof("enrol", c))[0] == 201
+    st, first = enrol(se.proof("enrol", c))
+    assert st == 201
+    # enrolling again with the same key supersedes the previous certificate
+    c = _challenge(tsm, "PT-0002", "enrol")
+    st, again = enrol(se.proof("enrol", c))
+    assert st == 201 and again["cert_serial"] != first["cert_serial"]
+    old = tsm.call("GET", f"/v1/certs/{first['cert_serial']}/status")[1]
+    assert (old["status"], old["reason"]) == ("revoked", "superseded")
+    assert tsm.call("GET", "/v1/devices/PT-0002/status")[1]["cert_serial"] == again["cert_serial"]
     c = _challenge(tsm, "PT-0002", "enrol")
     st, e = enrol(thief.proof("enrol", c), key=thief.public)
     assert (st, e["error"]["code"]) == (409, "already_enrolled")

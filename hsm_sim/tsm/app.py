@@ -261,6 +261,15 @@ def _current_cert(store: TsmStore, serial: str) -> dict[str, Any] | None:
     )
 
 
+def _supersede(store: TsmStore, cfg: Config, cert_serial: str) -> None:
+    store.run(
+        (
+            "UPDATE certs SET revoked_at = ?, reason = 'superseded' WHERE cert_serial = ?",
+            (cfg.now(), cert_serial),
+        )
+    )
+
+
 def canonical(obj: Any) -> str:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
 
@@ -339,7 +348,11 @@ def create_app(store: TsmStore, keys: TsmKeys, config: Config) -> FastAPI:
                     (body.serial, pub.hex(), body.slot, config.now()),
                 )
             )
-        return _issue(store, keys, config, body.serial, pub)
+        old = _current_cert(store, body.serial)
+        out = _issue(store, keys, config, body.serial, pub)
+        if old is not None:  # enrolled again (same key): one current certificate
+            _supersede(store, config, old["cert_serial"])
+        return out
 
     @app.post("/v1/devices/{serial}/renew", response_model=CertOut)
     def renew(serial: str, body: ProofIn) -> CertOut:
@@ -349,12 +362,7 @@ def create_app(store: TsmStore, keys: TsmKeys, config: Config) -> FastAPI:
         old = _current_cert(store, serial)
         out = _issue(store, keys, config, serial, pub)
         if old is not None:
-            store.run(
-                (
-                    "UPDATE certs SET revoked_at = ?, reason = 'superseded' WHERE cert_serial = ?",
-                    (config.now(), old["cert_serial"]),
-                )
-            )
+            _supersede(store, config, old["cert_serial"])
         return out
 
     @app.post(
