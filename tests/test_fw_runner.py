@@ -47,7 +47,6 @@ raise RuntimeError("firmware fault 42")
 """
 WIRING_APP = """
 import json
-import sqlite3
 import boards
 from firmware.drivers.iso7816 import CardReader
 from firmware.drivers.pn532 import for_board

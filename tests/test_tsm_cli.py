@@ -1,5 +1,4 @@
-"""`payterm tsm` through its entry point (``python -m payterm.commands.tsm``,
-the same ``register``/``func`` that payterm.cli will load): it prints where it
+"""`payterm tsm` through its entry point (``python -m payterm tsm``): it prints where it
 listens, serves over HTTP with a SQLite file, stops on SIGTERM; bad options
 exit 2."""
 
@@ -12,7 +11,7 @@ import sys
 import urllib.request
 from pathlib import Path
 
-ENTRY = [sys.executable, "-m", "payterm.commands.tsm"]
+ENTRY = [sys.executable, "-m", "payterm", "tsm"]
 PACKAGE = [*ENTRY, "package", "--board", "sim", "--version", "1", "--build"]
 
 

@@ -21,7 +21,6 @@ import json
 import os
 import secrets
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -136,28 +135,3 @@ def package(args: argparse.Namespace) -> int:
         }
     )
     return 0
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m payterm.commands.tsm ARGS`` = ``payterm tsm ARGS``
-    (until ``tsm`` is in payterm.cli.COMMAND_MODULES)."""
-    from payterm import cli
-
-    parser = argparse.ArgumentParser(prog="payterm")
-    register(parser.add_subparsers(dest="command"))
-    try:
-        args = parser.parse_args(["tsm", *(argv if argv is not None else sys.argv[1:])])
-    except SystemExit as e:
-        return int(e.code) if isinstance(e.code, int) else cli.EXIT_BAD_INPUT
-    try:
-        return int(args.func(args))
-    except (BadInput, ValueError) as e:
-        print(f"payterm tsm: {e}", file=sys.stderr)
-        return cli.EXIT_BAD_INPUT
-    except OSError as e:
-        print(f"payterm tsm: {e}", file=sys.stderr)
-        return cli.EXIT_FAILURE
-
-
-if __name__ == "__main__":
-    sys.exit(main())
