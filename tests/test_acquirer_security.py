@@ -235,9 +235,9 @@ def test_a_version_1_database_is_migrated_in_place(tmp_path: Path) -> None:
     conn.close()
     db = HostDb(path)
     try:
-        assert db.schema_version == SCHEMA_VERSION == 2
+        assert db.schema_version == SCHEMA_VERSION == 3
         columns = [row[1] for row in db._db.execute("PRAGMA table_info(transactions)")]
-        assert "cryptogram_ok" in columns
+        assert "cryptogram_ok" in columns and "completed_by" in columns
         assert db._db.execute("SELECT mid FROM merchants").fetchall() == [("M1",)]
     finally:
         db.close()

@@ -11,8 +11,10 @@ Tables (docs/acquirer.md has the column list):
   balance and limits in minor units, status, PIN verification data;
 - ``transactions``: one row per financial message (0100, 0200, 0220, 0400,
   0420) with its STAN, RRN, amounts, response code, auth code, batch, the
-  original data elements a reversal names, and the encoded response (sent
-  again, byte for byte, when the same request comes twice);
+  original data elements a reversal or a completion names, the completion
+  that consumed a pre-authorisation's hold (``completed_by``), and the
+  encoded response (sent again, byte for byte, when the same request comes
+  twice);
 - ``postings``: the account journal, one row per change of a balance;
 - ``batches``: settlement results per terminal and batch number.
 
@@ -101,6 +103,11 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         # 1 verified, 0 failed (kept for the chargeback), NULL not checked.
         "ALTER TABLE transactions ADD COLUMN cryptogram_ok INTEGER",
     ),
+    (
+        # 3: a pre-authorisation (0100) completed by an 0220 (completion.py):
+        # the completion's row; NULL while the hold stands or was never one.
+        "ALTER TABLE transactions ADD COLUMN completed_by INTEGER REFERENCES transactions (id)",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -167,11 +174,13 @@ class StoredTransaction:
     reversed_amount: int
     request_digest: bytes
     response: bytes
+    completed_by: int | None = None
 
 
 TRANSACTION_COLUMNS = (
     "id, tid, mti, stan, transmitted, rrn, processing_code, amount, account_id,"
-    " response_code, auth_code, batch_number, status, reversed_amount, request_digest, response"
+    " response_code, auth_code, batch_number, status, reversed_amount, request_digest, response,"
+    " completed_by"
 )
 
 
@@ -444,6 +453,15 @@ class HostDb:
             " status = CASE WHEN reversed_amount + ? >= amount THEN 'reversed' ELSE status END"
             " WHERE id = ?",
             (amount, amount, transaction_id),
+        )
+
+    def mark_completed(
+        self, conn: sqlite3.Connection, transaction_id: int, completion_id: int
+    ) -> None:
+        """The hold ``transaction_id`` (an 0100) was turned into a posting by
+        the completion ``completion_id`` (an 0220, completion.py)."""
+        conn.execute(
+            "UPDATE transactions SET completed_by = ? WHERE id = ?", (completion_id, transaction_id)
         )
 
     def max_rrn_sequence(self) -> int:

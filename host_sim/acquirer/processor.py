@@ -18,7 +18,8 @@ For every decoded 0100, 0200, 0220, 0400, 0420 and 0500 (and the repeats
    response is sent again byte for byte; with other content, 94.  A request
    that arrives while its twin is still being processed waits for it.
    Nothing is ever posted twice;
-5. the handler (authorisation, advice, reversal, settlement).
+5. the handler (authorisation, advice — or completion, an 0220 with field
+   90 —, reversal, settlement).
 
 Any unexpected exception in a handler gives 96 (system malfunction), with
 nothing committed.
@@ -30,7 +31,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable
 
-from host_sim.acquirer import advice, authorisation, codes, reversal, settlement
+from host_sim.acquirer import advice, authorisation, codes, completion, reversal, settlement
 from host_sim.acquirer.context import MAC_GATE, GateClosed, HostContext, Reply, digest, pass_gate
 from host_sim.acquirer.db import Terminal
 from host_sim.acquirer.messages import missing_fields, response_to
@@ -146,6 +147,8 @@ class Processor:
         mti = request["t"]
         if mti in ("0100", "0200"):
             return authorisation.handle(self.ctx, request, req_digest, terminal)
+        if completion.is_completion(request):
+            return completion.handle(self.ctx, request, terminal, req_digest)
         if mti == "0220":
             return advice.handle(self.ctx, request, raw, terminal, req_digest)
         return reversal.handle(self.ctx, request, raw, terminal, req_digest, mti)

@@ -13,6 +13,9 @@ looks the original up by terminal (field 41), MTI, STAN and field 7.
 - Original already reversed (fully, or to the same actual amount): nothing
   is posted — reversals are idempotent — and the answer is 00 again.
 - Original declined or a balance inquiry: nothing to give back; 00.
+- Original a pre-authorisation already completed (completion.py): its hold
+  was released by the completion, so nothing is given back; 00.  The
+  completion (the 0220) is what to reverse then.
 - Original unknown: 0410 with 25 (unable to locate); 0430 with 00, because
   an advice is acknowledged whatever the host finds (the terminal stops
   repeating it; nothing was posted).
@@ -105,7 +108,7 @@ async def handle(
         # Re-read under the lock: a concurrent reversal may have got here first.
         current = ctx.db.find_original(terminal.tid, o_mti, o_stan, o_time)
         assert current is not None
-        standing = current.status in ("approved", "advice")
+        standing = current.status in ("approved", "advice") and current.completed_by is None
         kept = actual if actual is not None else 0
         delta = current.amount - kept - current.reversed_amount
         if response["39"] != codes.APPROVED or not standing or account_id is None:

@@ -153,6 +153,19 @@ class SimTerminal:
         msg["39"] = "68"  # reason: response received too late
         return msg
 
+    def completion(self, original: dict[str, str], amount: int, auth_code: str) -> dict[str, str]:
+        """0220 completing the pre-authorisation ``original`` (an 0100) for
+        ``amount``: field 90 names it, 38 its approval code (completion.py)."""
+        msg = self.base("0220", "00")
+        for number in ("2", "14", "22", "23", "49"):
+            if number in original:
+                msg[number] = original[number]
+        msg["4"] = f"{amount:012d}"
+        msg["38"] = auth_code
+        msg["60"] = self.batch
+        msg["90"] = original["t"] + original["11"] + original["7"] + "0" * 22
+        return msg
+
     def settlement(self, totals: str) -> dict[str, str]:
         msg = self.base("0500", "92")
         for number in ("12", "13", "22", "25", "49"):
