@@ -19,10 +19,11 @@ exit 0 valid, 1 invalid, 2 unreadable input.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
@@ -42,12 +43,50 @@ UNSIGNED_OK = (fr.SIGNER_FAILURE,)
 RECEIPT_TYPES = (fr.SALE, fr.REFUND, fr.TRAINING)
 
 
+# Problem.code values (docs/fiscal.md, "Verifying"): stable identifiers for
+# programs; the reason text is for people and may change.
+PROBLEM_CODES = (
+    "not_export",
+    "export_version",
+    "header_damaged",
+    "frame_cut",
+    "frame_check",
+    "decode_error",
+    "device_mismatch",
+    "seq_gap",
+    "chain_break",
+    "time_backwards",
+    "payload_error",
+    "receipt_lines_mismatch",
+    "amount_mismatch",
+    "counter_mismatch",
+    "grand_total_mismatch",
+    "unsigned_with_counter",
+    "not_signed",
+    "counter_rollback",
+    "report_payload",
+    "report_number",
+    "report_period_start",
+    "report_range",
+    "merkle_root_mismatch",
+    "totals_mismatch",
+    "bad_signature",
+    "trailer_missing",
+    "trailer_format",
+    "trailer_device",
+    "trailer_records_missing",
+    "trailer_counter",
+    "trailer_bad_signature",
+)
+
+
 @dataclass
 class Problem:
     index: int  # 0-based record number in the export (-1: the export itself)
     seq: int | None
     offset: int
     reason: str
+    code: str = "invalid"  # stable identifier of the failure kind (PROBLEM_CODES)
 
     def __str__(self) -> str:
         who = "export" if self.index < 0 else f"record #{self.index + 1}"
@@ -67,6 +106,9 @@ class Result:
     trailer: bool = False
     problem: Problem | None = None
     types: dict[str, int] = field(default_factory=dict)
+    # where the sequential pass stopped: after the last record that passed
+    # (before the failing one); ``Verifier(..., start=result.state)`` goes on
+    state: VerifierState | None = None
 
     @property
     def ok(self) -> bool:
@@ -90,6 +132,7 @@ class Result:
                 "seq": self.problem.seq,
                 "offset": self.problem.offset,
                 "reason": self.problem.reason,
+                "code": self.problem.code,
                 "message": str(self.problem),
             },
         }
@@ -118,7 +161,9 @@ def load_public_key(data: bytes) -> ec.EllipticCurvePublicKey:
     return key
 
 
-def _der(sig: bytes) -> bytes:
+def der_signature(sig: bytes) -> bytes:
+    """A record signature as DER: the secure element's raw ``r | s`` (64
+    bytes) is converted, anything else is taken as DER already."""
     if len(sig) == 64:
         return encode_dss_signature(
             int.from_bytes(sig[:32], "big"), int.from_bytes(sig[32:], "big")
@@ -129,22 +174,28 @@ def _der(sig: bytes) -> bytes:
 SigItem = tuple[int, bytes, int, bytes]  # index, digest, counter, signature
 
 
-def _check_sigs(args: tuple[bytes, int, list[SigItem]]) -> int | None:
+def check_signatures(args: tuple[bytes, int, list[SigItem]]) -> int | None:
     """Index of the first item whose signature does not verify, or None.
 
-    The secure element signs ``"PTSE-SIG1" | slot | counter | digest``
-    (protocols.se_app.signed_message) with ECDSA P-256 / SHA-256, so the
-    record's signature counter is covered by its signature."""
+    ``args`` is (DER SubjectPublicKeyInfo, SE slot, items); items come from
+    ``Verifier.sig_items``.  The secure element signs ``"PTSE-SIG1" | slot |
+    counter | digest`` (protocols.se_app.signed_message) with ECDSA P-256 /
+    SHA-256, so the record's signature counter is covered by its signature."""
     pub_der, slot, items = args
     key = serialization.load_der_public_key(pub_der)
     assert isinstance(key, ec.EllipticCurvePublicKey)
     algo = ec.ECDSA(hashes.SHA256())
     for idx, digest, counter, sig in items:
         try:
-            key.verify(_der(sig), signed_message(digest, counter, slot), algo)
+            key.verify(der_signature(sig), signed_message(digest, counter, slot), algo)
         except (InvalidSignature, ValueError):
             return idx
     return None
+
+
+# the former private names, kept for callers outside the repository
+_der = der_signature
+_check_sigs = check_signatures
 
 
 class _Period:
@@ -156,155 +207,381 @@ class _Period:
         self.frontier = merkle.Frontier()
 
 
+@dataclass
+class VerifierState:
+    """Everything the sequential checks carry from one record to the next,
+    so that a pass can stop and go on later: ``Verifier(more, start=state)``
+    over a continuation export (``"PTFX" | 1 | 0x0000 | frames``, or one with
+    the trailer) gives the same verdict, record numbers and byte offsets as
+    one pass over the whole export.  ``to_json``/``from_json`` persist it."""
+
+    records: int = 0  # records passed so far (the next record's index)
+    offset: int = -1  # byte offset of the next frame in the whole export (-1: not started)
+    device_id: str | None = None
+    seq: int = 0
+    prev_hash: bytes = fr.ZERO_HASH
+    last_time: int = 0
+    sig_counter: int = 0
+    counters: list[tuple[int, int, int]] = field(default_factory=list)
+    # the open X/Z period
+    period_start: int = -1  # -1: unknown (no journal header, no Z yet)
+    period_first_seq: int = 1
+    period_base: list[tuple[int, int, int]] = field(default_factory=list)
+    z_number: int = 1
+    frontier_size: int = 0
+    frontier: list[bytes] = field(default_factory=list)
+    # running totals of the Result
+    z_reports: int = 0
+    x_reports: int = 0
+    signatures_checked: int = 0
+    types: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "version": 1,
+            "records": self.records,
+            "offset": self.offset,
+            "device_id": self.device_id,
+            "seq": self.seq,
+            "prev_hash": self.prev_hash.hex(),
+            "last_time": self.last_time,
+            "sig_counter": self.sig_counter,
+            "counters": [list(t) for t in self.counters],
+            "period_start": self.period_start,
+            "period_first_seq": self.period_first_seq,
+            "period_base": [list(t) for t in self.period_base],
+            "z_number": self.z_number,
+            "frontier_size": self.frontier_size,
+            "frontier": [h.hex() for h in self.frontier],
+            "z_reports": self.z_reports,
+            "x_reports": self.x_reports,
+            "signatures_checked": self.signatures_checked,
+            "types": dict(sorted(self.types.items())),
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), separators=(",", ":"), sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> VerifierState:
+        if d.get("version") != 1:
+            raise ValueError(f"unknown verifier state version {d.get('version')!r}")
+
+        def rates(v: Any) -> list[tuple[int, int, int]]:
+            return [(int(a), int(b), int(c)) for a, b, c in v]
+
+        st = cls(
+            records=int(d["records"]),
+            offset=int(d["offset"]),
+            device_id=None if d["device_id"] is None else str(d["device_id"]),
+            seq=int(d["seq"]),
+            prev_hash=bytes.fromhex(d["prev_hash"]),
+            last_time=int(d["last_time"]),
+            sig_counter=int(d["sig_counter"]),
+            counters=rates(d["counters"]),
+            period_start=int(d["period_start"]),
+            period_first_seq=int(d["period_first_seq"]),
+            period_base=rates(d["period_base"]),
+            z_number=int(d["z_number"]),
+            frontier_size=int(d["frontier_size"]),
+            frontier=[bytes.fromhex(h) for h in d["frontier"]],
+            z_reports=int(d["z_reports"]),
+            x_reports=int(d["x_reports"]),
+            signatures_checked=int(d["signatures_checked"]),
+            types={str(k): int(v) for k, v in d["types"].items()},
+        )
+        if len(st.prev_hash) != 32 or len(st.frontier) != bin(st.frontier_size).count("1"):
+            raise ValueError("inconsistent verifier state")
+        return st
+
+    @classmethod
+    def from_json(cls, text: str) -> VerifierState:
+        d = json.loads(text)
+        if not isinstance(d, dict):
+            raise ValueError("verifier state is not a JSON object")
+        return cls.from_dict(d)
+
+    def _period(self) -> _Period:
+        p = _Period(
+            self.period_start,
+            self.period_first_seq,
+            fr.Counters(list(self.period_base)),
+            self.z_number,
+        )
+        p.frontier.size = self.frontier_size
+        p.frontier._stack = list(self.frontier)
+        return p
+
+
 class Verifier:
     def __init__(
         self,
         data: bytes,
         sink: Callable[[list[SigItem]], None] | None = None,
         chunk: int = 20000,
+        start: VerifierState | None = None,
     ) -> None:
         self.data = data
+        self.start = start
         self.result = Result()
         self.sig_items: list[SigItem] = []
         self.sink = sink  # takes full chunks of signature work while the pass runs
         self.chunk = chunk
         self.sig_meta: dict[int, tuple[int, int]] = {}
+        self.shift = 0  # added to offsets in this data to give offsets in the whole export
+        if start is not None:
+            r = self.result
+            r.records, r.device_id, r.last_seq = start.records, start.device_id, start.seq
+            r.z_reports, r.x_reports = start.z_reports, start.x_reports
+            r.signatures_checked = start.signatures_checked
+            r.types = dict(start.types)
 
-    def fail(self, index: int, seq: int | None, offset: int, reason: str) -> NoReturn:
-        raise Invalid(Problem(index, seq, offset, reason))
+    @property
+    def state(self) -> VerifierState | None:
+        return self.result.state
+
+    def fail(self, index: int, seq: int | None, offset: int, reason: str, code: str) -> NoReturn:
+        raise Invalid(Problem(index, seq, offset + self.shift, reason, code))
 
     def run(self, require_trailer: bool) -> None:
         d = self.data
         if len(d) < 7 or d[:4] != EXPORT_MAGIC:
-            self.fail(-1, None, 0, "not a payterm fiscal export (PTFX)")
+            self.fail(-1, None, 0, "not a payterm fiscal export (PTFX)", "not_export")
         if d[4] != 1:
-            self.fail(-1, None, 4, f"unknown export version {d[4]}")
+            self.fail(-1, None, 4, f"unknown export version {d[4]}", "export_version")
         hl = int.from_bytes(d[5:7], "big")
         header = d[7 : 7 + hl]
         if len(header) != hl:
-            self.fail(-1, None, 7, "header cut short")
+            self.fail(-1, None, 7, "header cut short", "header_damaged")
         created = self._header(header)
         pos = 7 + hl
-        prev_hash = fr.ZERO_HASH
-        seq = 0
-        last_time = 0
-        sig_counter = 0
-        counters = fr.Counters()
-        period = _Period(created if created is not None else -1, 1, fr.Counters(), 1)
-        idx = 0
+        st = self.start
+        if st is None:
+            prev_hash = fr.ZERO_HASH
+            seq = 0
+            last_time = 0
+            sig_counter = 0
+            counters = fr.Counters()
+            period = _Period(created if created is not None else -1, 1, fr.Counters(), 1)
+            idx = 0
+        else:
+            if st.offset >= 0:
+                self.shift = st.offset - pos
+            if st.device_id is not None:
+                if self.result.device_id not in (None, st.device_id):
+                    self.fail(
+                        -1,
+                        None,
+                        7,
+                        f"header of device {self.result.device_id}, journal of {st.device_id}",
+                        "device_mismatch",
+                    )
+                self.result.device_id = st.device_id
+            prev_hash = st.prev_hash
+            seq = st.seq
+            last_time = st.last_time
+            sig_counter = st.sig_counter
+            counters = fr.Counters(list(st.counters))
+            period = st._period()
+            idx = st.records
         res = self.result
-        while pos < len(d):
-            if len(d) - pos < 2:
-                self.fail(idx, None, pos, "frame length cut short")
-            n = int.from_bytes(d[pos : pos + 2], "big")
-            if n == 0:
-                self._trailer(pos + 2, idx, seq, prev_hash, sig_counter)
-                return
-            raw = d[pos + 2 : pos + 2 + n]
-            check = d[pos + 2 + n : pos + 6 + n]
-            if len(raw) != n or len(check) != 4:
-                self.fail(idx, None, pos, f"frame cut short ({len(d) - pos} of {n + 6} bytes)")
-            h = hashlib.sha256(raw).digest()
-            if h[:4] != check:
-                self.fail(idx, None, pos, "frame check does not match (record bytes altered)")
-            try:
-                rec = fr.decode(raw)
-            except DecodeError as e:
-                self.fail(idx, None, pos, f"undecodable record: {e}")
-            s = rec.seq
-            if res.device_id is None:
-                res.device_id = rec.device_id
-            if rec.device_id != res.device_id:
-                self.fail(idx, s, pos, f"device {rec.device_id}, export belongs to {res.device_id}")
-            if s != seq + 1:
-                self.fail(
-                    idx, s, pos, f"sequence {s} after {seq} (gap, deletion, reorder or duplicate)"
-                )
-            if rec.prev_hash != prev_hash:
-                self.fail(idx, s, pos, "previous-record hash does not match the chain")
-            if rec.time < last_time:
-                self.fail(idx, s, pos, f"time {rec.time} before the previous record's {last_time}")
-            want, why = self._expected_counters(rec, counters)
-            if why:
-                self.fail(idx, s, pos, why)
-            if rec.counters != want:
-                self.fail(
-                    idx, s, pos, f"turnover counters {rec.counters.rates} != expected {want.rates}"
-                )
-            if rec.grand_total != rec.counters.grand_total():
-                self.fail(
-                    idx,
-                    s,
-                    pos,
-                    f"grand total {rec.grand_total} != sum of sales {rec.counters.grand_total()}",
-                )
-            if rec.rtype in UNSIGNED_OK and not rec.signature:
-                if rec.sig_counter != 0:
-                    self.fail(idx, s, pos, "unsigned record with a signature counter")
-            else:
-                if not rec.signature:
-                    self.fail(idx, s, pos, f"{fr.type_name(rec.rtype)} record is not signed")
-                if rec.sig_counter <= sig_counter:
+
+        def snapshot() -> VerifierState:
+            return VerifierState(
+                records=idx,
+                offset=pos + self.shift,
+                device_id=res.device_id,
+                seq=seq,
+                prev_hash=prev_hash,
+                last_time=last_time,
+                sig_counter=sig_counter,
+                counters=list(counters.rates),
+                period_start=period.start_time,
+                period_first_seq=period.first_seq,
+                period_base=list(period.base.rates),
+                z_number=period.z_number,
+                frontier_size=period.frontier.size,
+                frontier=list(period.frontier._stack),
+                z_reports=res.z_reports,
+                x_reports=res.x_reports,
+                signatures_checked=res.signatures_checked,
+                types=dict(res.types),
+            )
+
+        try:
+            while pos < len(d):
+                if len(d) - pos < 2:
+                    self.fail(idx, None, pos, "frame length cut short", "frame_cut")
+                n = int.from_bytes(d[pos : pos + 2], "big")
+                if n == 0:
+                    self._trailer(pos + 2, idx, seq, prev_hash, sig_counter)
+                    return
+                raw = d[pos + 2 : pos + 2 + n]
+                check = d[pos + 2 + n : pos + 6 + n]
+                if len(raw) != n or len(check) != 4:
+                    self.fail(
+                        idx,
+                        None,
+                        pos,
+                        f"frame cut short ({len(d) - pos} of {n + 6} bytes)",
+                        "frame_cut",
+                    )
+                h = hashlib.sha256(raw).digest()
+                if h[:4] != check:
+                    self.fail(
+                        idx,
+                        None,
+                        pos,
+                        "frame check does not match (record bytes altered)",
+                        "frame_check",
+                    )
+                try:
+                    rec = fr.decode(raw)
+                except DecodeError as e:
+                    self.fail(idx, None, pos, f"undecodable record: {e}", "decode_error")
+                s = rec.seq
+                if res.device_id is None:
+                    res.device_id = rec.device_id
+                if rec.device_id != res.device_id:
                     self.fail(
                         idx,
                         s,
                         pos,
-                        f"signature counter {rec.sig_counter} not above {sig_counter}"
-                        " (rolled back)",
+                        f"device {rec.device_id}, export belongs to {res.device_id}",
+                        "device_mismatch",
                     )
-                sig_counter = rec.sig_counter
-                self.sig_items.append((idx, rec.digest(), rec.sig_counter, rec.signature))
-                if self.sink is not None and len(self.sig_items) >= self.chunk:
-                    self.sink(self.sig_items)
-                    self.sig_items = []
-                self.sig_meta[idx] = (s, pos)
-            if rec.rtype in (fr.X_REPORT, fr.Z_REPORT):
-                self._report(rec, idx, pos, period, counters, seq)
-            if rec.rtype == fr.Z_REPORT:
-                res.z_reports += 1
-                period = _Period(rec.time, s + 1, rec.counters, period.z_number + 1)
-            else:
-                if rec.rtype == fr.X_REPORT:
-                    res.x_reports += 1
-                period.frontier.append(merkle.leaf_hash(h))
-            name = fr.type_name(rec.rtype)
-            res.types[name] = res.types.get(name, 0) + 1
-            counters = rec.counters
-            prev_hash = h
-            seq = s
-            last_time = rec.time
-            idx += 1
-            res.records = idx
-            res.last_seq = seq
-            pos += n + 6
-        if require_trailer:
-            self.fail(-1, None, pos, "no signed trailer: the export may have been cut short")
+                if s != seq + 1:
+                    self.fail(
+                        idx,
+                        s,
+                        pos,
+                        f"sequence {s} after {seq} (gap, deletion, reorder or duplicate)",
+                        "seq_gap",
+                    )
+                if rec.prev_hash != prev_hash:
+                    self.fail(
+                        idx, s, pos, "previous-record hash does not match the chain", "chain_break"
+                    )
+                if rec.time < last_time:
+                    self.fail(
+                        idx,
+                        s,
+                        pos,
+                        f"time {rec.time} before the previous record's {last_time}",
+                        "time_backwards",
+                    )
+                want, why, code = self._expected_counters(rec, counters)
+                if why:
+                    self.fail(idx, s, pos, why, code)
+                if rec.counters != want:
+                    self.fail(
+                        idx,
+                        s,
+                        pos,
+                        f"turnover counters {rec.counters.rates} != expected {want.rates}",
+                        "counter_mismatch",
+                    )
+                if rec.grand_total != rec.counters.grand_total():
+                    self.fail(
+                        idx,
+                        s,
+                        pos,
+                        f"grand total {rec.grand_total} != sum of sales"
+                        f" {rec.counters.grand_total()}",
+                        "grand_total_mismatch",
+                    )
+                new_sig_counter = sig_counter
+                if rec.rtype in UNSIGNED_OK and not rec.signature:
+                    if rec.sig_counter != 0:
+                        self.fail(
+                            idx,
+                            s,
+                            pos,
+                            "unsigned record with a signature counter",
+                            "unsigned_with_counter",
+                        )
+                else:
+                    if not rec.signature:
+                        self.fail(
+                            idx,
+                            s,
+                            pos,
+                            f"{fr.type_name(rec.rtype)} record is not signed",
+                            "not_signed",
+                        )
+                    if rec.sig_counter <= sig_counter:
+                        self.fail(
+                            idx,
+                            s,
+                            pos,
+                            f"signature counter {rec.sig_counter} not above {sig_counter}"
+                            " (rolled back)",
+                            "counter_rollback",
+                        )
+                    new_sig_counter = rec.sig_counter
+                    self.sig_items.append((idx, rec.digest(), rec.sig_counter, rec.signature))
+                    if self.sink is not None and len(self.sig_items) >= self.chunk:
+                        self.sink(self.sig_items)
+                        self.sig_items = []
+                    self.sig_meta[idx] = (s, pos + self.shift)
+                if rec.rtype in (fr.X_REPORT, fr.Z_REPORT):
+                    self._report(rec, idx, pos, period, counters, seq)
+                if rec.rtype == fr.Z_REPORT:
+                    res.z_reports += 1
+                    period = _Period(rec.time, s + 1, rec.counters, period.z_number + 1)
+                else:
+                    if rec.rtype == fr.X_REPORT:
+                        res.x_reports += 1
+                    period.frontier.append(merkle.leaf_hash(h))
+                name = fr.type_name(rec.rtype)
+                res.types[name] = res.types.get(name, 0) + 1
+                sig_counter = new_sig_counter
+                counters = rec.counters
+                prev_hash = h
+                seq = s
+                last_time = rec.time
+                idx += 1
+                res.records = idx
+                res.last_seq = seq
+                pos += n + 6
+            if require_trailer:
+                self.fail(
+                    -1,
+                    None,
+                    pos,
+                    "no signed trailer: the export may have been cut short",
+                    "trailer_missing",
+                )
+        finally:
+            res.state = snapshot()
 
     def _header(self, header: bytes) -> int | None:
         if not header:
             return None
         body, seal = header[:-32], header[-32:]
         if len(header) < 32 or hashlib.sha256(body).digest() != seal or body[:4] != HEADER_MAGIC:
-            self.fail(-1, None, 7, "journal header damaged")
+            self.fail(-1, None, 7, "journal header damaged", "header_damaged")
         if len(body) < 10 or body[4] != 1:
-            self.fail(-1, None, 11, "unknown journal header version")
+            self.fail(-1, None, 11, "unknown journal header version", "header_damaged")
         n = body[5] if len(body) > 5 else 0
         dev = body[6 : 6 + n].decode("ascii", "replace")
         self.result.device_id = dev
         return int.from_bytes(body[6 + n : 10 + n], "big")
 
-    def _expected_counters(self, rec: fr.Record, counters: fr.Counters) -> tuple[fr.Counters, str]:
+    def _expected_counters(
+        self, rec: fr.Record, counters: fr.Counters
+    ) -> tuple[fr.Counters, str, str]:
         want = counters.copy()
         if rec.rtype in RECEIPT_TYPES:
             try:
                 rc = fp.decode_receipt(rec.payload)
             except DecodeError as e:
-                return want, f"receipt payload: {e}"
+                return want, f"receipt payload: {e}", "payload_error"
             bad = rc.check()
             if bad:
-                return want, "receipt lines do not add up: " + bad
+                return want, "receipt lines do not add up: " + bad, "receipt_lines_mismatch"
             if rec.amount != rc.total():
-                return want, f"amount {rec.amount} != receipt total {rc.total()}"
+                return want, f"amount {rec.amount} != receipt total {rc.total()}", "amount_mismatch"
             for rate, total in rc.totals():
                 if rec.rtype == fr.SALE:
                     want.add(rate, total, 0)
@@ -312,13 +589,17 @@ class Verifier:
                     want.add(rate, 0, total)
         else:
             if rec.amount != 0:
-                return want, f"{fr.type_name(rec.rtype)} record with amount {rec.amount}"
+                return (
+                    want,
+                    f"{fr.type_name(rec.rtype)} record with amount {rec.amount}",
+                    "amount_mismatch",
+                )
             if rec.rtype not in (fr.X_REPORT, fr.Z_REPORT):
                 try:
                     fp.decode_event(rec.payload)
                 except DecodeError as e:
-                    return want, f"event payload: {e}"
-        return want, ""
+                    return want, f"event payload: {e}", "payload_error"
+        return want, "", ""
 
     def _report(
         self, rec: fr.Record, idx: int, pos: int, period: _Period, counters: fr.Counters, seq: int
@@ -327,15 +608,23 @@ class Verifier:
         try:
             rp = fp.decode_report(rec.payload)
         except DecodeError as e:
-            self.fail(idx, s, pos, f"report payload: {e}")
+            self.fail(idx, s, pos, f"report payload: {e}", "report_payload")
         kind = "Z" if rec.rtype == fr.Z_REPORT else "X"
         if rp.z_number != period.z_number:
             self.fail(
-                idx, s, pos, f"{kind} report number {rp.z_number}, expected {period.z_number}"
+                idx,
+                s,
+                pos,
+                f"{kind} report number {rp.z_number}, expected {period.z_number}",
+                "report_number",
             )
         if period.start_time >= 0 and rp.period_start != period.start_time:
             self.fail(
-                idx, s, pos, f"{kind} report period start {rp.period_start} != {period.start_time}"
+                idx,
+                s,
+                pos,
+                f"{kind} report period start {rp.period_start} != {period.start_time}",
+                "report_period_start",
             )
         if (rp.first_seq, rp.last_seq, rp.count) != (period.first_seq, seq, period.frontier.size):
             self.fail(
@@ -344,12 +633,21 @@ class Verifier:
                 pos,
                 f"{kind} report covers {rp.first_seq}..{rp.last_seq} ({rp.count}), "
                 f"expected {period.first_seq}..{seq} ({period.frontier.size})",
+                "report_range",
             )
         if rp.root != period.frontier.root():
-            self.fail(idx, s, pos, f"{kind} report Merkle root does not match the period's records")
+            self.fail(
+                idx,
+                s,
+                pos,
+                f"{kind} report Merkle root does not match the period's records",
+                "merkle_root_mismatch",
+            )
         totals = counters.minus(period.base).rates
         if rp.totals != totals:
-            self.fail(idx, s, pos, f"{kind} report totals {rp.totals} != {totals}")
+            self.fail(
+                idx, s, pos, f"{kind} report totals {rp.totals} != {totals}", "totals_mismatch"
+            )
 
     def _trailer(self, pos: int, idx: int, seq: int, last_hash: bytes, sig_counter: int) -> None:
         d = self.data
@@ -370,18 +668,25 @@ class Verifier:
             if end + 5 + slen != len(d):
                 raise DecodeError("bytes after the trailer", offset=end + 5 + slen)
         except (IndexError, UnicodeError, DecodeError) as e:
-            self.fail(-1, None, pos, f"export trailer: {e}")
+            self.fail(-1, None, pos, f"export trailer: {e}", "trailer_format")
         if dev != self.result.device_id and self.result.device_id is not None:
-            self.fail(-1, None, pos, f"trailer of device {dev}")
+            self.fail(-1, None, pos, f"trailer of device {dev}", "trailer_device")
         if last != seq or lh != last_hash:
             self.fail(
                 idx,
                 seq + 1,
                 pos,
                 f"export ends at seq {seq}, its signed trailer says {last}: records missing",
+                "trailer_records_missing",
             )
         if counter <= sig_counter:
-            self.fail(-1, None, pos, f"trailer signature counter {counter} not above {sig_counter}")
+            self.fail(
+                -1,
+                None,
+                pos,
+                f"trailer signature counter {counter} not above {sig_counter}",
+                "trailer_counter",
+            )
         self.sig_items.append((-2, hashlib.sha256(body).digest(), counter, sig))
         self.result.trailer = True
 
@@ -393,9 +698,16 @@ def verify(
     require_trailer: bool = True,
     slot: int = 0,
     chunk: int = 20000,
+    start: VerifierState | None = None,
 ) -> Result:
     """Verify an export; ``jobs`` > 1 checks signatures in worker processes,
-    ``chunk`` at a time, while the sequential pass goes on."""
+    ``chunk`` at a time, while the sequential pass goes on.
+
+    With ``start`` (a previous ``Result.state``), ``data`` continues the
+    journal verified so far (``"PTFX" | 1 | 0x0000 | frames [| trailer]``);
+    record numbers, offsets and counts in the result are those of the whole
+    export, and ``result.state`` is where the next part starts.  Pass
+    ``require_trailer=False`` for every part but the last."""
     pub_der = public_key.public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
@@ -406,9 +718,9 @@ def verify(
     def sink(items: list[SigItem]) -> None:
         assert ex is not None
         sizes.append(len(items))
-        futures.append(ex.submit(_check_sigs, (pub_der, slot, items)))
+        futures.append(ex.submit(check_signatures, (pub_der, slot, items)))
 
-    v = Verifier(data, sink if ex is not None else None, chunk)
+    v = Verifier(data, sink if ex is not None else None, chunk, start)
     structural: Problem | None = None
     bad: int | None = None
     try:
@@ -428,20 +740,39 @@ def verify(
                     bad = got
                     break
         if bad is None:
-            bad = _check_sigs((pub_der, slot, rest))
+            bad = check_signatures((pub_der, slot, rest))
         if bad is not None and bad >= 0 and limit is not None and bad >= limit:
             bad = None
     finally:
         if ex is not None:
             ex.shutdown(cancel_futures=True)
     res = v.result
-    res.signatures_checked = checked
+    res.signatures_checked += checked
+    if res.state is not None:
+        res.state.signatures_checked = res.signatures_checked
     if bad is not None:
         if bad == -2:
-            res.problem = Problem(-1, None, len(data), "export trailer signature does not verify")
+            res.problem = Problem(
+                -1,
+                None,
+                len(data) + v.shift,
+                "export trailer signature does not verify",
+                "trailer_bad_signature",
+            )
         else:
             s, pos = v.sig_meta[bad]
-            res.problem = Problem(bad, s, pos, "signature does not verify with the device key")
+            res.problem = Problem(
+                bad, s, pos, "signature does not verify with the device key", "bad_signature"
+            )
+            # the state before the record whose signature failed
+            before = Verifier(data[: pos - v.shift], start=start)
+            try:
+                before.run(require_trailer=False)
+            except Invalid:  # pragma: no cover - the prefix passed the first pass
+                raise AssertionError("prefix of a verified export fails") from None
+            res.state = before.state
+            if res.state is not None:
+                res.state.signatures_checked = res.signatures_checked
         return res
     res.problem = structural
     return res
@@ -463,7 +794,7 @@ def verify_receipt(
     digest = hashlib.sha256(header).digest()
     try:
         public_key.verify(
-            _der(rec.signature),
+            der_signature(rec.signature),
             signed_message(digest, rec.sig_counter, slot),
             ec.ECDSA(hashes.SHA256()),
         )
