@@ -19,7 +19,7 @@ from app_support import Rig, Run, running_rig
 
 from host_sim.acquirer import seed
 from payterm.iso8583_pyiso import to_pyiso8583_spec
-from protocols import tlv
+from protocols import iso8583, tlv
 from protocols.iso8583_specs import PAYTERM_1987
 
 PYISO_SPEC = to_pyiso8583_spec(PAYTERM_1987)
@@ -326,6 +326,67 @@ def test_preauthorisation_void_and_empty_batch(tmp_path: Path) -> None:
             assert "TRANSACTION VOIDED" in [s["text"] for s in run.screens]
             assert "PRE-AUTHORISATION" in run.receipts[0].text
             peers_decode(run)
+
+    run_async(go())
+
+
+def test_preauthorisation_completed_for_less_then_refused_twice(tmp_path: Path) -> None:
+    """A pre-authorisation of 50 JOD (an 0100 hold) completed for 42.500 JOD
+    by an 0220 whose field 90 names the 0100: the account ends exactly
+    42.500 below where it stood and the hold is gone; the batch counts the
+    completion as a sale.  The terminal refuses a second completion itself;
+    the host answers the same 0220 again with its first answer, byte for
+    byte, and refuses another completion of that 0100 (94)."""
+
+    async def go() -> None:
+        from host_sim.acquirer.terminal_sim import Link, SimTerminal
+
+        pan = pan_of("visa_qvsdc")
+        async with running_rig(tmp_path) as rig:
+            before = rig.balance(pan)
+            run = await rig.terminal(
+                [
+                    {"op": "preauth", "amount": 50000, "card": "tap", "pins": ["1234"]},
+                    {"op": "complete", "amount": 42500},
+                    {"op": "complete", "amount": 42500},
+                    {"op": "batch_close"},
+                ],
+                receipts=4,
+            )
+            hold, done, again, close = run.results
+            assert (hold["result"], hold.get("code")) == ("approved", "00"), run.stdout
+            assert (done["kind"], done["result"], done["code"]) == ("completion", "approved", "00")
+            assert done["preauth_stan"] == hold["stan"] and done["auth_code"] == hold["auth_code"]
+            assert (again["result"], again["message"]) == ("declined", "already_completed")
+            assert [r["t"] for r in run.requests] == ["0100", "0220", "0500"]
+            preauth, completion = run.requests[0], run.requests[1]
+            assert completion["90"] == "0100" + preauth["11"] + preauth["7"] + "0" * 22
+            assert completion["4"] == "000000042500" and completion["38"] == hold["auth_code"]
+            assert "128" in completion and "55" not in completion and "52" not in completion
+            assert close["totals"] == [1, 42500, 0, 0] and close["code"] == "00"
+            assert rig.balance(pan) == before - 42500
+            assert rig.sql(
+                "SELECT kind, amount FROM postings WHERE transaction_id IN"
+                " (SELECT id FROM transactions WHERE tid = 'PT000001') ORDER BY id"
+            ) == [("hold", -50000), ("hold release", 50000), ("completion", -42500)]
+            ((completed_by,),) = rig.sql("SELECT completed_by FROM transactions WHERE mti = '0100'")
+            ((answer,),) = rig.sql(
+                "SELECT response FROM transactions WHERE id = ? AND mti = '0220'", (completed_by,)
+            )
+            assert "COMPLETION" in run.receipts[2].text and pan not in run.receipts[2].text
+            peers_decode(run)
+
+            link = await Link.open("127.0.0.1", rig.service.port)
+            try:
+                assert await link.send_raw(run.wires[1], timeout=10) == bytes(answer)
+                sim = SimTerminal(1)
+                assert sim.tid == "PT000001"
+                second = sim.encode(sim.completion(preauth, 42500, hold["auth_code"]))
+                reply = iso8583.decode(await link.send_raw(second, timeout=10), PAYTERM_1987)
+                assert (reply["t"], reply["39"]) == ("0230", "94")
+            finally:
+                await link.close()
+            assert rig.balance(pan) == before - 42500
 
     run_async(go())
 

@@ -14,7 +14,9 @@ waits as tests/test_cardreader.py does),
 and ``steps``: ``{"op": "sale" | "refund" | "preauth", "amount": FILS,
 "card": "tap" | "insert", "pins": ["1234", ...]}``, ``{"op": "sign_on"}``,
 ``{"op": "echo"}``, ``{"op": "forward"}``, ``{"op": "void", "stan": S}`` (the
-last approved transaction without a STAN), ``{"op": "batch_close"}``.
+last approved transaction without a STAN), ``{"op": "complete", "amount":
+FILS, "stan": S}`` (completion of the pre-authorisation S; the session's last
+one without a STAN), ``{"op": "batch_close"}``.
 
 The PIN digits of a step are the script's stand-in for the keypad: each is
 handed to the flow as a fresh bytearray that the flow wipes.  Prints
@@ -40,7 +42,7 @@ if TYPE_CHECKING:
 
 KEEP = ("kind", "amount", "result", "message", "code", "auth_code", "rrn", "stan", "kernel",
         "outcome", "contact_outcome", "reason", "reversed", "pan_masked", "cvm_text", "signature",
-        "printer_error", "batch", "totals")  # fmt: skip
+        "printer_error", "batch", "totals", "preauth_stan", "queued")  # fmt: skip
 
 
 def emit(kind: str, doc: "dict") -> None:
@@ -73,6 +75,15 @@ def report(result: "dict") -> "dict":
         if result.get(k):
             out[k] = _hex(result[k])
     return out
+
+
+def last_preauth(batch: "Any") -> str:
+    """The STAN of the session's last pre-authorisation ("" when none)."""
+    stan = ""
+    for r in batch.records:
+        if r["kind"] == "preauth":
+            stan = r["stan"]
+    return stan
 
 
 def open_keys(board: "Any", clock: "Any", doc: "dict") -> "Any":
@@ -150,6 +161,8 @@ def main() -> int:
             elif op == "forward":
                 result = terminal.forward()
                 result["kind"] = "forward"
+            elif op == "complete":
+                result = terminal.complete(step.get("stan") or last_preauth(batch), step["amount"])
             elif op == "void":
                 result = terminal.void(step.get("stan"))
             elif op == "batch_close":
@@ -157,7 +170,8 @@ def main() -> int:
             else:
                 raise ValueError("unknown step %r" % op)
             inputs.pins = []
-            emit("RESULT", report(result) if op in ("sale", "refund", "preauth") else result)
+            emit("RESULT", report(result) if op in ("sale", "refund", "preauth", "complete")
+                 else result)  # fmt: skip
     finally:
         board.deinit()
     print("DONE")

@@ -14,6 +14,7 @@ KIND_TEXT = {
     "sale": ("SALE", "بيع"),
     "refund": ("REFUND", "استرداد"),
     "preauth": ("PRE-AUTHORISATION", "تفويض مسبق"),
+    "completion": ("COMPLETION", "إتمام تفويض مسبق"),
 }
 
 

@@ -35,6 +35,8 @@ MESSAGES = {
     "not_accepted": ("declined", "CARD NOT ACCEPTED", "البطاقة غير مقبولة"),
     "cancelled": ("declined", "CANCELLED", "ألغيت"),
     "printer": ("declined", "PRINTER PROBLEM, RECEIPT NOT PRINTED", "مشكلة في الطابعة"),
+    "nothing_to_complete": ("declined", "NO SUCH PRE-AUTHORISATION", "لا يوجد تفويض مسبق"),
+    "already_completed": ("declined", "PRE-AUTHORISATION ALREADY COMPLETED", "التفويض مكتمل"),
     "voided": ("approved", "TRANSACTION VOIDED", "ألغيت العملية"),
     "batch_closed": ("approved", "BATCH CLOSED", "أغلقت الدفعة"),
     "batch_mismatch": ("declined", "BATCH TOTALS DIFFER, CALL HELPDESK", "اختلاف في المجاميع"),
