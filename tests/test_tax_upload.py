@@ -270,7 +270,12 @@ def test_whole_export_upload(be: Backend, journals: dict[str, object]) -> None:
 
 
 def test_stored_journal_edited_behind_the_backend(be: Backend, journals: dict[str, object]) -> None:
+    """Uploads go on from the kept verifier state; a record swapped in the
+    database is named by the monitor's full pass, and an edited last record
+    (where the state joins the stored journal) refuses the next upload."""
     import sqlite3
+
+    from host_sim.tax import ingest
 
     s, recs = _signer(journals), _recs(journals)
     _register(be, s)
@@ -278,9 +283,71 @@ def test_stored_journal_edited_behind_the_backend(be: Backend, journals: dict[st
     db = sqlite3.connect(be.store.path)
     db.execute("UPDATE records SET raw = ? WHERE device_id = ? AND seq = 3", (recs[3], DEV_A))
     db.commit()
-    db.close()
+    # the genuine continuation is still verified from the kept state
     r = be.client.upload(DEV_A, recs[6:8], s)
+    assert r.status == 200 and r.json()["accepted"] == 2, r.json()
+    now = int(be.clock.now)
+    raised = ingest.monitor(be.store, now)
+    damaged = [a for a in be.client.alerts(DEV_A) if a["kind"] == "store_damaged"]
+    assert len(damaged) == 1 and damaged[0]["id"] in raised
+    assert "record #3 (seq 4)" in damaged[0]["detail"], damaged
+    assert not any(a in raised for a in ingest.monitor(be.store, now))  # raised once
+    # the last stored record changed: the next upload is refused, nothing stored
+    db.execute("UPDATE records SET raw = ? WHERE device_id = ? AND seq = 8", (recs[6], DEV_A))
+    db.commit()
+    db.close()
+    r = be.client.upload(DEV_A, recs[8:10], s)
     assert r.status == 409
     first = r.json()["results"][0]
-    assert first["alert"] == "store_damaged" and "record #3 (seq 4)" in first["reason"], first
-    assert len(be.store.records(DEV_A)) == 6
+    assert first["alert"] == "store_damaged" and "no longer matches" in first["reason"], first
+    assert len(be.store.records(DEV_A)) == 8
+
+
+def test_store_without_verifier_state(be: Backend, journals: dict[str, object]) -> None:
+    """Records stored before the backend kept a state (or with the state
+    row lost): one full pass rebuilds it, the upload goes on; a state that
+    disagrees with the stored journal is named by the monitor."""
+    import sqlite3
+
+    from host_sim.tax import ingest
+    from tools import fiscal_verify as fv
+
+    s, recs = _signer(journals), _recs(journals)
+    _register(be, s)
+    assert be.client.upload(DEV_A, recs[:5], s).status == 200
+    kept = be.store.verifier_state(DEV_A)
+    assert kept is not None and fv.VerifierState.from_json(kept).seq == 5
+    db = sqlite3.connect(be.store.path)
+    db.execute("DELETE FROM verifier_state WHERE device_id = ?", (DEV_A,))
+    db.commit()
+    r = be.client.upload(DEV_A, recs[5:9], s)
+    assert r.status == 200 and r.json()["accepted"] == 4, r.json()
+    kept = be.store.verifier_state(DEV_A)
+    assert kept is not None
+    assert (
+        fv.VerifierState.from_json(kept).to_dict()
+        == ingest.full_pass(
+            be.store,
+            be.store.device(DEV_A),  # type: ignore[arg-type]
+        ).state.to_dict()
+    )  # type: ignore[union-attr]
+    assert ingest.monitor(be.store, int(be.clock.now)) == []
+    # a state edited to skip the counters of a sale: the monitor names it
+    st = fv.VerifierState.from_json(kept)
+    st.counters = [(t[0], t[1] - 1, t[2]) for t in st.counters]
+    db.execute("UPDATE verifier_state SET state = ? WHERE device_id = ?", (st.to_json(), DEV_A))
+    db.commit()
+    db.close()
+    ingest.monitor(be.store, int(be.clock.now))
+    damaged = [a for a in be.client.alerts(DEV_A) if a["kind"] == "store_damaged"]
+    assert len(damaged) == 1 and "does not match the verifier state" in damaged[0]["detail"]
+
+
+def test_alert_kinds_by_problem_code() -> None:
+    from host_sim.tax import ingest
+    from tools import fiscal_verify as fv
+
+    assert set(ingest.KINDS) <= set(fv.PROBLEM_CODES)
+    assert ingest.classify("seq_gap") == ingest.COUNTER_GAP
+    assert ingest.classify("merkle_root_mismatch") == ingest.MERKLE
+    assert ingest.classify("decode_error") == ingest.INVALID

@@ -37,7 +37,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from protocols.se_app import signed_message
-from tools.fiscal_verify import _der
+from tools.fiscal_verify import der_signature
 
 from . import einvoice
 from . import ingest as ing
@@ -251,7 +251,7 @@ def _json_body(model: type[BaseModel]) -> dict[str, Any]:
 
 
 def _device_out(store: TaxStore, dev: Device, status: str) -> DeviceOut:
-    recs = store.records(dev.device_id)
+    last = store.last_record(dev.device_id)
     subject = None
     if dev.certificate:
         subject = x509.load_pem_x509_certificate(dev.certificate.encode()).subject.rfc4514_string()
@@ -267,9 +267,9 @@ def _device_out(store: TaxStore, dev: Device, status: str) -> DeviceOut:
         last_seen=dev.last_seen,
         silent_limit_s=dev.silent_limit_s,
         z_limit_s=dev.z_limit_s,
-        records=len(recs),
-        last_seq=recs[-1].seq if recs else 0,
-        last_hash=recs[-1].hash.hex() if recs else "",
+        records=store.record_count(dev.device_id),
+        last_seq=last.seq if last is not None else 0,
+        last_hash=last.hash.hex() if last is not None else "",
         open_alerts=len(store.alerts(dev.device_id, open_only=True)),
     )
 
@@ -368,7 +368,9 @@ def create_app(store: TaxStore, config: Config) -> FastAPI:
         assert isinstance(key, ec.EllipticCurvePublicKey)
         digest = request_digest(request.method, request.url.path, body)
         try:
-            key.verify(_der(raw), signed_message(digest, n, dev.slot), ec.ECDSA(hashes.SHA256()))
+            key.verify(
+                der_signature(raw), signed_message(digest, n, dev.slot), ec.ECDSA(hashes.SHA256())
+            )
         except (InvalidSignature, ValueError) as e:
             raise ApiError(401, "bad_signature", "request signature does not verify") from e
         if not await run_in_threadpool(store.take_auth_counter, device_id, n, config.now()):

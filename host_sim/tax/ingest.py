@@ -1,14 +1,21 @@
 """Record upload: idempotency, verification through the fiscal verifier
 (``tools.fiscal_verify``), storage and the alerts an upload raises.
 
-The backend keeps no second verifier.  For each upload it lays the device's
-stored records and the new ones out as an export without header and trailer
-(``"PTFX" | 1 | 0x0000 | frames``) and runs ``fiscal_verify.Verifier`` over
-it: chain, gap-free sequence, time order, counters and turnover continuity
-across uploads, signature-counter order, each X/Z report's range, totals and
-RFC 6962 root.  ECDSA signatures are checked only for the new records (the
-stored ones were checked when they came).  New records are accepted up to the
-first one the verifier names; that one and everything after it are refused.
+The backend keeps no second verifier, and it does not re-read the journal
+it holds.  After each upload it stores the verifier's state
+(``fiscal_verify.VerifierState``: last seq, hash, time, signature counter,
+turnover counters, the open X/Z period with its Merkle frontier) beside the
+records, in the same transaction.  The next upload is laid out as a
+continuation export (``"PTFX" | 1 | 0x0000 | frames``) and verified from that
+state: chain, gap-free sequence, time order, counters and turnover
+continuity across uploads, signature-counter order, each X/Z report's range,
+totals and RFC 6962 root, and the ECDSA signatures of the new records.  New
+records are accepted up to the first one the verifier names; that one and
+everything after it are refused.  Alerts are chosen by ``Problem.code``.
+
+Before verifying, the last stored record is compared with the state (its
+seq and hash); a full pass over the stored journal, compared with the
+state, is the monitor's job (``check_store``): both raise ``store_damaged``.
 """
 
 from __future__ import annotations
@@ -45,29 +52,33 @@ MISSING_Z = "missing_z_report"
 SILENT = "device_silent"
 
 
-def classify(reason: str) -> str:
-    """The alert kind of a verifier failure (its reasons are documented in
-    docs/fiscal.md and tools/fiscal_verify.py)."""
-    if reason.startswith("sequence "):
-        return COUNTER_GAP
-    if "previous-record hash" in reason:
-        return CHAIN_BREAK
-    if "signature counter" in reason:
-        return SIG_ROLLBACK
-    if "signature does not verify" in reason or "is not signed" in reason:
-        return BAD_SIGNATURE
-    if "Merkle root" in reason:
-        return MERKLE
-    if reason.startswith("device "):
-        return FOREIGN
-    for word in ("counters", "grand total", "totals", "do not add up", "amount"):
-        if word in reason:
-            return TOTALS
-    if reason.startswith("time "):
-        return CLOCK
-    if "report" in reason:
-        return REPORT
-    return INVALID
+# fiscal_verify.Problem.code -> alert kind; codes not listed are INVALID
+KINDS = {
+    "seq_gap": COUNTER_GAP,
+    "chain_break": CHAIN_BREAK,
+    "counter_rollback": SIG_ROLLBACK,
+    "unsigned_with_counter": SIG_ROLLBACK,
+    "bad_signature": BAD_SIGNATURE,
+    "not_signed": BAD_SIGNATURE,
+    "merkle_root_mismatch": MERKLE,
+    "device_mismatch": FOREIGN,
+    "counter_mismatch": TOTALS,
+    "grand_total_mismatch": TOTALS,
+    "receipt_lines_mismatch": TOTALS,
+    "amount_mismatch": TOTALS,
+    "totals_mismatch": TOTALS,
+    "time_backwards": CLOCK,
+    "report_payload": REPORT,
+    "report_number": REPORT,
+    "report_period_start": REPORT,
+    "report_range": REPORT,
+}
+
+
+def classify(code: str) -> str:
+    """The alert kind of a verifier failure, by its ``Problem.code``
+    (documented in docs/fiscal.md, "Verifying")."""
+    return KINDS.get(code, INVALID)
 
 
 class BadUpload(ValueError):
@@ -128,25 +139,78 @@ def _export(raws: list[bytes]) -> bytes:
     return fv.EXPORT_MAGIC + b"\x01\x00\x00" + b"".join(_frame(r) for r in raws)
 
 
-def _verify(dev: Device, old: list[bytes], new: list[bytes]) -> fv.Problem | None:
-    """The first problem at or after the first new record, or None."""
-    v = fv.Verifier(_export(old + new))
-    structural: fv.Problem | None = None
-    try:
-        v.run(require_trailer=False)
-    except fv.Invalid as e:
-        structural = e.problem
-    limit = structural.index if structural is not None else None
-    items = [it for it in v.sig_items if it[0] >= len(old) and (limit is None or it[0] < limit)]
+def _key(dev: Device) -> ec.EllipticCurvePublicKey:
     key = serialization.load_der_public_key(dev.public_key)
-    pub_der = key.public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    bad = fv._check_sigs((pub_der, dev.slot, items))
-    if bad is not None:
-        s, pos = v.sig_meta[bad]
-        return fv.Problem(bad, s, pos, "signature does not verify with the device key")
-    return structural
+    assert isinstance(key, ec.EllipticCurvePublicKey)
+    return key
+
+
+def full_pass(store: TaxStore, dev: Device) -> fv.Result:
+    """The verifier over every stored record of ``dev`` (signatures too)."""
+    raws = [r.raw for r in store.records(dev.device_id)]
+    return fv.verify(_export(raws), _key(dev), require_trailer=False, slot=dev.slot)
+
+
+def _same(a: fv.VerifierState, b: fv.VerifierState) -> bool:
+    da, db = a.to_dict(), b.to_dict()
+    for d in (da, db):  # counts, not what the records say
+        del d["signatures_checked"]
+    return da == db
+
+
+def _start(store: TaxStore, dev: Device) -> tuple[fv.VerifierState, str | None]:
+    """The state to verify new records from, and why the stored journal
+    cannot be continued (None when it can)."""
+    text = store.verifier_state(dev.device_id)
+    last = store.last_record(dev.device_id)
+    if text is None:
+        if last is None:
+            return fv.VerifierState(), None
+        # records stored before the backend kept a state: one full pass
+        res = full_pass(store, dev)
+        if res.problem is not None or res.state is None:
+            return fv.VerifierState(), f"the stored journal no longer verifies: {res.problem}"
+        store.set_verifier_state(dev.device_id, res.state.records, res.state.to_json())
+        return res.state, None
+    try:
+        st = fv.VerifierState.from_json(text)
+    except (ValueError, KeyError, TypeError) as e:
+        return fv.VerifierState(), f"the stored verifier state is damaged: {e}"
+    if st.records == 0 and last is None:
+        return st, None
+    if (
+        last is None
+        or last.seq != st.seq
+        or last.hash != st.prev_hash
+        or hashlib.sha256(last.raw).digest() != st.prev_hash
+    ):
+        have = "none" if last is None else f"seq {last.seq}"
+        return st, (
+            f"the stored journal no longer matches the verifier state: last record {have},"
+            f" state after seq {st.seq} ({st.prev_hash.hex()[:16]})"
+        )
+    return st, None
+
+
+def check_store(store: TaxStore, dev: Device) -> str | None:
+    """A full pass over the stored journal, compared with the kept state:
+    None when they agree, else what is wrong."""
+    res = full_pass(store, dev)
+    if res.problem is not None:
+        return f"the stored journal no longer verifies: {res.problem}"
+    text = store.verifier_state(dev.device_id)
+    if text is None or res.state is None:
+        return None
+    try:
+        kept = fv.VerifierState.from_json(text)
+    except (ValueError, KeyError, TypeError) as e:
+        return f"the stored verifier state is damaged: {e}"
+    if not _same(kept, res.state):
+        return (
+            f"the stored journal (to seq {res.state.seq}) does not match the verifier state"
+            f" (to seq {kept.seq})"
+        )
+    return None
 
 
 def ingest(store: TaxStore, dev: Device, raws: list[bytes], now: int) -> UploadResult:
@@ -163,8 +227,8 @@ def _ingest(store: TaxStore, dev: Device, raws: list[bytes], now: int) -> Upload
         except DecodeError as e:
             raise BadUpload(f"record {i}: {e}", i) from e
     out = UploadResult(dev.device_id)
-    stored = store.records(dev.device_id)
-    last = stored[-1].seq if stored else 0
+    start, damaged = _start(store, dev)
+    last = start.seq
     known = store.record_hashes(dev.device_id, [r.seq for r in recs if r.seq <= last])
     new_raws: list[bytes] = []
     new_recs: list[fr.Record] = []
@@ -202,9 +266,22 @@ def _ingest(store: TaxStore, dev: Device, raws: list[bytes], now: int) -> Upload
         slots.append(o)
     out.results = slots
     accepted: list[StoredRecord] = []
-    if new_raws:
-        problem = _verify(dev, [r.raw for r in stored], new_raws)
-        first_bad = len(new_raws) if problem is None else max(0, problem.index - len(stored))
+    if new_raws and damaged is not None:  # the database was edited behind us
+        for i, o in enumerate(pending):
+            if i == 0:
+                o.reason, o.alert = damaged, STORE_DAMAGED
+                aid = store.raise_alert(dev.device_id, STORE_DAMAGED, o.seq, damaged, now)
+                if aid is not None:
+                    out.alerts.append(aid)
+            else:
+                o.reason = f"not verified: after the refused seq {pending[0].seq}"
+    elif new_raws:
+        res = fv.verify(
+            _export(new_raws), _key(dev), require_trailer=False, slot=dev.slot, start=start
+        )
+        problem = res.problem
+        first_bad = len(new_raws) if problem is None else problem.index - start.records
+        assert res.state is not None and res.state.records == start.records + first_bad
         for i, (raw, rec, o) in enumerate(zip(new_raws, new_recs, pending, strict=True)):
             if i < first_bad:
                 o.status = "accepted"
@@ -215,22 +292,33 @@ def _ingest(store: TaxStore, dev: Device, raws: list[bytes], now: int) -> Upload
                 )
             elif i == first_bad and problem is not None:
                 o.reason = problem.reason
-                o.alert = classify(problem.reason)
-                if problem.index < len(stored):  # the database was edited behind us
-                    o.reason = f"the stored journal no longer verifies: {problem}"
-                    o.alert = STORE_DAMAGED
+                o.alert = classify(problem.code)
                 aid = store.raise_alert(dev.device_id, o.alert, rec.seq, problem.reason, now)
                 if aid is not None:
                     out.alerts.append(aid)
             else:
                 o.reason = f"not verified: after the refused seq {new_recs[first_bad].seq}"
-        store.store_records(dev.device_id, accepted, now)
-        out.alerts.extend(_z_alerts(store, dev, stored, accepted, now))
-    rows = stored + accepted
-    if rows:
-        out.last_seq = rows[-1].seq
-        out.last_hash = rows[-1].hash.hex()
+        store.store_records(dev.device_id, accepted, now, (res.state.records, res.state.to_json()))
+        out.alerts.extend(_z_alerts(store, dev, _open_period(store, dev, start), accepted, now))
+    if accepted:
+        out.last_seq = accepted[-1].seq
+        out.last_hash = accepted[-1].hash.hex()
+    elif start.records:
+        out.last_seq = start.seq
+        out.last_hash = start.prev_hash.hex()
     return out
+
+
+def _open_period(store: TaxStore, dev: Device, st: fv.VerifierState) -> tuple[int, int] | None:
+    """(first seq, start time) of the open Z period before an upload, from
+    the verifier state; period 1 starts at the first record the backend
+    holds."""
+    if st.records == 0:
+        return None
+    if st.period_start >= 0:
+        return st.period_first_seq, st.period_start
+    t = store.first_record_time(dev.device_id)
+    return None if t is None else (st.period_first_seq, t)
 
 
 def period_start(records: list[StoredRecord]) -> tuple[int, int] | None:
@@ -248,14 +336,13 @@ def period_start(records: list[StoredRecord]) -> tuple[int, int] | None:
 def _z_alerts(
     store: TaxStore,
     dev: Device,
-    stored: list[StoredRecord],
+    start: tuple[int, int] | None,
     accepted: list[StoredRecord],
     now: int,
 ) -> list[int]:
     """A receipt dated more than ``z_limit_s`` after its period began: the
     journal should have refused it (missing Z report)."""
     out: list[int] = []
-    start = period_start(stored)
     for r in accepted:
         if start is None:
             start = (r.seq, r.time)
@@ -277,11 +364,18 @@ def _z_alerts(
 
 def monitor(store: TaxStore, now: int) -> list[int]:
     """Alerts that need no upload: a device silent for longer than allowed,
-    and an open period older than the Z limit with receipts in it."""
+    an open period older than the Z limit with receipts in it, and a stored
+    journal that no longer verifies or no longer matches the verifier state
+    uploads continue from (``check_store``)."""
     raised: list[int] = []
     for dev in store.devices():
         recs = store.records(dev.device_id)
         last_seq = recs[-1].seq if recs else 0
+        damaged = check_store(store, dev) if recs else None
+        if damaged is not None:
+            aid = store.raise_alert(dev.device_id, STORE_DAMAGED, last_seq, damaged, now)
+            if aid is not None:
+                raised.append(aid)
         seen = dev.last_seen if dev.last_seen is not None else dev.registered_at
         if now - seen > dev.silent_limit_s:
             aid = store.raise_alert(
@@ -334,15 +428,13 @@ def ingest_export(
     record, every signature, the signed trailer: nothing cut off), then its
     records go through ``ingest`` (already stored ones are acknowledged, a
     bad one is refused with its alert as for any upload)."""
-    key = serialization.load_der_public_key(dev.public_key)
-    assert isinstance(key, ec.EllipticCurvePublicKey)
-    verdict = fv.verify(data, key, jobs=1, require_trailer=True, slot=dev.slot)
+    verdict = fv.verify(data, _key(dev), jobs=1, require_trailer=True, slot=dev.slot)
     raws = split_export(data)
     result = ingest(store, dev, raws, now) if raws else UploadResult(dev.device_id)
     p = verdict.problem
     if p is not None and not any(r.status == "rejected" for r in result.results):
         # the records are fine but the export is not (header, trailer)
-        kind = classify(p.reason) if p.index >= 0 else EXPORT
+        kind = classify(p.code) if p.index >= 0 else EXPORT
         seq = p.seq if p.seq is not None else verdict.last_seq
         aid = store.raise_alert(dev.device_id, kind, seq, f"export: {p}", now)
         if aid is not None:

@@ -38,6 +38,11 @@ CREATE TABLE IF NOT EXISTS records (
     received_at INTEGER NOT NULL,
     PRIMARY KEY (device_id, seq)
 );
+CREATE TABLE IF NOT EXISTS verifier_state (
+    device_id TEXT PRIMARY KEY REFERENCES devices(device_id),
+    records INTEGER NOT NULL,
+    state TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS alerts (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     device_id TEXT NOT NULL,
@@ -200,13 +205,64 @@ class TaxStore:
                     out[s] = row[0]
         return out
 
-    def store_records(self, device_id: str, recs: list[StoredRecord], now: int) -> None:
-        """Store verified records and audit them, in one transaction."""
+    def last_record(self, device_id: str) -> StoredRecord | None:
+        with self.lock:
+            row = self.db.execute(
+                "SELECT seq, rtype, time, amount, hash, raw FROM records"
+                " WHERE device_id = ? ORDER BY seq DESC LIMIT 1",
+                (device_id,),
+            ).fetchone()
+        return None if row is None else StoredRecord(*row)
+
+    def first_record_time(self, device_id: str) -> int | None:
+        with self.lock:
+            row = self.db.execute(
+                "SELECT time FROM records WHERE device_id = ? ORDER BY seq LIMIT 1", (device_id,)
+            ).fetchone()
+        return None if row is None else int(row[0])
+
+    def record_count(self, device_id: str) -> int:
+        with self.lock:
+            row = self.db.execute(
+                "SELECT COUNT(*) FROM records WHERE device_id = ?", (device_id,)
+            ).fetchone()
+        return int(row[0])
+
+    def verifier_state(self, device_id: str) -> str | None:
+        """The fiscal verifier's state (JSON, ``fiscal_verify.VerifierState``)
+        after the device's last stored record, None when none was kept."""
+        with self.lock:
+            row = self.db.execute(
+                "SELECT state FROM verifier_state WHERE device_id = ?", (device_id,)
+            ).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_verifier_state(self, device_id: str, records: int, state: str) -> None:
+        with self.lock:
+            self._put_state(device_id, records, state)
+
+    def _put_state(self, device_id: str, records: int, state: str) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO verifier_state (device_id, records, state) VALUES (?, ?, ?)",
+            (device_id, records, state),
+        )
+
+    def store_records(
+        self,
+        device_id: str,
+        recs: list[StoredRecord],
+        now: int,
+        state: tuple[int, str] | None = None,
+    ) -> None:
+        """Store verified records and audit them, in one transaction, with
+        the verifier state after them (records verified, JSON)."""
         if not recs:
             return
         with self.lock:
             self.db.execute("BEGIN IMMEDIATE")
             try:
+                if state is not None:
+                    self._put_state(device_id, *state)
                 self.db.executemany(
                     "INSERT INTO records VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     [
