@@ -1,5 +1,6 @@
 """benchmarks/bench_tax.py runs end to end on a small journal: every record
-accepted (the benchmark asserts it), no alert, figures printed as JSON."""
+accepted (the benchmark asserts it), no alert, the backend's verifier state
+after the last record, figures printed as JSON."""
 
 from __future__ import annotations
 
@@ -27,4 +28,5 @@ def test_bench_tax_small(capsys: pytest.CaptureFixture[str]) -> None:
     )
     out = json.loads(capsys.readouterr().out)
     assert out["records"] == 120 and out["realtime_on_top_of"] == 120
+    assert out["state_after_seq"] == 123  # the kept verifier state followed every upload
     assert out["batched_records_per_s"] > 0 and out["realtime_median_ms"] > 0
