@@ -351,3 +351,23 @@ def test_alert_kinds_by_problem_code() -> None:
     assert ingest.classify("seq_gap") == ingest.COUNTER_GAP
     assert ingest.classify("merkle_root_mismatch") == ingest.MERKLE
     assert ingest.classify("decode_error") == ingest.INVALID
+
+
+def test_upload_does_not_read_the_stored_journal(
+    be: Backend, journals: dict[str, object], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With a kept state, an upload reads no stored record but the last one
+    (and those it resends): its cost does not grow with the journal."""
+    s, recs = _signer(journals), _recs(journals)
+    _register(be, s)
+    assert be.client.upload(DEV_A, recs[:8], s).status == 200
+
+    def no_full_read(device_id: str) -> list[object]:
+        raise AssertionError("an upload read the whole stored journal")
+
+    monkeypatch.setattr(be.store, "records", no_full_read)
+    for k in range(8, len(recs)):
+        r = be.client.upload(DEV_A, recs[k - 1 : k + 1], s)  # one resent, one new
+        assert r.status == 200, r.json()
+        assert r.json()["accepted"] == 1 and r.json()["already_submitted"] == 1
+    assert be.client.alerts(DEV_A) == []
