@@ -11,6 +11,12 @@ is named with its sequence number, byte offset and the reason.
 
 Signatures are checked after the sequential pass, in parallel processes
 (``jobs``); the first failure reported is still the earliest in the export.
+Each failure has a stable ``Problem.code`` (``PROBLEM_CODES``).
+
+The pass is resumable: ``Result.state`` (a ``VerifierState``, JSON-able) is
+where it stopped, and ``Verifier(more, start=state)`` / ``verify(more, key,
+start=state)`` go on over a continuation export with the same verdict,
+record numbers and offsets as one pass (docs/fiscal.md, "Resuming").
 
 Usage: ``python -m tools.fiscal_verify EXPORT --pubkey KEY.pem [--jobs N] [--json]``
 exit 0 valid, 1 invalid, 2 unreadable input.
