@@ -373,7 +373,7 @@ def test_real_firmware_build_packaged_installed_and_run_from_its_slot(tmp_path: 
 
     keys = TsmKeys.load_or_create(keydir)
     pkg = tmp_path / "sim-7.pkg"
-    cmd = [sys.executable, "-m", "payterm.commands.tsm", "package", "--board", "sim"]
+    cmd = [sys.executable, "-m", "payterm", "tsm", "package", "--board", "sim"]
     cmd += ["--build", str(build), "--version", "7", "--key", str(keydir / "release.key")]
     proc = subprocess.run([*cmd, "--out", str(pkg)], capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr
