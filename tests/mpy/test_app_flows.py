@@ -126,3 +126,44 @@ def test_void_of_an_undelivered_advice_sends_nothing():
     r = t.void()
     eq((r["result"], r["code"]), ("approved", "00"))
     eq((t.batch.advices, host.requests, t.batch.totals()), ([], [], (0, 0, 0, 0)))
+
+
+def _hold(t, amount):
+    txn = t._base_txn("preauth", amount, dict(CARD))
+    answer = t._authorise(txn, None, None)
+    eq((answer["39"], txn["request"]["t"]), ("00", "0100"))
+    return txn
+
+
+def test_completion_names_the_hold_and_completes_once():
+    t, host, shown = terminal(["00", "00"])
+    hold = _hold(t, 50000)
+    r = t.complete(hold["stan"], 42500)
+    eq((r["kind"], r["result"], r["code"], r["preauth_stan"]), ("completion", "approved", "00",
+                                                                 hold["stan"]))  # fmt: skip
+    msg = host.requests[-1]
+    eq((msg["t"], msg["3"], msg["4"], msg["38"], msg["60"]),
+       ("0220", "000000", "000000042500", "A1B2C3", "000001"))  # fmt: skip
+    eq(msg["90"], "0100" + hold["stan"] + hold["request"]["7"] + "0" * 22)
+    eq((msg["2"], msg["22"], "52" in msg, "55" in msg), (CARD["pan"], "071", False, False))
+    eq(t.batch.totals(), (1, 42500, 0, 0))  # the completion is the sale, the hold never
+    again = t.complete(hold["stan"], 42500)
+    eq((again["result"], again["message"], len(host.requests)),
+       ("declined", "already_completed", 2))  # fmt: skip
+    eq(t.complete("999999", 100)["message"], "nothing_to_complete")
+    eq(shown[-2:], ["nothing_to_complete", "idle"])
+
+
+def test_completion_refused_by_the_host_or_owed_when_it_is_silent():
+    t, host, _shown = terminal(["00", "94", "00", None, "00"])
+    first = _hold(t, 20000)
+    r = t.complete(first["stan"], 20000)
+    eq((r["result"], r["message"], r["code"]), ("declined", "already_completed", "94"))
+    eq(t.batch.totals(), (0, 0, 0, 0))
+    second = _hold(t, 10000)
+    r = t.complete(second["stan"], 11000)
+    eq((r["result"], r["message"], r.get("queued")), ("approved", "approved_offline", True))
+    eq([m["t"] for m in t.batch.advices], ["0220"])
+    eq(t.forward(), {"reversals": 0, "advices": 1})
+    eq((host.requests[-1]["t"], host.requests[-1]["4"], t.batch.advices), ("0220", "000000011000",
+                                                                           []))  # fmt: skip
