@@ -19,7 +19,24 @@ from collections.abc import Sequence
 from payterm import __version__
 
 # Order here is the order in ``payterm --help``.
-COMMAND_MODULES = ("demo", "qr", "tlv", "iso8583", "crypto", "hsm", "nfc", "printer", "display", "card", "fw", "se", "host", "fiscal", "tax", "tsm")
+COMMAND_MODULES = (
+    "demo",
+    "qr",
+    "tlv",
+    "iso8583",
+    "crypto",
+    "hsm",
+    "nfc",
+    "printer",
+    "display",
+    "card",
+    "fw",
+    "se",
+    "host",
+    "fiscal",
+    "tax",
+    "tsm",
+)
 
 EXIT_OK = 0
 EXIT_FAILURE = 1

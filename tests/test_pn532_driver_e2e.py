@@ -116,7 +116,8 @@ class NoisyLine(Pn532Emulator):
 
 GARBAGE_BOTH_WAYS = """
 reader.start()
-board.bus_for("nfc").write(b"\\xde\\xad\\x00\\xff\\x00\\x00\\xff\\x05")  # junk and a half frame from our side
+# junk and a half frame from our side
+board.bus_for("nfc").write(b"\\xde\\xad\\x00\\xff\\x00\\x00\\xff\\x05")
 card = reader.activate()
 out(ppse=card.exchange_apdu(SELECT_PPSE).hex())
 out(nacks=reader.link.nacks_sent, noise=reader.link.noise_bytes)
