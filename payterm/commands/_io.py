@@ -33,3 +33,24 @@ def parse_hex(text: str, what: str = "HEX") -> bytes:
         return bytes.fromhex(cleaned)
     except ValueError as exc:
         raise BadInput(f"{what} is not valid hex: {text!r}") from exc
+
+
+def admin_token(token_file: str | None, env_var: str) -> tuple[str, bool]:
+    """The admin bearer token of a service: from ``token_file``, else the
+    environment variable ``env_var``, else a fresh random one.  Returns
+    (token, generated): a generated token must be shown to the operator."""
+    import os
+    import secrets
+
+    if token_file:
+        try:
+            token = Path(token_file).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise BadInput(f"cannot read {token_file}: {exc.strerror}") from exc
+        if not token:
+            raise BadInput("empty admin token")
+        return token, False
+    token = os.environ.get(env_var, "")
+    if token:
+        return token, False
+    return secrets.token_urlsafe(24), True

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import secrets
 import sys
 from pathlib import Path
 from typing import Any
@@ -23,6 +21,7 @@ from host_sim.tax.devices import load_ca
 from host_sim.tax.server import bind, make_server
 from host_sim.tax.store import TaxStore
 from payterm.cli import BadInput
+from payterm.commands._io import admin_token
 
 DEFAULT_PORT = 8470
 
@@ -45,18 +44,8 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    printed_token = None
-    if args.admin_token_file:
-        try:
-            token = Path(args.admin_token_file).read_text().strip()
-        except OSError as e:
-            raise BadInput(f"cannot read {args.admin_token_file}: {e.strerror}") from e
-    else:
-        token = os.environ.get("PAYTERM_TAX_ADMIN_TOKEN", "")
-        if not token:
-            token = printed_token = secrets.token_urlsafe(24)
-    if not token:
-        raise BadInput("empty admin token")
+    token, generated = admin_token(args.admin_token_file, "PAYTERM_TAX_ADMIN_TOKEN")
+    printed_token = token if generated else None
     ca = None
     if args.ca:
         try:

@@ -18,13 +18,12 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
-import secrets
 import sys
 from pathlib import Path
 from typing import Any
 
 from payterm.cli import BadInput
+from payterm.commands._io import admin_token
 
 DEFAULT_PORT = 8480
 
@@ -60,18 +59,8 @@ def run(args: argparse.Namespace) -> int:
     from hsm_sim.tsm.keys import TsmKeys
     from hsm_sim.tsm.store import TsmStore
 
-    printed = None
-    if args.admin_token_file:
-        try:
-            token = Path(args.admin_token_file).read_text().strip()
-        except OSError as e:
-            raise BadInput(f"cannot read {args.admin_token_file}: {e.strerror}") from e
-    else:
-        token = os.environ.get("PAYTERM_TSM_ADMIN_TOKEN", "")
-        if not token:
-            token = printed = secrets.token_urlsafe(24)
-    if not token:
-        raise BadInput("empty admin token")
+    token, generated = admin_token(args.admin_token_file, "PAYTERM_TSM_ADMIN_TOKEN")
+    printed = token if generated else None
     if args.cert_days <= 0:
         raise BadInput("--cert-days must be positive")
     try:
