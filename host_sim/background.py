@@ -12,12 +12,15 @@ and ``host``/``port`` attributes (set once it listens) can be run this way::
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from types import TracebackType
 from typing import Generic, Protocol, Self, TypeVar
 
 START_TIMEOUT_S = 10.0
 STOP_TIMEOUT_S = 10.0
+
+log = logging.getLogger("payterm.emulators")
 
 
 class LoopServer(Protocol):
@@ -83,3 +86,50 @@ class BackgroundLoop(Generic[S]):
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+class SessionServer:
+    """An asyncio stream server that counts and tracks its sessions, so
+    ``close()`` stops listening and hangs up on every peer still connected.
+    Subclasses implement ``_session(reader, writer)``; ``name`` is logged."""
+
+    name = "server"
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.host = host
+        self.port = port
+        self.connections = 0
+        self._server: asyncio.Server | None = None
+        self._sessions: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._serve, self.host, self.port)
+        sockname = self._server.sockets[0].getsockname()
+        self.host, self.port = sockname[0], sockname[1]
+        log.info("%s listening on %s:%d", self.name, self.host, self.port)
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            self._server = None
+        sessions = list(self._sessions)
+        for task in sessions:
+            task.cancel()
+        await asyncio.gather(*sessions, return_exceptions=True)
+
+    async def serve_forever(self) -> None:
+        if self._server is None:
+            await self.start()
+        assert self._server is not None
+        await self._server.serve_forever()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        task = asyncio.current_task()
+        if task is not None:
+            self._sessions.add(task)
+            task.add_done_callback(self._sessions.discard)
+        await self._session(reader, writer)
+
+    async def _session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        raise NotImplementedError

@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import logging
 
-from host_sim.background import BackgroundLoop
+from host_sim.background import BackgroundLoop, SessionServer
 from host_sim.cardreader.slot import CardSlot
 
 log = logging.getLogger("payterm.cardreader")
@@ -23,49 +23,21 @@ READ_SIZE = 4096
 IDLE_S = 0.05
 
 
-class CardReaderServer:
+class CardReaderServer(SessionServer):
+    name = "card reader"
+
     def __init__(
         self, slot: CardSlot, host: str = "127.0.0.1", port: int = 0, idle_s: float = IDLE_S
     ) -> None:
+        super().__init__(host, port)
         self.slot = slot
-        self.host = host
-        self.port = port
         self.idle_s = idle_s
-        self.connections = 0
-        self._server: asyncio.Server | None = None
-        self._sessions: set[asyncio.Task[None]] = set()
 
     @property
     def endpoint(self) -> str:
         return f"{self.host}:{self.port}"
 
-    async def start(self) -> None:
-        self._server = await asyncio.start_server(self._serve, self.host, self.port)
-        sockname = self._server.sockets[0].getsockname()
-        self.host, self.port = sockname[0], sockname[1]
-        log.info("card reader listening on %s:%d", self.host, self.port)
-
-    async def close(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            self._server = None
-        sessions = list(self._sessions)
-        for task in sessions:
-            task.cancel()
-        await asyncio.gather(*sessions, return_exceptions=True)
-
-    async def serve_forever(self) -> None:
-        if self._server is None:
-            await self.start()
-        assert self._server is not None
-        await self._server.serve_forever()
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.connections += 1
-        task = asyncio.current_task()
-        if task is not None:
-            self._sessions.add(task)
-            task.add_done_callback(self._sessions.discard)
+    async def _session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.slot.reset_line()
         try:
             while True:

@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 
-from host_sim.background import BackgroundLoop
+from host_sim.background import BackgroundLoop, SessionServer
 from host_sim.nfc.pn532_emulator import Output, Pn532Emulator
 
 log = logging.getLogger("payterm.nfc")
@@ -21,48 +21,26 @@ log = logging.getLogger("payterm.nfc")
 READ_SIZE = 4096
 
 
-class Pn532Server:
+class Pn532Server(SessionServer):
+    name = "PN532 emulator"
+
     def __init__(self, emulator: Pn532Emulator, host: str = "127.0.0.1", port: int = 0) -> None:
+        super().__init__(host, port)
         self.emulator = emulator
-        self.host = host
-        self.port = port
-        self.connections = 0
-        self._server: asyncio.base_events.Server | None = None
-        self._sessions: set[asyncio.Task[None]] = set()
         self._writer: asyncio.StreamWriter | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
-        self._server = await asyncio.start_server(self._serve, self.host, self.port)
+        await super().start()
         self.emulator.field.add_listener(self._card_arrived)
-        sockname = self._server.sockets[0].getsockname()
-        self.host, self.port = sockname[0], sockname[1]
-        log.info("PN532 emulator listening on %s:%d", self.host, self.port)
 
     async def close(self) -> None:
         """Stop listening and hang up on every host still connected."""
         self.emulator.field.remove_listener(self._card_arrived)
-        if self._server is not None:
-            self._server.close()
-            self._server = None
-        sessions = list(self._sessions)
-        for task in sessions:
-            task.cancel()
-        await asyncio.gather(*sessions, return_exceptions=True)
+        await super().close()
 
-    async def serve_forever(self) -> None:
-        if self._server is None:
-            await self.start()
-        assert self._server is not None
-        await self._server.serve_forever()
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.connections += 1
-        task = asyncio.current_task()
-        if task is not None:
-            self._sessions.add(task)
-            task.add_done_callback(self._sessions.discard)
+    async def _session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._writer = writer
         peer = writer.get_extra_info("peername")
         log.info("host connected: %s", peer)
