@@ -143,6 +143,23 @@ def req_mac(key: str, data: bytes, algorithm: str = "cmac", size: int = 8, paddi
     )
 
 
+DUKPT_MAC_USAGES = {"generation": "2000", "verification": "2001", "both": "2002"}
+
+
+def req_dukpt_mac(
+    bdk: str, ksn: bytes, data: bytes, size: int = 8, usage: str = "generation",
+    binary: bool = False,
+) -> str:  # fmt: skip
+    """GW (and GY with the MAC appended): AES-CMAC under the AES DUKPT MAC
+    working key of ``ksn``; the message as hex, or binary (one Latin-1
+    character per byte: half the bytes, no hex parsing in the HSM)."""
+    message = data.decode("latin-1") if binary else _hex(data)
+    return (
+        f"{bdk}{DUKPT_MAC_USAGES[usage]}{_hex(ksn)}{MAC_SIZES[size]}{0 if binary else 1}"
+        f"{len(message):04X}{message}"
+    )
+
+
 def req_data(key: str, data: bytes, iv: bytes | None = None) -> str:
     """M0 / M2 with hex input and output."""
     message = _hex(data)
@@ -402,6 +419,18 @@ class HsmClient:
         padding: int = 0,
     ) -> bool:
         return self._verify("M8", req_mac(key, data, algorithm, len(mac), padding) + _hex(mac))
+
+    def generate_dukpt_mac(
+        self, bdk: str, ksn: bytes, data: bytes, size: int = 8, usage: str = "generation"
+    ) -> bytes:
+        """GW: the AES-CMAC (leftmost ``size`` bytes) under the DUKPT MAC key of ``ksn``."""
+        return bytes.fromhex(self.call("GW", req_dukpt_mac(bdk, ksn, data, size, usage)))
+
+    def verify_dukpt_mac(
+        self, bdk: str, ksn: bytes, data: bytes, mac: bytes, usage: str = "generation"
+    ) -> bool:
+        """GY: False when the MAC does not verify (error 01)."""
+        return self._verify("GY", req_dukpt_mac(bdk, ksn, data, len(mac), usage) + _hex(mac))
 
     def encrypt_data(self, key: str, data: bytes, iv: bytes | None = None) -> DataResult:
         block = 8 if iv is None else len(iv)

@@ -1,10 +1,13 @@
-"""MAC (M6/M8) and data encryption (M0/M2) over TCP, against psec,
-cryptography and pycryptodome called directly."""
+"""MAC (M6/M8), DUKPT MAC (GW/GY) and data encryption (M0/M2) over TCP,
+against psec, cryptography, pycryptodome called directly and the published
+X9.24-3 AES DUKPT working keys."""
 
 from __future__ import annotations
 
+import json
 import warnings
 from collections.abc import Iterator
+from pathlib import Path
 
 import psec.mac
 import pytest
@@ -15,7 +18,7 @@ from hsm_support import RunningHsm, lmk_block, running_hsm, tdes_key
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hsm_sim.client import HsmClient, HsmError, req_data, req_mac
+from hsm_sim.client import HsmClient, HsmError, req_data, req_dukpt_mac, req_mac
 from hsm_sim.commands import _fast
 from hsm_sim.crypto import mac
 
@@ -156,3 +159,78 @@ def test_an_answer_too_long_for_the_frame_is_error_15() -> None:
         fields = f"0001FFF{key}{len(text):04X}{text}"
         assert client.exchange("M0", fields) == ("15", "")
         assert client.diagnostics().firmware == "0001-PT00"  # the connection goes on
+
+
+# -- GW / GY: AES-CMAC under an AES DUKPT MAC working key (X9.24-3) -----------
+
+DUKPT = json.loads((Path(__file__).parent / "vectors" / "dukpt_aes_x9_24_3.json").read_text())
+
+
+def _dukpt_case(bits: str) -> tuple[str, bytes, dict[str, str]]:
+    """(BDK block, KSN of counter 1, the published counter-1 working keys)."""
+    ikid = DUKPT["initial_key_id"]
+    if bits == "aes128":
+        bdk = DUKPT["aes128"]["bdk"]
+        want = DUKPT["aes128"]["all_usages_counter_1"]
+    else:
+        bdk = DUKPT["aes256"]["bdk"]
+        want = DUKPT["aes256"]["working_keys_aes256_counter_1"]
+    block = lmk_block("B0", bytes.fromhex(bdk), "A", "X")
+    return block, bytes.fromhex(ikid + "00000001"), want
+
+
+@pytest.mark.parametrize("bits", ["aes128", "aes256"])
+def test_gw_gy_mac_under_the_published_dukpt_mac_keys(client: HsmClient, bits: str) -> None:
+    """The MAC GW returns is the CMAC under the X9.24-3 supplement's
+    counter-1 "MAC generation" working key (and 2001 / 2002 under the
+    "verification" / "both ways" keys where the vectors give them)."""
+    bdk, ksn, want = _dukpt_case(bits)
+    key = bytes.fromhex(want["mac_generation"])
+    mac16 = client.generate_dukpt_mac(bdk, ksn, MESSAGE, 16)
+    assert mac16 == _cmac(key, MESSAGE, True)
+    assert client.generate_dukpt_mac(bdk, ksn, MESSAGE) == mac16[:8]
+    assert client.generate_dukpt_mac(bdk, ksn, MESSAGE, 4) == mac16[:4]
+    assert client.verify_dukpt_mac(bdk, ksn, MESSAGE, mac16[:8])
+    assert not client.verify_dukpt_mac(bdk, ksn, MESSAGE + b"!", mac16[:8])
+    other = ksn[:-1] + b"\x02"  # the next KSN: another key
+    assert not client.verify_dukpt_mac(bdk, other, MESSAGE, mac16[:8])
+    for usage, name in (("verification", "mac_verification"), ("both", "mac_both")):
+        if name in want:
+            got = client.generate_dukpt_mac(bdk, ksn, MESSAGE, 16, usage)
+            assert got == _cmac(bytes.fromhex(want[name]), MESSAGE, True)
+            assert got != mac16
+
+
+def test_gw_binary_input_and_the_counter_sequence(client: HsmClient) -> None:
+    """Binary message input gives the hex input's MAC; counters 1..8 use the
+    supplement's per-counter MAC generation keys (a counter with 17
+    one-bits, which no terminal sends, is refused with 15)."""
+    bdk, _ksn, _want = _dukpt_case("aes128")
+    for case in DUKPT["aes128"]["working_keys"]:
+        ksn = bytes.fromhex(DUKPT["initial_key_id"] + case["counter"])
+        want = _cmac(bytes.fromhex(case["mac_generation"]), MESSAGE, True)[:8]
+        fields = req_dukpt_mac(bdk, ksn, MESSAGE, 8, binary=True)
+        if bin(int(case["counter"], 16)).count("1") > 16:
+            assert client.exchange("GW", fields)[0] == "15"
+            continue
+        assert client.call("GW", fields) == want.hex().upper()
+        assert client.generate_dukpt_mac(bdk, ksn, MESSAGE) == want
+
+
+def test_gw_gy_errors(client: HsmClient) -> None:
+    bdk, ksn, _want = _dukpt_case("aes128")
+    mac = client.generate_dukpt_mac(bdk, ksn, MESSAGE)
+    good = req_dukpt_mac(bdk, ksn, MESSAGE)
+    assert client.exchange("GY", good + mac.hex().upper())[0] == "00"
+    assert client.exchange("GY", good + "00" * 8)[0] == "01"
+    tdes_bdk = lmk_block("B0", tdes_key(70), "T", "X")
+    assert client.exchange("GW", req_dukpt_mac(tdes_bdk, ksn, MESSAGE))[0] == "A7"
+    mac_key = lmk_block("M6", MAC_AES, "A")
+    assert client.exchange("GW", req_dukpt_mac(mac_key, ksn, MESSAGE))[0] == "A6"
+    zero = ksn[:8] + bytes(4)  # counter 0 is never used
+    assert client.exchange("GW", req_dukpt_mac(bdk, zero, MESSAGE))[0] == "15"
+    seventeen = ksn[:8] + bytes.fromhex("0001FFFF")  # 17 one-bits
+    assert client.exchange("GW", req_dukpt_mac(bdk, seventeen, MESSAGE))[0] == "15"
+    assert client.exchange("GW", good.replace("2000", "3000", 1))[0] == "15"  # not a MAC usage
+    assert client.exchange("GW", good[:-3])[0] == "15"  # message cut short
+    assert client.exchange("GY", good + mac.hex().upper() + "00")[0] == "15"  # extra

@@ -7,6 +7,14 @@ ISO 9797-1 algorithm 1 (key usage M1 or M0), 3 = algorithm 3, the X9.19
 retail MAC (M3), 5 = CMAC with TDES or AES (M6)), padding (1 N: 0 none, 1–3
 ISO 9797-1 methods; 0 for CMAC), key type ``FFF``, key, message length
 (4 H, characters of the message field), message; M8 adds the MAC.
+
+GW generate → GX, GY verify → GZ (payterm layout): AES-CMAC under an AES
+DUKPT MAC working key (ANSI X9.24-3) derived in the HSM from a BDK held
+under the LMK and the terminal's KSN.  Fields: BDK (*key*, ``B0``, AES,
+mode ``X``/``N``), key usage (4 H: ``2000`` MAC generation, ``2001`` MAC
+verification, ``2002`` MAC both ways — the X9.24-3 working key), KSN (24 H),
+MAC size (1 N as M6), input format (1 N: 0 binary, 1 hex), message length
+(4 H), message; GY adds the MAC.  The BDK and the working key never leave.
 """
 
 from __future__ import annotations
@@ -21,8 +29,11 @@ from Crypto.Hash import CMAC
 
 from hsm_sim import errors as errs
 from hsm_sim.commands._base import Context, Handler, Reader, hexu
+from hsm_sim.commands.pin import _aes_initial_key
 from hsm_sim.crypto import mac
+from hsm_sim.crypto.aes import AesBlock
 from hsm_sim.errors import HsmError
+from protocols.crypto import aes_dukpt
 
 HEX_TEXT = re.compile(r"[0-9A-Fa-f]*")
 SIZES = {"0": 4, "1": 8, "2": 16}
@@ -103,4 +114,53 @@ def m8(ctx: Context, r: Reader) -> str:
     return ""
 
 
-COMMANDS: dict[str, Handler] = {"M6": m6, "M8": m8}
+DUKPT_MAC_USAGES = {
+    "2000": aes_dukpt.USAGE_MAC_GENERATION,
+    "2001": aes_dukpt.USAGE_MAC_VERIFICATION,
+    "2002": aes_dukpt.USAGE_MAC_BOTH,
+}
+
+
+def dukpt_mac_key(bdk: bytes, ksn: bytes, usage: int) -> bytes:
+    """The AES DUKPT MAC working key of a KSN (never stored or cached)."""
+    if not aes_dukpt.ksn_is_valid(ksn):
+        raise HsmError(errs.INVALID_INPUT, reason="KSN counter is not a valid AES DUKPT counter")
+    ikid, counter = aes_dukpt.split_ksn(ksn)
+    ik = _aes_initial_key(bdk, ikid)
+    idk = aes_dukpt.intermediate_key(AesBlock, ik, ikid, counter)
+    return aes_dukpt.working_key_from(
+        AesBlock, idk, ikid, counter, usage, aes_dukpt.key_type_for(bdk)
+    )
+
+
+def _dukpt_compute(r: Reader) -> tuple[bytes, int]:
+    bdk = r.key("BDK", ("B0",), "XN", "TA", role=0)
+    usage = DUKPT_MAC_USAGES[r.choice(4, "key usage", tuple(DUKPT_MAC_USAGES))]
+    ksn = r.hex(24, "KSN")
+    size = SIZES[r.choice(1, "MAC size", tuple(SIZES))]
+    input_format = r.choice(1, "input format flag", ("0", "1"))
+    message = read_message(r, input_format)
+    if not bdk.is_aes:
+        raise HsmError(errs.INVALID_ALGORITHM, reason="BDK: DUKPT MAC needs an AES BDK")
+    key = dukpt_mac_key(bdk.value, ksn, usage)
+    state = CMAC.new(key, ciphermod=AES)
+    state.update(message)
+    return bytes(state.digest()), size
+
+
+def gw(ctx: Context, r: Reader) -> str:
+    full, size = _dukpt_compute(r)
+    r.end()
+    return hexu(full[:size])
+
+
+def gy(ctx: Context, r: Reader) -> str:
+    full, size = _dukpt_compute(r)
+    given = r.hex(2 * size, "MAC")
+    r.end()
+    if not hmac.compare_digest(full[:size], given):
+        raise HsmError(errs.VERIFICATION_FAILURE, reason="MAC does not verify")
+    return ""
+
+
+COMMANDS: dict[str, Handler] = {"M6": m6, "M8": m8, "GW": gw, "GY": gy}
