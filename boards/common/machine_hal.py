@@ -2,17 +2,17 @@
 
 Same interface as boards/sim/hal.py: ``bus(name)``, ``bus_for(role)``,
 ``device(role)``, ``pin(name_or_id)``, ``display()``, ``keypad()``,
-``status()``, ``rtc()``, ``flash()``, ``mount_fiscal()``, ``deinit()``.
+``status()``, ``rtc()``, ``flash()``, ``mount_fiscal()``, ``fiscal_fs()``,
+``ota_flash()``, ``ota_fs()``, ``deinit()``.
 A board's hal.py subclasses ``MachineBoard`` for what differs between ports:
 whether bus pins are passed to the constructors (esp32: yes; stm32: no, the
 pins of each peripheral id are fixed by the board's C config) and where the
-fiscal flash lives.
+fiscal flash and the OTA area live.
 """
 
 import machine
 
 from boards.common.clock import HwRtc
-from boards.common.fs import mount_spec
 from boards.common.indicators import Indicators
 from boards.common.keypad import Tca8418Keypad
 from boards.common.panel import Ili9341, St7565
@@ -29,6 +29,7 @@ class MachineBoard:
         self.name = config["name"]
         self._open = {}
         self._flash = None
+        self._ota_flash = None
         self._rtc = None
 
     # -- data ----------------------------------------------------------------
@@ -199,16 +200,45 @@ class MachineBoard:
             self._rtc = HwRtc()
         return self._rtc
 
-    # -- fiscal flash ------------------------------------------------------------
+    # -- flash: the fiscal memory and the OTA area ------------------------------
+    # (boards.common.fs is imported on first use: the payment app opens the
+    # board and never mounts, so its bytecode stays out of the app's heap)
     def flash(self):
         """The fiscal flash block device (board specific)."""
+        raise NotImplementedError
+
+    def ota_flash(self):
+        """The OTA area's block device (board specific; ValueError on a
+        board without one)."""
+        from boards.common.fs import area_spec
+
+        area_spec(self.config, "ota")
         raise NotImplementedError
 
     def mount_fiscal(self, path=None, format_if_needed=True, device=None):
         """Mount littlefs on the fiscal flash; returns the mount point.
         ``device`` replaces the flash, e.g. ``PowerCutDevice(board.flash(), N)``."""
+        from boards.common.fs import mount_spec
+
         dev = self.flash() if device is None else device
         return mount_spec(dev, self.config["flash"]["fiscal"], path, format_if_needed)
+
+    def fiscal_fs(self, path=None, format_if_needed=True, device=None):
+        """Mount the fiscal flash (as ``mount_fiscal``) and return its
+        ``boards.common.fs.Files``: what ``Journal.format/open`` take."""
+        from boards.common.fs import mount_files
+
+        dev = self.flash() if device is None else device
+        return mount_files(dev, self.config["flash"]["fiscal"], path, format_if_needed)
+
+    def ota_fs(self, path=None, format_if_needed=True, device=None):
+        """Mount the OTA area (``flash.ota``) and return its ``Files``: what
+        ``firmware.ota.Ota`` takes.  ValueError on a board without one."""
+        from boards.common.fs import area_spec, mount_files
+
+        spec = area_spec(self.config, "ota")
+        dev = self.ota_flash() if device is None else device
+        return mount_files(dev, spec, path, format_if_needed)
 
     def deinit(self):
         for key in sorted(self._open):

@@ -11,16 +11,15 @@ Where each bus connects, first match wins:
 A UART endpoint written ``listen:host:port`` makes the board listen there
 instead (the service port: pyserial ``socket://host:port`` connects to it).
 The status channel (buzzer/LEDs) may be set to ``"none"``: then it is only
-logged on the board object.  Flash image: ``flash_path=`` or
-``PAYTERM_SIM_FLASH`` or ``fiscal.img`` in the working directory.  Clock:
+logged on the board object.  Fiscal flash image: ``flash_path=`` or
+``PAYTERM_SIM_FLASH`` or ``fiscal.img`` in the working directory; OTA area
+image: ``ota_path=`` or ``PAYTERM_SIM_OTA`` or ``ota.img``.  Clock:
 ``clock_start=`` or ``PAYTERM_SIM_CLOCK`` (epoch seconds) or the host clock.
 """
 
 import os
 
-from boards.common.fs import mount_spec
 from boards.sim.channel import DisplayChannel, KeypadChannel, StatusChannel
-from boards.sim.flash import FileBlockDevice
 from boards.sim.i2c import TcpI2C
 from boards.sim.net import is_listen, parse_endpoint
 from boards.sim.rtc import Rtc
@@ -29,12 +28,19 @@ from boards.sim.uart import ListeningUart, TcpUart
 
 class Board:
     def __init__(
-        self, config, endpoints=None, flash_path=None, clock_start=None, connect_timeout_ms=5000
+        self,
+        config,
+        endpoints=None,
+        flash_path=None,
+        clock_start=None,
+        connect_timeout_ms=5000,
+        ota_path=None,
     ):
         self.config = config
         self.name = config["name"]
         self._endpoints = endpoints or {}
         self._flash_path = flash_path
+        self._ota_path = ota_path
         self._connect_timeout_ms = connect_timeout_ms
         self._open = {}
         if clock_start is None:
@@ -42,6 +48,7 @@ class Board:
             clock_start = int(env) if env else None
         self._rtc = Rtc(clock_start)
         self._flash = None
+        self._ota_flash = None
 
     # -- where things are --------------------------------------------------
     def endpoint_text(self, bus_name):
@@ -180,27 +187,67 @@ class Board:
     def rtc(self):
         return self._rtc
 
-    # -- fiscal flash ----------------------------------------------------------
+    # -- flash: the fiscal memory and the OTA area ------------------------------
+    # (fs and flash modules are imported on first use: the payment app opens
+    # the board and never mounts, so their bytecode stays out of its heap)
+    def _image(self, area, given):
+        if given is not None:
+            return given
+        from boards.common.fs import area_spec
+
+        spec = area_spec(self.config, area)
+        env = spec.get("env")
+        return (os.getenv(env) if env else None) or spec["image"]
+
     def flash_path(self):
-        if self._flash_path is not None:
-            return self._flash_path
-        spec = self.config["flash"]["fiscal"]
-        return os.getenv(spec.get("env", "PAYTERM_SIM_FLASH")) or spec["image"]
+        return self._image("fiscal", self._flash_path)
+
+    def ota_path(self):
+        return self._image("ota", self._ota_path)
+
+    def _file_device(self, area, path):
+        from boards.common.fs import area_spec
+        from boards.sim.flash import FileBlockDevice
+
+        spec = area_spec(self.config, area)
+        return FileBlockDevice(path, spec["block_size"], spec["block_count"])
 
     def flash(self):
         """The fiscal flash block device (file-backed, created erased)."""
         if self._flash is None:
-            spec = self.config["flash"]["fiscal"]
-            self._flash = FileBlockDevice(
-                self.flash_path(), spec["block_size"], spec["block_count"]
-            )
+            self._flash = self._file_device("fiscal", self.flash_path())
         return self._flash
+
+    def ota_flash(self):
+        """The OTA area's block device (its own file, created erased)."""
+        if self._ota_flash is None:
+            self._ota_flash = self._file_device("ota", self.ota_path())
+        return self._ota_flash
 
     def mount_fiscal(self, path=None, format_if_needed=True, device=None):
         """Mount littlefs on the fiscal flash; returns the mount point.
         ``device`` replaces the flash, e.g. ``PowerCutDevice(board.flash(), N)``."""
+        from boards.common.fs import mount_spec
+
         dev = self.flash() if device is None else device
         return mount_spec(dev, self.config["flash"]["fiscal"], path, format_if_needed)
+
+    def fiscal_fs(self, path=None, format_if_needed=True, device=None):
+        """Mount the fiscal flash (as ``mount_fiscal``) and return its
+        ``boards.common.fs.Files``: what ``Journal.format/open`` take."""
+        from boards.common.fs import mount_files
+
+        dev = self.flash() if device is None else device
+        return mount_files(dev, self.config["flash"]["fiscal"], path, format_if_needed)
+
+    def ota_fs(self, path=None, format_if_needed=True, device=None):
+        """Mount the OTA area (``flash.ota``) and return its ``Files``: what
+        ``firmware.ota.Ota`` takes."""
+        from boards.common.fs import area_spec, mount_files
+
+        spec = area_spec(self.config, "ota")
+        dev = self.ota_flash() if device is None else device
+        return mount_files(dev, spec, path, format_if_needed)
 
     def deinit(self):
         for key in sorted(self._open):
@@ -209,3 +256,6 @@ class Board:
         if self._flash is not None:
             self._flash.close()
             self._flash = None
+        if self._ota_flash is not None:
+            self._ota_flash.close()
+            self._ota_flash = None

@@ -5,11 +5,18 @@ configuration (PYBV11: UART4 = X1/X2 = A0/A1, ...), so the constructors take
 no pins; board.json records them for the schematic and the pin check.  The
 fiscal flash is an external W25Q32 on SPI2, driven by boards/common/spiflash.
 The card clock comes from timer 3 channel 3 on B0 (pyb.Timer: the stm32
-port's machine module has no PWM on every release).
+port's machine module has no PWM on every release).  There is no OTA area
+(``"ota": null`` in board.json): ``ota_fs()`` raises ValueError.
 """
 
 from boards.common.machine_hal import MachineBoard
 from boards.common.spiflash import SpiNorFlash
+
+NO_OTA = (
+    "board stm32f4_ecr has no OTA area: the application is frozen into the"
+    " MCU's internal flash and the W25Q32 is all fiscal memory; update by"
+    " reflashing the firmware (DFU or SWD)"
+)
 
 
 class Board(MachineBoard):
@@ -22,6 +29,12 @@ class Board(MachineBoard):
             cs = self.pin(spec["pins"]["cs"], value=1)
             self._flash = SpiNorFlash(spi, cs, spec["block_count"])
         return self._flash
+
+    def ota_flash(self):
+        raise ValueError(NO_OTA)
+
+    def ota_fs(self, path=None, format_if_needed=True, device=None):
+        raise ValueError(NO_OTA)
 
     def card_clock(self, on=True):
         """Start (or stop) the contact card's clock on TIM3 CH3 at clock_hz."""
