@@ -1,8 +1,18 @@
-"""`payterm fiscal`: check a fiscal journal export or a receipt's QR offline
-(docs/fiscal.md).
+"""`payterm fiscal`: export a fiscal journal, check an export or a receipt's
+QR offline (docs/fiscal.md, docs/service.md).
 
+    payterm fiscal export --image FILE [--board sim] [--root DIR] --out EXPORT
+    payterm fiscal export --port URL --key TECH_KEY.pem [--baudrate B] [--timeout S] --out EXPORT
+    payterm fiscal tech-key --out TECH_KEY.pem
     payterm fiscal verify EXPORT --pubkey KEY [--jobs N] [--slot S] [--no-trailer]
     payterm fiscal verify-receipt QR --pubkey KEY [--slot S]
+
+``export`` writes the PTFX export to ``--out`` and prints what it wrote as
+JSON; exit 1 when the image holds no readable journal or the terminal
+refuses (a JSON ``error`` on stdout too), 2 on bad input (an unreadable
+file, an image of the wrong size, a bad key).  ``tech-key`` makes a
+technician's P-256 key pair: the private key to ``--out`` (mode 0600), the
+public point (hex) printed for the terminal's configuration.
 
 ``verify`` prints the verifier's result as JSON; exit 0 when the export is
 valid, 1 when it is not (``problem`` names the first failing record and why),
@@ -29,6 +39,24 @@ def register(sub: Any) -> None:
     )
     ops = parser.add_subparsers(dest="fiscal_command", metavar="ACTION", required=True)
 
+    export = ops.add_parser(
+        "export", help="export a journal from a flash image or a terminal's service port"
+    )
+    src = export.add_mutually_exclusive_group(required=True)
+    src.add_argument("--image", type=Path, help="a fiscal flash image (read-only)")
+    src.add_argument("--port", help="service port: socket://HOST:PORT or a serial device")
+    export.add_argument("--out", type=Path, required=True, help="where the export goes")
+    export.add_argument("--board", default="sim", help="board whose flash geometry to use")
+    export.add_argument("--root", help="journal directory in the image (default: found)")
+    export.add_argument("--key", type=Path, help="technician private key (PEM), with --port")
+    export.add_argument("--baudrate", type=int, default=115200)
+    export.add_argument("--timeout", type=float, default=10.0, help="seconds per answer")
+    export.set_defaults(func=_export)
+
+    tech = ops.add_parser("tech-key", help="make a technician's P-256 key pair")
+    tech.add_argument("--out", type=Path, required=True, help="private key file (PEM)")
+    tech.set_defaults(func=_tech_key)
+
     verify = ops.add_parser("verify", help="verify a journal export (chain, counters, signatures)")
     verify.add_argument("export", type=Path)
     verify.add_argument("--pubkey", type=Path, required=True, help="device key: PEM, DER or hex")
@@ -53,6 +81,87 @@ def _key(path: Path) -> Any:
         return fiscal_verify.load_public_key(path.read_bytes())
     except OSError as exc:
         raise BadInput(f"cannot read {path}: {exc.strerror}") from exc
+
+
+def _fail(args: argparse.Namespace, source: str, message: str, code: int) -> int:
+    emit_json({"ok": False, "source": source, "error": message})
+    print(f"payterm fiscal {args.fiscal_command}: {message}", file=sys.stderr)
+    return code
+
+
+def _write_out(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".part")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def _export(args: argparse.Namespace) -> int:
+    from tools import fiscal_export as fe
+
+    if args.image is not None:
+        if args.key is not None:
+            raise BadInput("--key goes with --port")
+        try:
+            img = fe.export_image(args.image, args.board, args.root)
+        except fe.ImageUnreadable as exc:
+            return _fail(args, "image", str(exc), 2)
+        except fe.ImageError as exc:
+            return _fail(args, "image", str(exc), 1)
+        _write_out(args.out, img.data)
+        emit_json({"ok": True, "out": str(args.out), **img.as_dict()})
+        for w in img.warnings:
+            print(f"payterm fiscal export: warning: {w}", file=sys.stderr)
+        return 0
+    if args.key is None:
+        raise BadInput("--port needs --key (the technician's private key)")
+    try:
+        key = fe.load_tech_key(args.key.read_bytes())
+    except OSError as exc:
+        raise BadInput(f"cannot read {args.key}: {exc.strerror}") from exc
+    try:
+        port = fe.open_port(args.port, args.baudrate)
+    except Exception as exc:  # pyserial: SerialException, ValueError for a bad URL
+        return _fail(args, "port", f"cannot open {args.port}: {exc}", 1)
+    try:
+        got = fe.export_port(port, key, args.timeout)
+    except (fe.ServiceError, OSError) as exc:
+        return _fail(args, "port", str(exc), 1)
+    finally:
+        port.close()
+    _write_out(args.out, got.data)
+    emit_json({"ok": True, "out": str(args.out), **got.as_dict()})
+    return 0
+
+
+def _tech_key(args: argparse.Namespace) -> int:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from tools import fiscal_export as fe
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    try:
+        fd = os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError as exc:
+        raise BadInput(f"{args.out} exists: not overwritten") from exc
+    with os.fdopen(fd, "wb") as f:
+        f.write(pem)
+    pub = key.public_key()
+    emit_json(
+        {
+            "private_key": str(args.out),
+            "public_key_hex": fe.public_point(key).hex(),
+            "public_key_pem": pub.public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            ).decode(),
+        }
+    )
+    return 0
 
 
 def _verify(args: argparse.Namespace) -> int:
