@@ -113,7 +113,7 @@ from pipe_signer import PipeSigner
 from firmware.fiscal.journal import Journal
 S.make_image({img!r}, {dev!r})
 d, _dev, _j = S.open_journal({img!r}, PipeSigner(), S.T0)
-j = Journal.open(S.ROOT, PipeSigner(), S.T0, z_limit_s={z_limit})
+j = Journal.open(S.FS, PipeSigner(), S.T0, z_limit_s={z_limit})
 for kind, dt in {steps!r}:
     t = S.T0 + dt
     if kind == "sale":

@@ -28,14 +28,14 @@ from firmware.fiscal import errors
 import fiscal_scenario as S
 
 board = boards.open_board("sim", flash_path=IMAGE)
-mp = board.mount_fiscal("/fisc")
-root = mp + "/journal"
-os.mkdir(root)
+fs = board.fiscal_fs("/fisc")
+fs.mkdir("journal")
+jfs = fs.sub("journal")
 se = SecureElementApp(SecureElement(board.bus_for("secure_element"),
                                     board.device("secure_element")["addr"], board.rtc()))
 print("PUBLIC " + se.generate_key().hex())
-Journal.format(root, "PT-SIM-0042", S.T0)
-j = Journal.open(root, se, S.T0)
+Journal.format(jfs, "PT-SIM-0042", S.T0)
+j = Journal.open(jfs, se, S.T0)
 S.representative(j, S.T0)
 with open(EXPORT1, "wb") as out:
     print("TRAILER1 %s" % j.export(out, S.T0 + 500))
@@ -46,7 +46,7 @@ except errors.SignerFailed as e:
     print("REFUSED " + str(e))
 with open(EXPORT2, "wb") as out:
     print("TRAILER2 %s" % j.export(out, S.T0 + 700))
-os.umount(mp)
+fs.umount()
 board.deinit()
 print("DONE")
 """

@@ -1,8 +1,10 @@
 """firmware/ota under real MicroPython on the sim board's littlefs
-(boards.sim.flash.FileBlockDevice, os.VfsLfs2): packages made on the host by
-tools/ota_package.py and signed with a fresh ECDSA P-256 release key, checked
-on the device with protocols.p256. Power is cut (PowerCutDevice) at every
-block write of an install + trial boot + confirm sequence."""
+(boards.sim.flash.FileBlockDevice, os.VfsLfs2), reached through a
+boards.common.fs.Files: packages made on the host by tools/ota_package.py and
+signed with a fresh ECDSA P-256 release key, checked on the device with
+protocols.p256. Power is cut (PowerCutDevice) at every block write of an
+install + trial boot + confirm sequence. The real build goes through the sim
+board's own OTA area (board.ota_fs(), ota.img)."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+import boards
 from tools import mpytest
 from tools import ota_package as op
 
@@ -79,11 +82,13 @@ def pkgs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 HEADER = """
 import os, json
 from binascii import unhexlify
+from boards.common.fs import Files
 from boards.sim.flash import FileBlockDevice, PowerCutDevice, PowerCut, mkfs, mount
 from firmware.ota import Ota, OtaError, OtaRollback
 D = %r
 PUB = unhexlify(%r)
 MP = "/fl"
+OFS = Files(MP + "/ota")  # the OTA directory on the mount: what Ota gets
 def out(x):
     print("OUT " + json.dumps(x))
 def pkg(name):
@@ -131,7 +136,7 @@ def err(fn, *a):
 LIFECYCLE = """
 img = D + "/life.img"
 fresh(img)
-ota = Ota(MP + "/ota", PUB, "sim")
+ota = Ota(OFS, PUB, "sim")
 out({"step": "factory", "state": ota.state(), "boot": ota.boot()})
 with pkg("v2") as f:
     v = ota.install(f)
@@ -155,11 +160,11 @@ with pkg("v3") as f:
     ota.install(f)
 b = ota.boot()
 remount(img)
-ota2 = Ota(MP + "/ota", PUB, "sim")
+ota2 = Ota(OFS, PUB, "sim")
 out({"step": "v3 again", "boot": b, "state_after_remount": ota2.state(), "pending": ota2.pending()})
 out({"step": "confirm2", "state": ota2.confirm()})
 remount(img)
-ota3 = Ota(MP + "/ota", PUB, "sim")
+ota3 = Ota(OFS, PUB, "sim")
 out({"step": "final", "state": ota3.state(), "boot": ota3.boot(),
      "verify": ota3.verify_slot("a")["version"], "no_trial_confirm": err(ota3.confirm)})
 with pkg("v2") as f:
@@ -172,7 +177,7 @@ POWERCUT = """
 base = D + "/base.img"
 work = D + "/work.img"
 fresh(base)
-ota = Ota(MP + "/ota", PUB, "sim")
+ota = Ota(OFS, PUB, "sim")
 with pkg("v2") as f:
     ota.install(f)
 ota.boot(); ota.confirm()
@@ -188,7 +193,7 @@ def copy(src, dst):
 
 def sequence(dev):
     mount(dev, MP)
-    o = Ota(MP + "/ota", PUB, "sim")
+    o = Ota(OFS, PUB, "sim")
     done = []
     with pkg("v3") as f:
         o.install(f)
@@ -215,7 +220,7 @@ for n in range(1, total + 1):
         done = []
         try:
             mount(dev, MP)
-            o = Ota(MP + "/ota", PUB, "sim")
+            o = Ota(OFS, PUB, "sim")
             with pkg("v3") as f:
                 o.install(f)
             done.append("installed")
@@ -229,7 +234,7 @@ for n in range(1, total + 1):
         fb.close()
         fb = FileBlockDevice(work, 512, 160)
         mount(fb, MP)
-        o = Ota(MP + "/ota", PUB, "sim")
+        o = Ota(OFS, PUB, "sim")
         b1 = o.boot()
         v1 = o.verify_slot(b1["slot"])["version"]
         b2 = o.boot()
@@ -333,26 +338,27 @@ def test_power_cut_at_every_write_of_install_boot_confirm(
 
 
 REAL = """
-import os, json, sys
+import json, boards
 from binascii import unhexlify
-from boards.sim.flash import FileBlockDevice, mkfs, mount
 from firmware.ota import Ota
-dev = FileBlockDevice(%r, 4096, 256)
-mkfs(dev)
-mount(dev, "/fl")
-ota = Ota("/fl/ota", unhexlify(%r), "sim")
+board = boards.open_board("sim", ota_path=%r)
+fs = board.ota_fs()
+ota = Ota(fs, unhexlify(%r), "sim")
 with open(%r, "rb") as f:
     v = ota.install(f)
 b = ota.boot()
-print("OUT " + json.dumps({"v": v, "boot": b, "n": len(ota.verify_slot(b["slot"])["files"])}))
-os.umount("/fl")
+print("OUT " + json.dumps({"v": v, "boot": b, "n": len(ota.verify_slot(b["slot"])["files"]),
+                          "slot_path": ota.slot_path(b["slot"]), "root": fs.root,
+                          "statvfs": list(fs.statvfs()[:3])}))
+fs.umount()
+board.deinit()
 """
 
 RUN_SLOT = """
-import os, sys, json
-from boards.sim.flash import FileBlockDevice, mount
-mount(FileBlockDevice(%r, 4096, 256), "/fl")
-sys.path[:] = ["/fl/ota/b"]  # the new image only: nothing from the repository
+import sys, json, boards
+board = boards.open_board("sim", ota_path=%r)
+fs = board.ota_fs(format_if_needed=False)
+sys.path[:] = [fs.path("b")]  # the new image only: nothing from the repository
 from protocols import crc16, p256
 from firmware import ota
 print("OUT " + json.dumps({"crc": crc16.crc16_ccitt_false(b"123456789"),
@@ -404,13 +410,19 @@ def test_real_firmware_build_packaged_installed_and_run_from_its_slot(tmp_path: 
     assert res["v"] == 7
     assert res["boot"] == {"slot": "b", "version": 7, "trial": True, "rolled_back": None}
     assert res["n"] == len(fw["files"])
+    # the sim board's OTA area: its own image, 2 MiB of 4 KiB blocks, at /ota
+    ota_spec = boards.load("sim")["flash"]["ota"]
+    assert (res["root"], res["slot_path"]) == (ota_spec["mount"], ota_spec["mount"] + "/b")
+    assert res["statvfs"][0] == ota_spec["block_size"]
+    assert res["statvfs"][2] == ota_spec["block_count"] == 512
+    assert img.stat().st_size == 2 * 1024 * 1024
     script.write_text(RUN_SLOT % str(img))
     proc3 = mpytest.run_script(script, HEAP, timeout=120)
     assert proc3.returncode == 0, proc3.stdout + proc3.stderr
     (run,) = mpytest.json_lines(proc3.stdout)
     assert run["crc"] == 0x29B1  # CRC-16/CCITT-FALSE check value, code from the slot
     assert run["files"] == [
-        "/fl/ota/b/protocols/crc16.mpy",
-        "/fl/ota/b/protocols/p256.mpy",
-        "/fl/ota/b/firmware/ota/__init__.mpy",
+        "/ota/b/protocols/crc16.mpy",
+        "/ota/b/protocols/p256.mpy",
+        "/ota/b/firmware/ota/__init__.mpy",
     ]

@@ -1,4 +1,5 @@
-"""firmware.ota under CPython (the same device code, on a host directory):
+"""firmware.ota under CPython (the same device code, on a host directory
+through boards.common.fs.Files):
 any damage to a valid package — a flipped bit anywhere, a truncation —
 is refused with OtaError, and the device's state and slots stay as they were."""
 
@@ -13,6 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from boards.common.fs import Files
 from firmware.ota import Ota, OtaError
 from hsm_sim.tsm.keys import public_point
 from tools import ota_package as op
@@ -36,7 +38,7 @@ def _snapshot(root: str) -> dict[str, bytes]:
 
 def test_good_package_installs_on_the_host_too() -> None:
     with tempfile.TemporaryDirectory() as d:
-        ota = Ota(d + "/ota", PUB, "sim")
+        ota = Ota(Files(d + "/ota"), PUB, "sim")
         assert ota.install(io.BytesIO(PKG)) == 2
         assert ota.boot()["trial"] is True
         assert ota.confirm() == {"active": "b", "version": 2, "min_version": 2}
@@ -52,7 +54,7 @@ def test_damaged_package_refused_and_nothing_changes(bit: int, cut: int, mode: b
     else:
         data = PKG[:cut]
     with tempfile.TemporaryDirectory() as d:
-        ota = Ota(d + "/ota", PUB, "sim")
+        ota = Ota(Files(d + "/ota"), PUB, "sim")
         before = _snapshot(d)
         try:
             ota.install(io.BytesIO(data))

@@ -11,6 +11,10 @@ drops a torn tail that was never acknowledged.
 Nothing here formats the flash or deletes a record: a damaged or unknown
 header raises ``HeaderDamaged`` (or, when the rest still verifies, opens the
 journal locked, refusing sales, and records a tamper event).
+
+Files: the journal receives a ``Files`` object (``board.fiscal_fs()``, or
+``.sub(name)`` of one; boards/common/fs.py) and names its files relative to
+it; it never opens a file itself.
 """
 
 from firmware.fiscal import counters as fcounters
@@ -45,7 +49,7 @@ def _seg_name(n):
 class Journal:
     def __init__(
         self,
-        root,
+        fs,
         signer,
         device_id,
         state,
@@ -55,7 +59,7 @@ class Journal:
         reserve_free,
         min_free,
     ):
-        self.root = root
+        self.fs = fs
         self.signer = signer
         self.device_id = device_id
         self.z_limit_s = z_limit_s
@@ -74,25 +78,26 @@ class Journal:
     # -- creating and opening -------------------------------------------------
 
     @staticmethod
-    def format(root, device_id, now):
-        """Create an empty journal.  Refuses when anything is there already."""
+    def format(fs, device_id, now):
+        """Create an empty journal on ``fs`` (a ``Files``).  Refuses when
+        anything is there already."""
         try:
-            names = storage.listdir(root)
+            names = fs.listdir()
         except OSError:
-            raise JournalDamaged("fiscal mount %s not readable" % root)
+            raise JournalDamaged("fiscal mount %s not readable" % fs.root)
         for n in names:
             if not n.endswith(".tmp"):
-                raise JournalDamaged("refusing to format: %s/%s exists" % (root, n))
-        storage.mkdir(root + "/" + SEG_DIR)
+                raise JournalDamaged("refusing to format: %s exists" % fs.path(n))
+        fs.mkdir(SEG_DIR)
         st = storage.State(device_id, 1, 0, now, 0, fr.ZERO_HASH, now, 0, fr.Counters())
-        storage.write_new(root + "/state", storage.encode_state(st))
+        storage.write_new(fs, "state", storage.encode_state(st))
         # The header last: its presence says the format completed.
-        storage.write_new(root + "/header", storage.encode_header(device_id, now))
+        storage.write_new(fs, "header", storage.encode_header(device_id, now))
 
     @classmethod
     def open(
         cls,
-        root,
+        fs,
         signer,
         now=None,
         z_limit_s=zreport.DEFAULT_Z_LIMIT_S,
@@ -101,20 +106,20 @@ class Journal:
         min_free=8 * 1024,
     ):
         try:
-            names = storage.listdir(root)
+            names = fs.listdir()
         except OSError:
-            raise JournalDamaged("fiscal mount %s not readable" % root)
+            raise JournalDamaged("fiscal mount %s not readable" % fs.root)
         header_ok = True
         reason = None
         if "header" not in names:
             if "state" not in names and SEG_DIR not in names:
-                raise NotFormatted("no fiscal journal on %s" % root)
+                raise NotFormatted("no fiscal journal on %s" % fs.root)
             header_ok = False
             reason = "header missing"
             hdev = None
         else:
             try:
-                hdev, _created = storage.decode_header(storage.read_file(root + "/header"))
+                hdev, _created = storage.decode_header(storage.read_file(fs, "header"))
             except HeaderDamaged as e:
                 header_ok = False
                 reason = str(e)
@@ -125,11 +130,11 @@ class Journal:
                 if not header_ok
                 else JournalDamaged("state missing")
             )
-        state = storage.decode_state(storage.read_file(root + "/state"))
+        state = storage.decode_state(storage.read_file(fs, "state"))
         if hdev is not None and hdev != state.device_id:
             raise HeaderDamaged("header device %s, state device %s" % (hdev, state.device_id))
         j = cls(
-            root,
+            fs,
             signer,
             state.device_id,
             state,
@@ -166,11 +171,11 @@ class Journal:
     # -- recovery -------------------------------------------------------------
 
     def _seg_path(self, n):
-        return self.root + "/" + SEG_DIR + "/" + _seg_name(n)
+        return SEG_DIR + "/" + _seg_name(n)
 
     def _check_segments(self):
         try:
-            names = storage.listdir(self.root + "/" + SEG_DIR)
+            names = self.fs.listdir(SEG_DIR)
         except OSError:
             raise JournalDamaged("segment directory missing")
         have = []
@@ -201,11 +206,11 @@ class Journal:
 
     def _scan_open_segment(self):
         path = self._seg_path(self.base.segment)
-        if not storage.exists(path):
+        if not self.fs.exists(path):
             return
         good_end = 0
         torn = None
-        with storage.open_read(path) as f:
+        with self.fs.open(path, "rb") as f:
             rd = storage.FrameReader(f)
             while True:
                 got = rd.next()
@@ -223,7 +228,7 @@ class Journal:
                 good_end = rd.pos
             if rd.bad is not None:
                 torn = rd.bad
-        if torn is not None and not storage.torn_tail(path, good_end):
+        if torn is not None and not storage.torn_tail(self.fs, path, good_end):
             raise JournalDamaged("segment %d offset %d: %s" % (self.base.segment, good_end, torn))
         self.seg_bytes = good_end
         if torn is not None:
@@ -235,7 +240,7 @@ class Journal:
     def _drop_tail(self, path, keep):
         # Copy the acknowledged prefix to a new file and rename it over the
         # segment (atomic); the torn frame was never acknowledged.
-        storage.copy_prefix(path, keep, JournalDamaged)
+        storage.copy_prefix(self.fs, path, keep, JournalDamaged)
 
     def _chain_problem(self, rec):
         if rec.device_id != self.device_id:
@@ -277,7 +282,7 @@ class Journal:
             self.sig_counter,
             self.counters.copy(),
         )
-        storage.write_new(self.root + "/state", storage.encode_state(st))
+        storage.write_new(self.fs, "state", storage.encode_state(st))
         self.base = st
         self._reset_period()
 
@@ -285,7 +290,7 @@ class Journal:
 
     def _stat(self, force=False):
         if force or self._since_stat >= 8 or self.free < 2 * self.warn_free:
-            self.free = storage.free_bytes(self.root)
+            self.free = self.fs.free_bytes()
             self._since_stat = 0
         return self.free
 
@@ -339,7 +344,7 @@ class Journal:
         raw = fr.encode(rec)
         path = self._seg_path(self.base.segment)
         self.broken = True
-        storage.append(path, storage.frame(raw))
+        storage.append(self.fs, path, storage.frame(raw))
         self.broken = False
         self._since_stat += 1
         self.free -= len(raw) + 6
@@ -442,14 +447,14 @@ class Journal:
         ``now=None``) the trailer is left out and the verifier says so."""
         hdr = b""
         if self.header_ok:
-            hdr = storage.read_file(self.root + "/header")
+            hdr = storage.read_file(self.fs, "header")
         out.write(storage.EXPORT_MAGIC + bytes([storage.FORMAT_VERSION]))
         out.write(len(hdr).to_bytes(2, "big") + hdr)
         for n in range(1, self.base.segment + 1):
             path = self._seg_path(n)
-            if not storage.exists(path):
+            if not self.fs.exists(path):
                 continue
-            storage.copy_to(path, out)
+            storage.copy_to(self.fs, path, out)
         if now is None:
             return False
         body = storage.trailer_body(self.device_id, self.seq, self.last_hash, now)

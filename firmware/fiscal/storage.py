@@ -1,5 +1,8 @@
 """Files of the fiscal journal on its littlefs mount (docs/fiscal.md, "Files").
 
+Names are relative to the ``Files`` object the board gave
+(``board.fiscal_fs()``, boards/common/fs.py; the journal's root):
+
     <root>/header        written once by format(): who the journal belongs to
     <root>/state         snapshot at the last Z report, replaced atomically
                          (write state.tmp, close, rename: littlefs renames
@@ -10,12 +13,11 @@
 Frame: ``len u16 | record | check 4`` (check = first 4 bytes of SHA-256 of
 the record), so a torn or damaged tail is told from a good record before
 the record is even decoded.  Every file is closed explicitly before the
-call that wrote it returns.  This is the one module of the fiscal memory
-that touches files (on the mount the board's ``mount_fiscal`` gave).
+call that wrote it returns.  This module and journal.py reach files only
+through that object: no ``open``, no ``os`` here.
 """
 
 import hashlib
-import os
 
 from firmware.fiscal.errors import HeaderDamaged, JournalDamaged
 from protocols import fiscal_record as fr
@@ -37,29 +39,10 @@ def frame(record_bytes):
     return put_uint(len(record_bytes), 2, "frame") + record_bytes + sha(record_bytes)[:4]
 
 
-def listdir(path):
-    return os.listdir(path)
-
-
-def mkdir(path):
-    os.mkdir(path)
-
-
-def free_bytes(path):
-    """Free space of the filesystem holding ``path`` (littlefs counts it by
-    walking its blocks)."""
-    st = os.statvfs(path)
-    return st[0] * st[3]
-
-
-def open_read(path):
-    return open(path, "rb")
-
-
-def copy_prefix(path, keep, err):
-    """Replace ``path`` by its first ``keep`` bytes, through ``path.tmp``
+def copy_prefix(fs, name, keep, err):
+    """Replace ``name`` by its first ``keep`` bytes, through ``name.tmp``
     and an atomic rename."""
-    with open(path, "rb") as src, open(path + ".tmp", "wb") as dst:
+    with fs.open(name, "rb") as src, fs.open(name + ".tmp", "wb") as dst:
         left = keep
         while left:
             chunk = src.read(min(512, left))
@@ -67,11 +50,11 @@ def copy_prefix(path, keep, err):
                 raise err("file shrank while copying")
             dst.write(chunk)
             left -= len(chunk)
-    os.rename(path + ".tmp", path)
+    fs.rename(name + ".tmp", name)
 
 
-def copy_to(path, out):
-    with open(path, "rb") as f:
+def copy_to(fs, name, out):
+    with fs.open(name, "rb") as f:
         while True:
             chunk = f.read(512)
             if not chunk:
@@ -79,30 +62,22 @@ def copy_to(path, out):
             out.write(chunk)
 
 
-def exists(path):
-    try:
-        os.stat(path)
-        return True
-    except OSError:
-        return False
-
-
-def read_file(path):
-    with open(path, "rb") as f:
+def read_file(fs, name):
+    with fs.open(name, "rb") as f:
         return f.read()
 
 
-def write_new(path, data):
-    """Write ``data`` to ``path`` through ``path.tmp`` and an atomic rename."""
-    tmp = path + ".tmp"
-    with open(tmp, "wb") as f:
+def write_new(fs, name, data):
+    """Write ``data`` to ``name`` through ``name.tmp`` and an atomic rename."""
+    tmp = name + ".tmp"
+    with fs.open(tmp, "wb") as f:
         f.write(data)
-    os.rename(tmp, path)
+    fs.rename(tmp, name)
 
 
-def append(path, data):
+def append(fs, name, data):
     """Append and close: returns once littlefs committed the new file size."""
-    with open(path, "ab") as f:
+    with fs.open(name, "ab") as f:
         f.write(data)
 
 
@@ -269,10 +244,10 @@ def holds_frame(data):
     return False
 
 
-def torn_tail(path, at):
+def torn_tail(fs, name, at):
     """Is everything from ``at`` on one frame cut short (a write that never
     completed), rather than damage hiding acknowledged records?"""
-    with open(path, "rb") as f:
+    with fs.open(name, "rb") as f:
         f.seek(at)
         rest = f.read(MAX_TORN + 1)
     return len(rest) <= MAX_TORN and not holds_frame(rest[1:])

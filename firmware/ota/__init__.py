@@ -1,7 +1,8 @@
 """Signed OTA updates with A/B slots on the board's littlefs (docs/tsm.md).
 
-Layout under ``root`` (a directory on a mounted littlefs, e.g.
-``board.mount_fiscal()`` + "/ota"):
+``Ota`` receives a ``Files`` object (boards/common/fs.py): the board's OTA
+area, ``board.ota_fs()``, or a directory of one (``files.sub("ota")``).  It
+names everything relative to it and never opens a file itself.  Layout:
 
 - ``a/``, ``b/``: the two image slots; each holds the image's files and its
   signed ``manifest.bin`` (package header: manifest and signature)
@@ -21,7 +22,6 @@ with ``protocols.p256`` (MicroPython has no ECDSA of its own).
 
 import hashlib
 import json
-import os
 from binascii import hexlify
 
 from protocols import p256
@@ -117,57 +117,42 @@ def _check_manifest(m):
         seen[f["path"]] = True
 
 
-def _exists(path):
-    try:
-        os.stat(path)
-        return True
-    except OSError:
-        return False
-
-
-def _is_dir(path):
-    try:
-        return os.stat(path)[0] & 0x4000 != 0
-    except OSError:
-        return False
-
-
-def _rmtree(path):
-    if not _exists(path):
+def _rmtree(fs, name):
+    if not fs.exists(name):
         return
-    if not _is_dir(path):
-        os.remove(path)
+    if not fs.isdir(name):
+        fs.remove(name)
         return
-    for name in os.listdir(path):
-        _rmtree(path + "/" + name)
-    os.rmdir(path)
+    for entry in fs.listdir(name):
+        _rmtree(fs, name + "/" + entry)
+    fs.rmdir(name)
 
 
-def _makedirs(path):
-    if _is_dir(path):
+def _makedirs(fs, name):
+    if fs.isdir(name):
         return
-    parent = path.rsplit("/", 1)[0]
-    if parent and parent != path:
-        _makedirs(parent)
-    os.mkdir(path)
+    parent = name.rsplit("/", 1)[0]
+    if parent and parent != name:
+        _makedirs(fs, parent)
+    fs.mkdir(name)
 
 
-def _read_json(path):
+def _read_json(fs, name):
     try:
-        with open(path, "rb") as f:
+        with fs.open(name, "rb") as f:
             data = f.read()
     except OSError:
         return None
     try:
         return json.loads(data.decode())
     except (ValueError, UnicodeError):
-        raise OtaError("%s is damaged" % path)
+        raise OtaError("%s is damaged" % fs.path(name))
 
 
-def _write_json_atomic(path, obj):
-    with open(path + ".tmp", "wb") as f:
+def _write_json_atomic(fs, name, obj):
+    with fs.open(name + ".tmp", "wb") as f:
         f.write(json.dumps(obj).encode())
-    os.rename(path + ".tmp", path)
+    fs.rename(name + ".tmp", name)
 
 
 def _hex(b):
@@ -175,31 +160,29 @@ def _hex(b):
 
 
 class Ota:
-    """A/B OTA on ``root``. ``release_key``: the TSM's release public key
-    (65 bytes, SEC 1 uncompressed); ``board``: this device's board name."""
+    """A/B OTA on ``fs`` (a ``Files``; its root directory is created if
+    missing). ``release_key``: the TSM's release public key (65 bytes, SEC 1
+    uncompressed); ``board``: this device's board name."""
 
-    def __init__(self, root, release_key, board):
+    def __init__(self, fs, release_key, board):
         p256.decode_point(release_key)
-        self.root = root
+        self.fs = fs
         self.release_key = release_key
         self.board = board
-        _makedirs(root)
+        _makedirs(fs, "")
 
     # -- state -------------------------------------------------------------
 
     def state(self):
         """The confirmed image: {"active", "version", "min_version"}; a
         device never updated runs its factory image in slot a, version 0."""
-        st = _read_json(self.root + "/boot.json")
+        st = _read_json(self.fs, "boot.json")
         if st is None:
             return {"active": "a", "version": 0, "min_version": 0}
         return st
 
     def pending(self):
-        return _read_json(self.root + "/pending.json")
-
-    def _slot_dir(self, slot):
-        return self.root + "/" + slot
+        return _read_json(self.fs, "pending.json")
 
     def _other(self, slot):
         return "b" if slot == "a" else "a"
@@ -221,34 +204,34 @@ class Ota:
         floor = max(st["version"], st["min_version"])
         if manifest["version"] <= floor:
             raise OtaRollback("version %d is not above %d" % (manifest["version"], floor))
+        fs = self.fs
         if pend is not None:
-            os.remove(self.root + "/pending.json")
+            fs.remove("pending.json")
         slot = self._other(st["active"])
-        target = self._slot_dir(slot)
-        _rmtree(target)
-        os.mkdir(target)
+        _rmtree(fs, slot)
+        fs.mkdir(slot)
         try:
             for entry in manifest["files"]:
-                self._write_file(stream, target, entry)
+                self._write_file(stream, slot, entry)
             if stream.read(1):
                 raise OtaError("data after the last file")
-            with open(target + "/manifest.bin", "wb") as f:
+            with fs.open(slot + "/manifest.bin", "wb") as f:
                 f.write(header)
         except OtaError:
-            _rmtree(target)
+            _rmtree(fs, slot)
             raise
         _write_json_atomic(
-            self.root + "/pending.json", {"slot": slot, "version": manifest["version"], "tries": 0}
+            fs, "pending.json", {"slot": slot, "version": manifest["version"], "tries": 0}
         )
         return manifest["version"]
 
     def _write_file(self, stream, target, entry):
-        path = target + "/" + entry["path"]
-        parent = path.rsplit("/", 1)[0]
-        _makedirs(parent)
+        name = target + "/" + entry["path"]
+        parent = name.rsplit("/", 1)[0]
+        _makedirs(self.fs, parent)
         h = hashlib.sha256()
         left = entry["size"]
-        with open(path, "wb") as f:
+        with self.fs.open(name, "wb") as f:
             while left:
                 chunk = stream.read(min(CHUNK, left))
                 if not chunk:
@@ -264,16 +247,16 @@ class Ota:
     def verify_slot(self, slot):
         """The slot's manifest (signature re-checked) when every file is
         present with its hash; OtaError otherwise."""
-        d = self._slot_dir(slot)
-        if not _exists(d + "/manifest.bin"):
+        fs = self.fs
+        if not fs.exists(slot + "/manifest.bin"):
             raise OtaError("slot %s holds no image" % slot)
-        with open(d + "/manifest.bin", "rb") as f:
+        with fs.open(slot + "/manifest.bin", "rb") as f:
             manifest = read_header(f, self.release_key)[0]
         for entry in manifest["files"]:
             h = hashlib.sha256()
             size = 0
             try:
-                with open(d + "/" + entry["path"], "rb") as g:
+                with fs.open(slot + "/" + entry["path"], "rb") as g:
                     while True:
                         chunk = g.read(CHUNK)
                         if not chunk:
@@ -296,9 +279,10 @@ class Ota:
         pend = self.pending()
         rolled_back = None
         if pend is not None:
-            marker = self.root + "/pending.json"
+            fs = self.fs
+            marker = "pending.json"
             if pend.get("slot") == st["active"]:
-                os.remove(marker)  # confirm was cut after boot.json: done
+                fs.remove(marker)  # confirm was cut after boot.json: done
             elif pend.get("tries", 0) == 0:
                 try:
                     manifest = self.verify_slot(pend["slot"])
@@ -306,17 +290,17 @@ class Ota:
                     manifest = None
                 if manifest is not None and manifest["version"] == pend.get("version"):
                     pend["tries"] = 1
-                    _write_json_atomic(marker, pend)
+                    _write_json_atomic(fs, marker, pend)
                     return {
                         "slot": pend["slot"],
                         "version": pend["version"],
                         "trial": True,
                         "rolled_back": None,
                     }
-                os.remove(marker)
+                fs.remove(marker)
                 rolled_back = pend.get("version")
             else:
-                os.remove(marker)  # the trial boot never confirmed
+                fs.remove(marker)  # the trial boot never confirmed
                 rolled_back = pend.get("version")
         return {
             "slot": st["active"],
@@ -337,10 +321,11 @@ class Ota:
             "version": pend["version"],
             "min_version": max(st["min_version"], pend["version"]),
         }
-        _write_json_atomic(self.root + "/boot.json", new)
-        os.remove(self.root + "/pending.json")
+        _write_json_atomic(self.fs, "boot.json", new)
+        self.fs.remove("pending.json")
         return new
 
     def slot_path(self, slot):
-        """Where a slot's files are (for the loader to put on sys.path)."""
-        return self._slot_dir(slot)
+        """Where a slot's files are, as an absolute path (for the loader to
+        put on sys.path)."""
+        return self.fs.path(slot)

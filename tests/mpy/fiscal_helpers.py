@@ -4,10 +4,12 @@
 import hashlib
 import os
 
+from boards.common.fs import Files
 from boards.sim.flash import FileBlockDevice, mkfs, mount
 
 MP = "/fisc"
 ROOT = MP + "/fiscal"
+FS = Files(ROOT)  # what the journal gets: its directory on the mount
 DEV = "PT-SIM-0001"
 
 

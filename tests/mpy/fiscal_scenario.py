@@ -5,12 +5,14 @@ import os
 
 from pipe_signer import PipeSigner
 
+from boards.common.fs import Files
 from boards.sim.flash import FileBlockDevice, PowerCut, PowerCutDevice, mkfs, mount
 from firmware.fiscal.journal import Journal
 from protocols import fiscal_record as fr
 
 MP = "/fisc"
 ROOT = MP + "/fiscal"
+FS = Files(ROOT)  # the journal's directory on the mounted flash
 T0 = 1767225600
 BS = 512
 COUNT = 128
@@ -29,7 +31,7 @@ def make_image(path, dev_id, bs=BS, count=COUNT):
     mkfs(d)
     mount(d, MP)
     os.mkdir(ROOT)
-    Journal.format(ROOT, dev_id, T0)
+    Journal.format(FS, dev_id, T0)
     os.umount(MP)
     d.close()
 
@@ -38,7 +40,7 @@ def open_journal(path, signer, now, cut_at=None, torn=0, bs=BS, count=COUNT):
     d = FileBlockDevice(path, bs, count)
     dev = PowerCutDevice(d, cut_at=cut_at, torn=torn)
     mount(dev, MP)
-    return d, dev, Journal.open(ROOT, signer, now)
+    return d, dev, Journal.open(FS, signer, now)
 
 
 def representative(j, t):
@@ -127,7 +129,7 @@ def bench_appends(image, n, pipe, bs, count):
     mkfs(d)
     mount(d, MP)
     os.mkdir(ROOT)
-    Journal.format(ROOT, "PT-BENCH-01", T0)
+    Journal.format(FS, "PT-BENCH-01", T0)
     os.umount(MP)
     d.close()
     board = None
@@ -144,7 +146,7 @@ def bench_appends(image, n, pipe, bs, count):
     d = FileBlockDevice(image, bs, count)
     dev = PowerCutDevice(d)
     mount(dev, MP)
-    j = Journal.open(ROOT, signer, T0, warn_free=0, reserve_free=0, min_free=0)
+    j = Journal.open(FS, signer, T0, warn_free=0, reserve_free=0, min_free=0)
     w0 = dev.writes
     t0 = time.ticks_us()
     for i in range(n):
@@ -158,7 +160,7 @@ def bench_appends(image, n, pipe, bs, count):
     t3 = time.ticks_us()
     d = FileBlockDevice(image, bs, count)
     mount(d, MP)
-    j = Journal.open(ROOT, signer, T0 + n, warn_free=0, reserve_free=0, min_free=0)
+    j = Journal.open(FS, signer, T0 + n, warn_free=0, reserve_free=0, min_free=0)
     print("OPENUS %d" % time.ticks_diff(time.ticks_us(), t3))
     t2 = time.ticks_us()
     j.z_report(T0 + n)
@@ -175,8 +177,8 @@ def bench_capacity(image, bs, count):
     mkfs(d)
     mount(d, MP)
     os.mkdir(ROOT)
-    Journal.format(ROOT, "PT-BENCH-01", T0)
-    j = Journal.open(ROOT, _HashSigner(), T0, z_limit_s=10**9)
+    Journal.format(FS, "PT-BENCH-01", T0)
+    j = Journal.open(FS, _HashSigner(), T0, z_limit_s=10**9)
     n = 0
     warned = None
     while True:

@@ -6,6 +6,7 @@ import os
 
 from fiscal_helpers import (
     DEV,
+    FS,
     ROOT,
     FakeSigner,
     new_flash,
@@ -73,9 +74,9 @@ def test_append_remount_and_chain():
     p = tmp("jr")
     try:
         new_flash(p)
-        Journal.format(ROOT, DEV, T0)
+        Journal.format(FS, DEV, T0)
         s = FakeSigner()
-        j = Journal.open(ROOT, s, T0)
+        j = Journal.open(FS, s, T0)
         j.event(fr.POWER_ON, T0 + 1, 1, "boot")
         x = _day(j, T0)
         eq(x.seq, 7, "seq after a day")
@@ -85,7 +86,7 @@ def test_append_remount_and_chain():
         eq(j.counters.grand_total(), 465, "grand total")
         last = j.last_hash
         remount(p)
-        j2 = Journal.open(ROOT, FakeSigner(100), T0 + 70)
+        j2 = Journal.open(FS, FakeSigner(100), T0 + 70)
         eq(j2.seq, 7, "seq after remount")
         eq(j2.last_hash, last, "last hash after remount")
         eq(j2.counters, j.counters, "counters after remount")
@@ -107,8 +108,8 @@ def test_z_report_root_and_rollover():
     p = tmp("z")
     try:
         new_flash(p)
-        Journal.format(ROOT, DEV, T0)
-        j = Journal.open(ROOT, FakeSigner(), T0)
+        Journal.format(FS, DEV, T0)
+        j = Journal.open(FS, FakeSigner(), T0)
         _day(j, T0)
         z = j.z_report(T0 + 100)
         eq(j.base.segment, 2, "next segment open")
@@ -116,7 +117,7 @@ def test_z_report_root_and_rollover():
         j.sale([TEA], T0 + 200)
         z2 = j.z_report(T0 + 300)
         remount(p)
-        j = Journal.open(ROOT, FakeSigner(50), T0 + 400)
+        j = Journal.open(FS, FakeSigner(50), T0 + 400)
         eq(j.base.z_number, 2, "two Z reports")
         eq(sorted(os.listdir(ROOT + "/j")), ["00000001", "00000002"], "segments")
         recs = _export_records(j)
@@ -146,8 +147,8 @@ def test_sales_refused_when_z_overdue():
     p = tmp("zo")
     try:
         new_flash(p)
-        Journal.format(ROOT, DEV, T0)
-        j = Journal.open(ROOT, FakeSigner(), T0, z_limit_s=3600)
+        Journal.format(FS, DEV, T0)
+        j = Journal.open(FS, FakeSigner(), T0, z_limit_s=3600)
         j.sale([TEA], T0 + 3600)
         e = raises(errors.ZOverdue, j.sale, [TEA], T0 + 3601)
         eq("Z report" in str(e), True, "message says what to do")
@@ -164,8 +165,8 @@ def test_full_memory_warns_refuses_sales_keeps_everything():
     p = tmp("full")
     try:
         new_flash(p, 512, 48)
-        Journal.format(ROOT, DEV, T0)
-        j = Journal.open(ROOT, FakeSigner(), T0, warn_free=8192, reserve_free=4096, min_free=2048)
+        Journal.format(FS, DEV, T0)
+        j = Journal.open(FS, FakeSigner(), T0, warn_free=8192, reserve_free=4096, min_free=2048)
         t = T0
         warned_at = None
         acked = 0
@@ -185,7 +186,7 @@ def test_full_memory_warns_refuses_sales_keeps_everything():
         j.z_report(t + 1)
         raises(errors.MemoryFull, j.sale, [TEA], t + 2)
         remount(p, 512, 48)
-        j = Journal.open(ROOT, FakeSigner(5000), t + 3)
+        j = Journal.open(FS, FakeSigner(5000), t + 3)
         eq(j.seq, acked + 1, "every acknowledged sale and the Z report kept")
         _check_chain(_export_records(j))
     finally:
@@ -197,15 +198,15 @@ def test_damaged_header_is_never_formatted():
     p = tmp("hdr")
     try:
         new_flash(p)
-        Journal.format(ROOT, DEV, T0)
-        j = Journal.open(ROOT, FakeSigner(), T0)
+        Journal.format(FS, DEV, T0)
+        j = Journal.open(FS, FakeSigner(), T0)
         j.sale([TEA], T0 + 1)
         hdr = bytearray(read(ROOT + "/header"))
         hdr[2] ^= 0x40
         write(ROOT + "/header", bytes(hdr))
         remount(p)
         s = FakeSigner(10)
-        j = Journal.open(ROOT, s, T0 + 2)
+        j = Journal.open(FS, s, T0 + 2)
         eq(j.header_ok, False, "header rejected")
         e = raises(errors.Locked, j.sale, [TEA], T0 + 3)
         eq("header damaged" in str(e), True, "clear message")
@@ -218,9 +219,9 @@ def test_damaged_header_is_never_formatted():
         # Header and state both gone: typed error, nothing written.
         os.remove(ROOT + "/header")
         write(ROOT + "/state", b"junk")
-        raises(errors.JournalDamaged, Journal.open, ROOT, s, T0 + 5)
+        raises(errors.JournalDamaged, Journal.open, FS, s, T0 + 5)
         eq("header" in os.listdir(ROOT), False, "no header recreated")
-        raises(errors.JournalDamaged, Journal.format, ROOT, DEV, T0 + 6)
+        raises(errors.JournalDamaged, Journal.format, FS, DEV, T0 + 6)
     finally:
         umount()
         rm(p)
@@ -230,13 +231,13 @@ def test_unformatted_and_unknown_version():
     p = tmp("unf")
     try:
         new_flash(p)
-        raises(errors.NotFormatted, Journal.open, ROOT, FakeSigner(), T0)
-        Journal.format(ROOT, DEV, T0)
-        raises(errors.JournalDamaged, Journal.format, ROOT, DEV, T0)
+        raises(errors.NotFormatted, Journal.open, FS, FakeSigner(), T0)
+        Journal.format(FS, DEV, T0)
+        raises(errors.JournalDamaged, Journal.format, FS, DEV, T0)
         # a sealed header of an unknown format version
         body = b"PTFJ\x09" + bytes([len(DEV)]) + DEV.encode() + b"\x00\x00\x00\x01"
         write(ROOT + "/header", body + hashlib.sha256(body).digest())
-        j = Journal.open(ROOT, FakeSigner(), T0 + 1)
+        j = Journal.open(FS, FakeSigner(), T0 + 1)
         eq("version" in j.header_reason, True, "reason names the version")
         raises(errors.Locked, j.sale, [TEA], T0 + 2)
     finally:
@@ -248,15 +249,15 @@ def test_torn_tail_dropped_but_damage_inside_refused():
     p = tmp("torn")
     try:
         new_flash(p)
-        Journal.format(ROOT, DEV, T0)
-        j = Journal.open(ROOT, FakeSigner(), T0)
+        Journal.format(FS, DEV, T0)
+        j = Journal.open(FS, FakeSigner(), T0)
         for i in range(3):
             j.sale([TEA], T0 + i)
         seg = ROOT + "/j/00000001"
         good = read(seg)
         write(seg, b"\x01\x00FR\x01\x01garbage", "ab")  # a frame cut short
         remount(p)
-        j = Journal.open(ROOT, FakeSigner(10), T0 + 5)
+        j = Journal.open(FS, FakeSigner(10), T0 + 5)
         eq(j.dropped_tail is not None, True, "tail dropped")
         eq(j.seq, 4, "three sales and a tamper record")
         recs = _export_records(j)
@@ -268,7 +269,7 @@ def test_torn_tail_dropped_but_damage_inside_refused():
         data[40] ^= 1
         write(seg, bytes(data))
         remount(p)
-        e = raises(errors.JournalDamaged, Journal.open, ROOT, FakeSigner(20), T0 + 6)
+        e = raises(errors.JournalDamaged, Journal.open, FS, FakeSigner(20), T0 + 6)
         eq("segment 1" in str(e), True, "names the place: " + str(e))
         eq(read(seg), bytes(data), "nothing repaired or dropped")
     finally:
@@ -280,9 +281,9 @@ def test_signer_failure_record_and_refusal():
     p = tmp("sf")
     try:
         new_flash(p)
-        Journal.format(ROOT, DEV, T0)
+        Journal.format(FS, DEV, T0)
         s = FakeSigner()
-        j = Journal.open(ROOT, s, T0)
+        j = Journal.open(FS, s, T0)
         j.sale([TEA], T0 + 1)
         s.fail = OSError(110)
         raises(errors.SignerFailed, j.sale, [TEA], T0 + 2)
@@ -310,8 +311,8 @@ def test_clock_back_and_bad_lines_refused():
     p = tmp("clk")
     try:
         new_flash(p)
-        Journal.format(ROOT, DEV, T0)
-        j = Journal.open(ROOT, FakeSigner(), T0)
+        Journal.format(FS, DEV, T0)
+        j = Journal.open(FS, FakeSigner(), T0)
         j.sale([TEA], T0 + 10)
         raises(errors.ClockError, j.sale, [TEA], T0 + 9)
         raises(ValueError, j.sale, [(1600, 1000, 25, 26, "tea")], T0 + 11)
@@ -325,8 +326,8 @@ def test_receipt_qr_carries_the_signed_header():
     p = tmp("qr")
     try:
         new_flash(p)
-        Journal.format(ROOT, DEV, T0)
-        j = Journal.open(ROOT, FakeSigner(), T0)
+        Journal.format(FS, DEV, T0)
+        j = Journal.open(FS, FakeSigner(), T0)
         rec = j.sale([BREAD, MILK], T0 + 1)
         text = receipt_qr.content(rec)
         eq(text[:5], "PTF1:", "prefix")
