@@ -109,3 +109,38 @@ class Link:
                 pass
             self.sock.close()
             self.sock = None
+
+
+class Dialer:
+    """Opens a new connection on a ``net`` bus at each call, for
+    request/response protocols that close the connection after each
+    exchange (HTTP to the TSM): ``Dialer(board, "net1")()`` is a stream with
+    the UART API (``TcpUart``: first-byte ``timeout_ms``, per-byte
+    ``timeout_char_ms`` from the bus data). ``authority`` is the "host:port"
+    connected to (an HTTP Host header). The bus's ``connect_timeout_ms``
+    (default 3000) bounds the wait for a peer that is not there."""
+
+    def __init__(self, board, bus_name):
+        spec = board.config["buses"].get(bus_name)
+        if spec is None or spec.get("kind") != "net":
+            raise ValueError("no net bus %r on board %s" % (bus_name, board.name))
+        host, port = board.endpoint(bus_name)
+        self.host = host
+        self.port = port
+        self.name = bus_name
+        self.spec = spec
+        self.authority = "%s:%d" % (host, port)
+
+    def __call__(self):
+        from boards.sim.uart import TcpUart  # uart imports this module
+
+        spec = self.spec
+        return TcpUart(
+            self.host,
+            self.port,
+            timeout=spec.get("timeout_ms", 30000),
+            timeout_char=spec.get("timeout_char_ms", 1000),
+            rxbuf=spec.get("rxbuf", 4096),
+            connect_timeout_ms=spec.get("connect_timeout_ms", 3000),
+            name=self.name,
+        )
