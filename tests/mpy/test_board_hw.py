@@ -25,9 +25,9 @@ def _fresh(name):
     return boards.load(name), boards.open_board(name)
 
 
-def _umount():
+def _umount(where=MP):
     try:
-        os.umount(MP)
+        os.umount(where)
     except OSError:
         pass
 
@@ -301,6 +301,46 @@ def test_esp32s3_fiscal_partition_littlefs():
             eq(f.read(), "Z-report 1", "read back after remount")
     finally:
         _umount()
+
+
+def test_esp32s3_ota_partition_files():
+    esp32.TABLE.clear()
+    esp32.TABLE["fiscal"] = 256
+    cfg, board = _fresh("esp32s3_pos")
+    raises(OSError, board.ota_fs)  # no "ota" partition in the table
+    spec = cfg["flash"]["ota"]
+    eq(spec["partition_csv"], "ota, data, 0x81, 0xD00000, 0x200000", "2 MiB at 0xD00000")
+    esp32.TABLE["ota"] = 511
+    _cfg, board = _fresh("esp32s3_pos")
+    raises(ValueError, board.ota_fs)  # one block short of the data's 512
+    esp32.TABLE["ota"] = spec["block_count"]
+    _cfg, board = _fresh("esp32s3_pos")
+    try:
+        ota = board.ota_fs(MP)
+        fiscal = board.fiscal_fs(MP + "2")
+        with ota.open("pending.json", "wb") as f:
+            f.write(b'{"slot": "b"}')
+        eq("pending.json" in fiscal.listdir(), False, "the fiscal partition is another one")
+        eq(ota.statvfs()[2], 512, "512 blocks")
+        fiscal.umount()
+        ota.umount()
+        _cfg, board = _fresh("esp32s3_pos")
+        ota = board.ota_fs(MP, format_if_needed=False)
+        with ota.open("pending.json") as f:
+            eq(f.read(), b'{"slot": "b"}', "read back after remount")
+        eq(board.ota_flash().label, "ota", "the partition labelled ota")
+        ota.umount()
+    finally:
+        _umount()
+        _umount(MP + "2")
+
+
+def test_stm32_has_no_ota_area():
+    cfg, board = _fresh("stm32f4_ecr")
+    eq(cfg["flash"]["ota"], None, "ota: null in the data")
+    e = raises(ValueError, board.ota_fs)
+    eq("no OTA area" in str(e), True, "clear message: " + str(e))
+    raises(ValueError, board.ota_flash)
 
 
 def test_stm32_fiscal_spi_nor_littlefs():
