@@ -46,6 +46,34 @@ def test_board_folders_and_names_agree() -> None:
     assert folders == sorted(boards.BOARD_NAMES)
 
 
+def _partition(csv: str) -> tuple[str, int, int]:
+    label, _kind, _sub, offset, size = (x.strip() for x in csv.split(","))
+    return label, int(offset, 16), int(size, 16)
+
+
+def test_flash_areas_fit_their_media() -> None:
+    # Every littlefs area's geometry matches where it lives; the OTA area
+    # (docs/boards.md): sim 2 MiB image, esp32 "ota" partition 2 MiB at
+    # 0xD00000 next to "fiscal", stm32 none.
+    sim = SIM["flash"]
+    assert sim["ota"]["block_size"] * sim["ota"]["block_count"] == 2 * 1024 * 1024
+    assert sim["ota"]["image"] != sim["fiscal"]["image"]
+    assert sim["ota"]["mount"] != sim["fiscal"]["mount"]
+    esp = boards.load("esp32s3_pos")["flash"]
+    areas = {}
+    for area in ("fiscal", "ota"):
+        spec = esp[area]
+        label, offset, size = _partition(spec["partition_csv"])
+        assert label == spec["partition"]
+        assert size == spec["block_size"] * spec["block_count"], area
+        assert offset % spec["block_size"] == 0
+        areas[area] = (offset, offset + size)
+    assert areas["ota"] == (0xD00000, 0xF00000)
+    assert areas["fiscal"][1] <= areas["ota"][0]  # no overlap
+    assert areas["ota"][1] <= 16 * 1024 * 1024  # inside the N16R8's flash
+    assert boards.load("stm32f4_ecr")["flash"]["ota"] is None
+
+
 def test_parse_size() -> None:
     assert boards.parse_size("512K") == 512 * 1024
     assert boards.parse_size("8M") == 8 * 1024 * 1024
