@@ -25,6 +25,9 @@ CMD_PIN_BLOCK = 0x21
 CMD_MAC = 0x22
 CMD_NEXT_TRANSACTION = 0x23
 CMD_GET_KSN = 0x24
+CMD_KA_PUBLIC_KEY = 0x25
+CMD_KBPK_NONCE = 0x26
+CMD_KEY_AGREE = 0x27
 
 COMMANDS = (
     (CMD_GENERATE_KEY, "GENERATE_KEY"),
@@ -42,6 +45,9 @@ COMMANDS = (
     (CMD_MAC, "MAC"),
     (CMD_NEXT_TRANSACTION, "NEXT_TRANSACTION"),
     (CMD_GET_KSN, "GET_KSN"),
+    (CMD_KA_PUBLIC_KEY, "KA_PUBLIC_KEY"),
+    (CMD_KBPK_NONCE, "KBPK_NONCE"),
+    (CMD_KEY_AGREE, "KEY_AGREE"),
 )
 
 KEY_SLOTS = 4  # ECDSA P-256 key slots 0..3
@@ -55,6 +61,9 @@ KSN_LEN = 12
 PIN_BLOCK_LEN = 16
 MAC_LEN = 16
 CHALLENGE_LEN = 16
+KA_NONCE_LEN = 16  # KBPK_NONCE
+KEY_AGREE_LEN = PUBLIC_KEY_LEN + RAW_SIGNATURE_LEN  # TSM ephemeral key | signature
+KEY_AGREE_RESPONSE_LEN = PUBLIC_KEY_LEN + MAC_LEN  # SE key-agreement key | MacTag
 
 SIG_RAW = 0
 SIG_DER = 1
@@ -65,6 +74,15 @@ SIGN_DOMAIN = b"PTSE-SIG1"
 
 # What UNLOCK's CMAC covers (under the TSM unlock key).
 UNLOCK_DOMAIN = b"PTSE-UNLOCK1"
+
+# Transport key establishment (KEY_AGREE, docs/secure-element.md): what the
+# TSM's key-loading key signs, the one-step KDF's fixed info, and the key
+# confirmation the SE answers with.
+KA_SIGN_DOMAIN = b"PTSE-KA1"
+KA_TSM_ID = b"payterm-tsm"
+KA_ALGORITHM_ID = b"PTSE-KBPK1:AES-256/TR-31-D+KC:AES-CMAC-128"
+KA_KDF_BITS = 384  # 256-bit KBPK, then the 128-bit confirmation key
+KC_LABEL = b"KC_1_V"
 
 # Tamper sources (TAMPER_EVENT payload byte).
 TAMPER_SOURCES = (
@@ -131,3 +149,45 @@ def parse_block_ksn(body: bytes, n: int, field: str) -> "tuple[bytes, bytes]":
     if len(body) != n + KSN_LEN:
         raise DecodeError("%s response of %d bytes" % (field, len(body)), field=field)
     return bytes(body[:n]), bytes(body[n:])
+
+
+def _lv(data: bytes) -> bytes:
+    """u8 length | data (a fixed-info field; every field is under 256 bytes)."""
+    if len(data) > 255:
+        raise EncodeError("fixed-info field over 255 bytes", field="fixed_info")
+    return bytes((len(data),)) + bytes(data)
+
+
+def key_agree_message(ephemeral: bytes, nonce: bytes, serial: str) -> bytes:
+    """What the TSM's key-loading key signs (ECDSA P-256 / SHA-256, raw r|s)
+    for KEY_AGREE: ``"PTSE-KA1" | ephemeral public key (65) | SE nonce (16) |
+    serial length u8 | serial (ASCII)``."""
+    if len(ephemeral) != PUBLIC_KEY_LEN or len(nonce) != KA_NONCE_LEN:
+        raise EncodeError("ephemeral key or nonce of the wrong length", field="key_agree")
+    return KA_SIGN_DOMAIN + bytes(ephemeral) + bytes(nonce) + _lv(serial.encode())
+
+
+def ka_fixed_info(serial: str, ephemeral: bytes, ka_public: bytes, nonce: bytes) -> bytes:
+    """FixedInfo of the one-step KDF (NIST SP 800-56C Rev. 2 section 4,
+    concatenation format of SP 800-56A Rev. 3 section 5.8.2.1.1):
+    ``AlgorithmID | PartyUInfo | PartyVInfo | SuppPubInfo`` with
+    AlgorithmID = lv(KA_ALGORITHM_ID), PartyUInfo = lv("payterm-tsm") |
+    lv(TSM ephemeral key), PartyVInfo = lv(serial) | lv(SE key-agreement key)
+    | lv(SE nonce), SuppPubInfo = L as u32 (384); lv = u8 length | bytes."""
+    return (
+        _lv(KA_ALGORITHM_ID)
+        + _lv(KA_TSM_ID)
+        + _lv(ephemeral)
+        + _lv(serial.encode())
+        + _lv(ka_public)
+        + _lv(nonce)
+        + u32(KA_KDF_BITS)
+    )
+
+
+def kc_mac_data(serial: str, ephemeral: bytes, nonce: bytes) -> bytes:
+    """MacData of the SE's key confirmation (SP 800-56A Rev. 3 section
+    5.9.1, unilateral, provider V = the SE): ``"KC_1_V" | lv(serial) |
+    lv("payterm-tsm") | lv(SE nonce) | lv(TSM ephemeral key)``; the MacTag
+    is AES-CMAC (16 bytes) under the confirmation key."""
+    return KC_LABEL + _lv(serial.encode()) + _lv(KA_TSM_ID) + _lv(nonce) + _lv(ephemeral)

@@ -3,7 +3,10 @@ the firmware (firmware/ota/tsm.py) asks its secure element — the SE emulator
 on the sim board's I2C bus over TCP — to answer TSM challenges; the test
 relays the JSON bodies to the TSM over real HTTP (the device's HTTP client
 is not part of this piece). The issued certificate goes into the SE's
-certificate slot, the TSM's DUKPT key block into the SE."""
+certificate slot; the SE's key-agreement key is registered, the TSM's
+DUKPT key block goes into the SE under the KBPK agreed by KEY_AGREE, and the
+SE's key confirmation is accepted (the fuller end-to-end with the HSM and the
+refusals is tests/test_tsm_transport_key.py)."""
 
 from __future__ import annotations
 
@@ -36,6 +39,7 @@ import json, boards
 from firmware.drivers.se import SecureElement
 from firmware.secure import SecureElementApp
 from firmware.ota import tsm
+from firmware.secure import kbpk
 board = boards.open_board("sim")
 se = SecureElementApp(SecureElement(board.bus_for("secure_element"),
                       board.device("secure_element")["addr"], board.rtc()))
@@ -53,12 +57,14 @@ STORE = """
 answer = json.loads(%r)
 n = tsm.store_certificate(se, answer)
 out({"stored": n, "read": se.read_cert().hex()})
-out(tsm.proof(se, "dukpt", %r, %r))
+out(kbpk.register_request(se, %r, %r))
+out(kbpk.dukpt_request(se, %r, %r))
 board.deinit()
 """
 
 LOAD = """
-out({"ksn": se.load_dukpt(%r).hex()})
+confirm, ksn = kbpk.install(se, json.loads(%r))
+out({"ksn": ksn.hex(), "confirm": confirm})
 board.deinit()
 """
 
@@ -123,14 +129,20 @@ def test_enrol_store_certificate_and_load_dukpt(
     # the same request again: its challenge is spent
     assert _post(tsm, "/v1/enrol", req)[1]["error"]["code"] == "bad_challenge"
 
-    st, ch2 = _post(tsm, "/v1/challenge", {"serial": SERIAL, "purpose": "dukpt"})
-    stored, dreq = _mpy(tmp_path, port, STORE % (json.dumps(cert), SERIAL, ch2["challenge"]))
+    st, ch2 = _post(tsm, "/v1/challenge", {"serial": SERIAL, "purpose": "transport-key"})
+    st, ch3 = _post(tsm, "/v1/challenge", {"serial": SERIAL, "purpose": "dukpt"})
+    script = STORE % (json.dumps(cert), SERIAL, ch2["challenge"], SERIAL, ch3["challenge"])
+    stored, treq, dreq = _mpy(tmp_path, port, script)
     der = x509.load_pem_x509_certificate(cert["certificate"].encode()).public_bytes(
         serialization.Encoding.DER
     )
     assert stored == {"stored": len(der), "read": der.hex()}
-    assert dreq["counter"] == 2
+    assert (treq["counter"], dreq["counter"]) == (2, 3)
+    st, reg = _post(tsm, f"/v1/devices/{SERIAL}/transport-key", treq)
+    assert st == 200, reg
     st, kb = _post(tsm, f"/v1/devices/{SERIAL}/dukpt", dreq)
     assert st == 200, kb
-    (loaded,) = _mpy(tmp_path, port, LOAD % kb["key_block"])
+    (loaded,) = _mpy(tmp_path, port, LOAD % json.dumps(kb))
     assert loaded["ksn"] == kb["ikid"].lower() + "00000001"
+    st, conf = _post(tsm, f"/v1/devices/{SERIAL}/dukpt/confirm", loaded["confirm"])
+    assert (st, conf["status"]) == (200, "confirmed"), conf

@@ -102,8 +102,17 @@ class Se:
         assert status == 0, (hex(cmd), status)
         return body
 
-    def proof(self, purpose: str, challenge: str) -> dict[str, Any]:
-        digest = pop_digest(purpose, self.serial, bytes.fromhex(challenge))
+    def register(self, challenge: str) -> dict[str, Any]:
+        """Body of POST /v1/devices/{serial}/transport-key."""
+        ka = self.ok(sa.CMD_KA_PUBLIC_KEY, b"")
+        return {**self.proof("transport-key", challenge, ka), "ka_public": ka.hex()}
+
+    def dukpt_request(self, challenge: str) -> dict[str, Any]:
+        nonce = self.ok(sa.CMD_KBPK_NONCE, b"")
+        return {**self.proof("dukpt", challenge), "se_nonce": nonce.hex()}
+
+    def proof(self, purpose: str, challenge: str, bound: bytes = b"") -> dict[str, Any]:
+        digest = pop_digest(purpose, self.serial, bytes.fromhex(challenge) + bound)
         body = self.ok(sa.CMD_SIGN, b"\x00\x00" + digest)
         return {
             "challenge": challenge,
@@ -192,7 +201,11 @@ def test_enrol_renew_revoke_and_status(tsm: Tsm, tmp_path: Path, clock: Clock) -
     st, e = tsm.call("POST", "/v1/devices/PT-0001/renew", se.proof("renew", c))
     assert (st, e["error"]["code"]) == (403, "revoked")
     c = _challenge(tsm, "PT-0001", "dukpt")
-    assert tsm.call("POST", "/v1/devices/PT-0001/dukpt", se.proof("dukpt", c))[0] == 403
+    body = {**se.proof("dukpt", c), "se_nonce": "00" * 16}
+    assert tsm.call("POST", "/v1/devices/PT-0001/dukpt", body)[0] == 403
+    c = _challenge(tsm, "PT-0001", "transport-key")
+    st, e = tsm.call("POST", "/v1/devices/PT-0001/transport-key", se.register(c))
+    assert (st, e["error"]["code"]) == (403, "revoked")
     c = _challenge(tsm, "PT-0001", "enrol")
     st, e = tsm.call(
         "POST",
@@ -306,27 +319,57 @@ def test_signed_parameters(tsm: Tsm) -> None:
 def test_dukpt_key_block_loads_into_the_se(tsm: Tsm, tmp_path: Path) -> None:
     se = Se(tmp_path / "se.json", "PT-0004")
     c = _challenge(tsm, "PT-0004", "dukpt")
-    assert tsm.call("POST", "/v1/devices/PT-0004/dukpt", se.proof("dukpt", c))[0] == 404
+    assert tsm.call("POST", "/v1/devices/PT-0004/dukpt", se.dukpt_request(c))[0] == 404
     _enrol(tsm, se)
+    # no key-agreement key registered yet
     c = _challenge(tsm, "PT-0004", "dukpt")
-    st, kb = tsm.call("POST", "/v1/devices/PT-0004/dukpt", se.proof("dukpt", c))
+    st, e = tsm.call("POST", "/v1/devices/PT-0004/dukpt", se.dukpt_request(c))
+    assert (st, e["error"]["code"]) == (409, "no_transport_key")
+    c = _challenge(tsm, "PT-0004", "transport-key")
+    st, reg = tsm.call("POST", "/v1/devices/PT-0004/transport-key", se.register(c))
+    assert (st, reg["ka_public"]) == (200, se.ok(sa.CMD_KA_PUBLIC_KEY, b"").hex()), reg
+    c = _challenge(tsm, "PT-0004", "dukpt")
+    st, kb = tsm.call("POST", "/v1/devices/PT-0004/dukpt", se.dukpt_request(c))
     assert st == 200, kb
     assert kb["key_block"].startswith("D") and kb["key_block"][5:7] == "B1"
+    assert kb["kbpk"] == "ecdh-p256/sp800-56c-sha256" and kb["ka_public"] == reg["ka_public"]
     assert tsm.keys.bdk.hex().upper() not in kb["key_block"]
     ikid = bytes.fromhex(kb["ikid"])
+    agreed = se.ok(sa.CMD_KEY_AGREE, bytes.fromhex(kb["ephemeral_public"] + kb["signature"]))
     ksn = se.ok(sa.CMD_LOAD_DUKPT, kb["key_block"].encode())
     assert ksn == ikid + b"\x00\x00\x00\x01"
     data = b"ISO8583 message body"
     body = se.ok(sa.CMD_MAC, data)
     key = dukpt_aes.working_key(tsm.keys.bdk, body[16:], aes_dukpt.USAGE_MAC_GENERATION)
     assert body[:16] == mac.aes_cmac_mac(key, data)
+    # the key confirmation
+    path = "/v1/devices/PT-0004/dukpt/confirm"
+    wrong = {"ikid": kb["ikid"], "confirmation": "00" * 16}
+    assert tsm.call("POST", path, wrong)[1]["error"]["code"] == "bad_confirmation"
+    ok = {"ikid": kb["ikid"], "confirmation": agreed[65:].hex()}
+    st, conf = tsm.call("POST", path, ok)
+    assert (st, conf["status"], conf["ikid"]) == (200, "confirmed", kb["ikid"])
+    row = tsm.store.one("SELECT status FROM key_loads WHERE ikid = ?", ikid.hex())
+    assert row == {"status": "confirmed"}
+    other = {"ikid": "00" * 8, "confirmation": agreed[65:].hex()}
+    assert tsm.call("POST", path, other)[0] == 404
     # a second load gets another initial key ID; the proof is required
     c = _challenge(tsm, "PT-0004", "dukpt")
-    st, kb2 = tsm.call("POST", "/v1/devices/PT-0004/dukpt", se.proof("dukpt", c))
-    assert kb2["ikid"] != kb["ikid"]
+    st, kb2 = tsm.call("POST", "/v1/devices/PT-0004/dukpt", se.dukpt_request(c))
+    assert kb2["ikid"] != kb["ikid"] and kb2["ephemeral_public"] != kb["ephemeral_public"]
     c = _challenge(tsm, "PT-0004", "dukpt")
-    st, e = tsm.call("POST", "/v1/devices/PT-0004/dukpt", se.proof("enrol", c))
+    bad = {**se.proof("enrol", c), "se_nonce": "00" * 16}
+    st, e = tsm.call("POST", "/v1/devices/PT-0004/dukpt", bad)
     assert (st, e["error"]["code"]) == (403, "bad_proof")
+    c = _challenge(tsm, "PT-0004", "dukpt")
+    st, e = tsm.call(
+        "POST", "/v1/devices/PT-0004/dukpt", {**se.proof("dukpt", c), "se_nonce": "00"}
+    )
+    assert (st, e["error"]["code"]) == (400, "bad_nonce")
+    # a request of the shared-KBPK era (no nonce) gets a clear refusal
+    c = _challenge(tsm, "PT-0004", "dukpt")
+    st, e = tsm.call("POST", "/v1/devices/PT-0004/dukpt", se.proof("dukpt", c))
+    assert (st, e["error"]["code"]) == (400, "no_se_nonce")
 
 
 def test_ota_publication(tsm: Tsm) -> None:

@@ -194,6 +194,33 @@ class SecureElementApp:
         except DecodeError:
             raise SeAppError("malformed MAC response")
 
+    # -- transport key (KBPK agreed with the TSM) ------------------------------------------
+    def ka_public_key(self):
+        """The element's key-agreement public key (65 bytes), generated inside
+        at the first call and kept."""
+        body = self._call(sa.CMD_KA_PUBLIC_KEY)
+        if len(body) != sa.PUBLIC_KEY_LEN or body[0] != 4:
+            raise SeAppError("key-agreement key of %d bytes" % len(body))
+        return body
+
+    def kbpk_nonce(self):
+        """A fresh 16-byte nonce for the TSM to sign into the next KEY_AGREE."""
+        body = self._call(sa.CMD_KBPK_NONCE)
+        if len(body) != sa.KA_NONCE_LEN:
+            raise SeAppError("nonce of %d bytes" % len(body))
+        return body
+
+    def key_agree(self, ephemeral, signature):
+        """Agree the KBPK for LOAD_DUKPT with the TSM's ephemeral key (65
+        bytes) and its key-loading signature (r|s, 64 bytes): (the element's
+        key-agreement public key, key confirmation MacTag 16 bytes)."""
+        if len(ephemeral) != sa.PUBLIC_KEY_LEN or len(signature) != sa.RAW_SIGNATURE_LEN:
+            raise ValueError("ephemeral key must be 65 bytes, signature 64")
+        body = self._call(sa.CMD_KEY_AGREE, bytes(ephemeral) + bytes(signature))
+        if len(body) != sa.KEY_AGREE_RESPONSE_LEN or body[0] != 4:
+            raise SeAppError("KEY_AGREE response of %d bytes" % len(body))
+        return body[: sa.PUBLIC_KEY_LEN], body[sa.PUBLIC_KEY_LEN :]
+
     def next_transaction(self):
         return self._ksn(self._call(sa.CMD_NEXT_TRANSACTION))
 

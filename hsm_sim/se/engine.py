@@ -17,7 +17,7 @@ import secrets
 from collections.abc import Callable
 from pathlib import Path
 
-from hsm_sim.se import pinpad, signer, tamper, testkeys
+from hsm_sim.se import kagree, pinpad, signer, tamper, testkeys
 from hsm_sim.se.errors import CommandFailed
 from hsm_sim.se.storage import Storage, StorageError
 from protocols import se_app
@@ -43,6 +43,8 @@ def _info(engine: Engine, payload: bytes) -> bytes:
         "key_slots": se_app.KEY_SLOTS,
         "cert_slots": se_app.CERT_SLOTS,
         "curve": "P-256",
+        "ka_key": bool(engine.store.data.get("ka")),
+        "kbpk": str(engine.store.data.get("kbpk_source") or "personalisation"),
     }
     return json.dumps(info, sort_keys=True).encode()
 
@@ -78,6 +80,9 @@ HANDLERS: dict[int, Handler] = {
     se_app.CMD_MAC: pinpad.mac,
     se_app.CMD_NEXT_TRANSACTION: pinpad.next_transaction,
     se_app.CMD_GET_KSN: pinpad.get_ksn,
+    se_app.CMD_KA_PUBLIC_KEY: kagree.ka_public_key,
+    se_app.CMD_KBPK_NONCE: kagree.kbpk_nonce,
+    se_app.CMD_KEY_AGREE: kagree.key_agree,
 }
 
 
@@ -90,15 +95,23 @@ class Engine:
     def __init__(self, store: Storage) -> None:
         self.store = store
         self.challenge: bytes | None = None
+        self.ka_nonce: bytes | None = None
         self.counts: dict[str, int] = {}
 
     @classmethod
     def open(
-        cls, path: str | os.PathLike[str], personalise: str | None = "test", serial: str = ""
+        cls,
+        path: str | os.PathLike[str],
+        personalise: str | None = "test",
+        serial: str = "",
+        tsm_key: bytes | None = None,
     ) -> Engine:
         """The SE of the state file ``path``; a missing file is created when
-        ``personalise`` is ``"test"`` (TEST KBPK and unlock key, testkeys.py)
-        or ``"random"`` (fresh keys nobody outside knows)."""
+        ``personalise`` is ``"test"`` (TEST KBPK, unlock key and TSM
+        key-loading key, testkeys.py) or ``"random"`` (fresh keys nobody
+        outside knows).  ``tsm_key`` (65 bytes, the TSM key-loading key's
+        public point) is installed instead of the TEST one; a ``random``
+        state without it refuses KEY_AGREE."""
         p = Path(path)
         if p.exists():
             return cls(Storage.open(p))
@@ -106,8 +119,11 @@ class Engine:
             raise StorageError(f"{p}: no secure-element state (and no personalisation)")
         if personalise == "test":
             kbpk, unlock_key = testkeys.TEST_KBPK, testkeys.TEST_UNLOCK_KEY
+            tsm_key = tsm_key or testkeys.TEST_TSM_KEY_LOADING_PUBLIC
         else:
             kbpk, unlock_key = secrets.token_bytes(32), secrets.token_bytes(16)
+        if tsm_key is not None:
+            kagree.check_point(tsm_key)
         serial = serial or "PTSE" + secrets.token_hex(6).upper()
         store = Storage.create(
             p,
@@ -127,6 +143,9 @@ class Engine:
             "kbpk": store.wrap("kbpk", kbpk),
             "unlock_key": store.wrap("unlock_key", unlock_key),
         }
+        store.data["kbpk_source"] = "personalisation"
+        if tsm_key is not None:
+            store.data[kagree.TSM_KEY_FIELD] = store.wrap(kagree.TSM_KEY_FIELD, tsm_key)
         store.save()
         return cls(store)
 

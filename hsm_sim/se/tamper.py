@@ -59,6 +59,7 @@ def tamper_event(engine: Engine, payload: bytes) -> bytes:
     log.append({"source": source_name(payload[0]), "time": int(time.time())})
     del log[:-MAX_LOG]
     engine.challenge = None
+    engine.ka_nonce = None
     engine.store.save()
     return b"\x01" + se_app.u32(int(data["tamper_count"]))
 

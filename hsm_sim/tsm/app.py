@@ -33,15 +33,16 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from hsm_sim.crypto import dukpt_aes, tr31
+from protocols import se_app
 from protocols.se_app import signed_message
 from tools import ota_package
 
+from . import transport
 from .keys import TsmKeys
 from .store import TsmStore
 
 POP_DOMAIN = b"PTTSM-POP1"
-PURPOSES = ("enrol", "renew", "dukpt")
+PURPOSES = ("enrol", "renew", "dukpt", "transport-key")
 PARAMS_KIND = "payterm-params/1"
 PARAMS_SECTIONS = ("aids", "capks", "limits", "tax_rates")
 MAX_PACKAGE = 16 * 1024 * 1024
@@ -143,10 +144,38 @@ class SignedDocOut(BaseModel):
     signature: str = Field(description="raw r‖s hex over SHA-256('PTPARAMS1' ‖ payload)")
 
 
+class TransportKeyIn(ProofIn):
+    ka_public: str = Field(description="the SE's key-agreement key (KA_PUBLIC_KEY), hex, 65 bytes")
+
+
+class TransportKeyOut(BaseModel):
+    serial: str
+    ka_public: str
+    registered_at: int
+
+
+class DukptIn(ProofIn):
+    se_nonce: str | None = Field(None, description="the SE's KBPK_NONCE, hex, 16 bytes")
+
+
 class KeyBlockOut(BaseModel):
     key_block: str
     ikid: str
-    kbpk: str = Field(description="which KBPK protects the block (here: se-state)")
+    kbpk: str = Field(description="how the KBPK came to be: ecdh-p256/sp800-56c-sha256")
+    ephemeral_public: str = Field(description="the TSM's ephemeral key for KEY_AGREE, hex")
+    signature: str = Field(description="key-loading key r‖s over key_agree_message, hex")
+    ka_public: str = Field(description="the SE key-agreement key the KBPK was agreed with")
+
+
+class ConfirmIn(BaseModel):
+    ikid: str = Field(description="the IKID of the key load (hex)")
+    confirmation: str = Field(description="the MacTag of KEY_AGREE's answer, hex, 16 bytes")
+
+
+class ConfirmOut(BaseModel):
+    ikid: str
+    status: str = Field(description="confirmed")
+    confirmed_at: int
 
 
 def _hex(text: str, what: str) -> bytes:
@@ -164,15 +193,24 @@ def _load_point(data: bytes) -> ec.EllipticCurvePublicKey:
 
 
 def _check_proof(
-    store: TsmStore, cfg: Config, serial: str, purpose: str, pub: bytes, proof: ProofIn
+    store: TsmStore,
+    cfg: Config,
+    serial: str,
+    purpose: str,
+    pub: bytes,
+    proof: ProofIn,
+    bound: bytes = b"",
 ) -> None:
+    """The SE signed ``pop_digest(purpose, serial, challenge ‖ bound)``
+    (``bound``: data the proof vouches for, e.g. the key-agreement key)."""
     challenge = _hex(proof.challenge, "challenge")
     if not store.take_challenge(challenge.hex(), serial, purpose, cfg.now()):
         raise ApiError(403, "bad_challenge", "challenge unknown, expired, spent or not yours")
     sig = _hex(proof.signature, "signature")
     if len(sig) == 64:
         sig = encode_dss_signature(int.from_bytes(sig[:32], "big"), int.from_bytes(sig[32:], "big"))
-    message = signed_message(pop_digest(purpose, serial, challenge), proof.counter, proof.slot)
+    digest = pop_digest(purpose, serial, challenge + bound)
+    message = signed_message(digest, proof.counter, proof.slot)
     try:
         _load_point(pub).verify(sig, message, ec.ECDSA(hashes.SHA256()))
     except (InvalidSignature, ValueError) as e:
@@ -312,9 +350,14 @@ def create_app(store: TsmStore, keys: TsmKeys, config: Config) -> FastAPI:
 
     @app.get("/v1/ca")
     def ca() -> dict[str, str]:
-        """The CA certificate (PEM) and the release public key (hex, 65
-        bytes) that signs OTA manifests and parameter documents."""
-        return {"ca": keys.ca_pem, "release_key": keys.release_public.hex()}
+        """The CA certificate (PEM), the release public key (hex, 65 bytes)
+        that signs OTA manifests and parameter documents, and the key-loading
+        public key (hex, 65 bytes) that SEs are personalised with."""
+        return {
+            "ca": keys.ca_pem,
+            "release_key": keys.release_public.hex(),
+            "key_loading_key": keys.key_loading_public.hex(),
+        }
 
     @app.post("/v1/challenge", response_model=ChallengeOut)
     def challenge(body: ChallengeIn) -> ChallengeOut:
@@ -460,33 +503,109 @@ def create_app(store: TsmStore, keys: TsmKeys, config: Config) -> FastAPI:
             version=row["version"], payload=row["payload"], signature=row["signature"]
         )
 
-    @app.post("/v1/devices/{serial}/dukpt", response_model=KeyBlockOut)
-    def dukpt(serial: str, body: ProofIn) -> KeyBlockOut:
-        """The initial DUKPT key for the device's SE, as a TR-31 version D
-        block (B1, AES, IK block) under the KBPK provisioned in the SE state."""
+    @app.post("/v1/devices/{serial}/transport-key", response_model=TransportKeyOut)
+    def transport_key(serial: str, body: TransportKeyIn) -> TransportKeyOut:
+        """Register the SE's key-agreement key: the enrolled SE key signs
+        ``pop_digest("transport-key", serial, challenge ‖ ka_public)``.  The
+        first key registered is bound to the device (the SE never replaces
+        it); the same key again is answered as registered."""
         dev = _active_device(store, serial)
+        ka = _hex(body.ka_public, "ka_public")
+        _load_point(ka)
+        if len(ka) != se_app.PUBLIC_KEY_LEN:
+            raise ApiError(400, "bad_public_key", "ka_public must be an uncompressed point")
+        existing = store.one("SELECT * FROM transport_keys WHERE device = ?", serial)
+        if existing is not None and existing["ka_public"] != ka.hex():
+            raise ApiError(409, "ka_key_mismatch", f"{serial} has another key-agreement key")
+        _check_proof(
+            store, config, serial, "transport-key", bytes.fromhex(dev["public_key"]), body, ka
+        )
+        if existing is None:
+            store.run(
+                (
+                    "INSERT INTO transport_keys (device, ka_public, registered_at) "
+                    "VALUES (?, ?, ?)",
+                    (serial, ka.hex(), config.now()),
+                )
+            )
+            existing = {"ka_public": ka.hex(), "registered_at": config.now()}
+        return TransportKeyOut(
+            serial=serial, ka_public=existing["ka_public"], registered_at=existing["registered_at"]
+        )
+
+    @app.post("/v1/devices/{serial}/dukpt", response_model=KeyBlockOut)
+    def dukpt(serial: str, body: DukptIn) -> KeyBlockOut:
+        """The initial DUKPT key for the device's SE, as a TR-31 version D
+        block (B1, AES, IK block) under a KBPK agreed for this load with the
+        SE's registered key-agreement key (transport.py): the answer carries
+        the TSM's ephemeral key and its key-loading signature for KEY_AGREE."""
+        dev = _active_device(store, serial)
+        if body.se_nonce is None:  # a client of the shared-KBPK era
+            raise ApiError(
+                400,
+                "no_se_nonce",
+                "the block is wrapped under a KBPK agreed with the SE for this load: "
+                "send se_nonce (KBPK_NONCE), then KEY_AGREE with the answer (docs/tsm.md)",
+            )
+        nonce = _hex(body.se_nonce, "se_nonce")
+        if len(nonce) != se_app.KA_NONCE_LEN:
+            raise ApiError(400, "bad_nonce", "se_nonce must be 16 bytes")
+        tk = store.one("SELECT ka_public FROM transport_keys WHERE device = ?", serial)
+        if tk is None:
+            raise ApiError(409, "no_transport_key", f"{serial} has no key-agreement key registered")
         _check_proof(store, config, serial, "dukpt", bytes.fromhex(dev["public_key"]), body)
         row = store.one("SELECT COUNT(*) AS n FROM key_loads")
         n = ((row or {}).get("n") or 0) + 1
         # IKID: 4 bytes naming the BDK (first bytes of its SHA-256) ‖ a
         # 4-byte device key number, unique per load
         ikid = hashlib.sha256(keys.bdk).digest()[:4] + n.to_bytes(4, "big")
-        header = tr31.Header(
-            version="D",
-            key_usage="B1",
-            algorithm="A",
-            mode_of_use="X",
-            exportability="N",
-            blocks=[("IK", ikid.hex().upper())],
-        )
-        block = tr31.wrap(keys.kbpk, header, dukpt_aes.initial_key(keys.bdk, ikid))
+        ka = bytes.fromhex(tk["ka_public"])
+        agreed = transport.agree(keys.key_loading_key, serial, ka, nonce, keys.bdk, ikid)
         store.run(
             (
-                "INSERT INTO key_loads (device, ikid, loaded_at) VALUES (?, ?, ?)",
-                (serial, ikid.hex(), config.now()),
+                "INSERT INTO key_loads (device, ikid, loaded_at, ephemeral, se_nonce, kc_digest, "
+                "status) VALUES (?, ?, ?, ?, ?, ?, 'pending')",
+                (
+                    serial,
+                    ikid.hex(),
+                    config.now(),
+                    agreed.ephemeral.hex(),
+                    nonce.hex(),
+                    agreed.tag_digest,
+                ),
             )
         )
-        return KeyBlockOut(key_block=block, ikid=ikid.hex().upper(), kbpk="se-state")
+        return KeyBlockOut(
+            key_block=agreed.key_block,
+            ikid=ikid.hex().upper(),
+            kbpk=transport.KBPK_LABEL,
+            ephemeral_public=agreed.ephemeral.hex(),
+            signature=agreed.signature.hex(),
+            ka_public=ka.hex(),
+        )
+
+    @app.post("/v1/devices/{serial}/dukpt/confirm", response_model=ConfirmOut)
+    def dukpt_confirm(serial: str, body: ConfirmIn) -> ConfirmOut:
+        """The SE's key confirmation (KEY_AGREE's MacTag) for a key load:
+        the load becomes ``confirmed`` when it is the one the TSM expects."""
+        _active_device(store, serial)
+        ikid = _hex(body.ikid, "ikid").hex()
+        tag = _hex(body.confirmation, "confirmation")
+        row = store.one("SELECT * FROM key_loads WHERE ikid = ? AND device = ?", ikid, serial)
+        if row is None or not row["kc_digest"]:
+            raise ApiError(404, "unknown_load", f"no key load {body.ikid} for {serial}")
+        if not transport.tag_matches(row["kc_digest"], tag):
+            raise ApiError(403, "bad_confirmation", "the key confirmation does not match")
+        at = row["confirmed_at"]
+        if row["status"] != "confirmed":
+            at = config.now()
+            store.run(
+                (
+                    "UPDATE key_loads SET status = 'confirmed', confirmed_at = ? WHERE ikid = ?",
+                    (at, ikid),
+                )
+            )
+        return ConfirmOut(ikid=ikid.upper(), status="confirmed", confirmed_at=at)
 
     @app.put("/v1/ota/{board}", dependencies=[Depends(admin)])
     async def put_package(board: str, request: Request) -> dict[str, Any]:

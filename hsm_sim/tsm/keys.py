@@ -1,6 +1,9 @@
 """The TSM's own keys: the CA (self-signed X.509, ECDSA P-256) that issues
 device certificates, the release key (ECDSA P-256) that signs OTA manifests
-and parameter documents, and the DUKPT material (BDK, KBPK)."""
+and parameter documents, the key-loading key (ECDSA P-256) that signs the
+ephemeral keys of the transport-key agreement with each SE, and the BDK.
+No KBPK: each key block is wrapped under a KBPK agreed with the device's SE
+for that load (``hsm_sim/tsm/transport.py``)."""
 
 from __future__ import annotations
 
@@ -15,13 +18,21 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from cryptography.x509.oid import NameOID
 
-from hsm_sim.se.testkeys import TEST_KBPK
+from hsm_sim.se.testkeys import TEST_TSM_KEY_LOADING_PRIVATE
 
 # TEST BDK (AES-128) for the demo and tests only; a deployment passes its own.
 TEST_BDK = bytes.fromhex("54534D2D544553542D42444B2D303031")
 
 PARAMS_DOMAIN = b"PTPARAMS1"
 OTA_DOMAIN = b"PTOTA1"
+
+
+def published_key_loading_key() -> ec.EllipticCurvePrivateKey:
+    """The TEST key-loading key whose public point every TEST SE state holds
+    (``hsm_sim.se.testkeys``); for tests and the demo only."""
+    return ec.derive_private_key(
+        int.from_bytes(TEST_TSM_KEY_LOADING_PRIVATE, "big"), ec.SECP256R1()
+    )
 
 
 def _write_private(path: Path, key: ec.EllipticCurvePrivateKey) -> None:
@@ -93,7 +104,8 @@ def make_ca(key: ec.EllipticCurvePrivateKey, name: str, years: int = 20) -> x509
 
 
 class TsmKeys:
-    """The CA key and certificate, the release key, the BDK and the KBPK."""
+    """The CA key and certificate, the release key, the key-loading key
+    (default: the TEST one of ``hsm_sim.se.testkeys``) and the BDK."""
 
     def __init__(
         self,
@@ -101,13 +113,13 @@ class TsmKeys:
         ca_cert: x509.Certificate,
         release_key: ec.EllipticCurvePrivateKey,
         bdk: bytes = TEST_BDK,
-        kbpk: bytes = TEST_KBPK,
+        key_loading_key: ec.EllipticCurvePrivateKey | None = None,
     ) -> None:
         self.ca_key = ca_key
         self.ca_cert = ca_cert
         self.release_key = release_key
         self.bdk = bdk
-        self.kbpk = kbpk
+        self.key_loading_key = key_loading_key or published_key_loading_key()
 
     @classmethod
     def generate(cls, name: str = "payterm TSM test CA") -> TsmKeys:
@@ -117,7 +129,9 @@ class TsmKeys:
     @classmethod
     def load_or_create(cls, folder: Path) -> TsmKeys:
         """Keys kept in ``folder`` (ca.key, ca.pem, release.key: PEM, keys
-        mode 0600), created on first use."""
+        mode 0600), created on first use; ``keyload.key`` (PEM, P-256), when
+        present, is the key-loading key, else the TEST one (the SEs must be
+        personalised with its public point)."""
         folder.mkdir(parents=True, exist_ok=True)
         ca_key_p, ca_p, rel_p = folder / "ca.key", folder / "ca.pem", folder / "release.key"
         if not ca_key_p.exists():
@@ -128,10 +142,12 @@ class TsmKeys:
             )
         if not rel_p.exists():
             _write_private(rel_p, ec.generate_private_key(ec.SECP256R1()))
+        kl_p = folder / "keyload.key"
         return cls(
             load_private(ca_key_p),
             x509.load_pem_x509_certificate(ca_p.read_bytes()),
             load_private(rel_p),
+            key_loading_key=load_private(kl_p) if kl_p.exists() else None,
         )
 
     @property
@@ -141,6 +157,12 @@ class TsmKeys:
     @property
     def release_public(self) -> bytes:
         return public_point(self.release_key.public_key())
+
+    @property
+    def key_loading_public(self) -> bytes:
+        """The key-loading key's public point (65 bytes): what an SE is
+        personalised with."""
+        return public_point(self.key_loading_key.public_key())
 
     def sign_params(self, payload: bytes) -> bytes:
         """Raw r‖s over SHA-256("PTPARAMS1" ‖ payload)."""

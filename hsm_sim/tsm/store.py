@@ -1,5 +1,7 @@
 """The TSM's SQLite database: devices, certificates (with revocation),
-one-time challenges, parameter documents, DUKPT key loads, OTA packages."""
+one-time challenges, parameter documents, the SEs' key-agreement keys, DUKPT
+key loads (with the transport-key agreement's public values and the digest
+of the expected key confirmation; never a key), OTA packages."""
 
 from __future__ import annotations
 
@@ -46,6 +48,11 @@ CREATE TABLE IF NOT EXISTS key_loads (
     ikid TEXT NOT NULL UNIQUE,
     loaded_at INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS transport_keys (
+    device TEXT PRIMARY KEY REFERENCES devices(serial),
+    ka_public TEXT NOT NULL,         -- the SE's key-agreement public key (hex)
+    registered_at INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS packages (
     board TEXT NOT NULL,
     version INTEGER NOT NULL,
@@ -55,6 +62,15 @@ CREATE TABLE IF NOT EXISTS packages (
     PRIMARY KEY (board, version)
 );
 """
+
+# added to key_loads by the transport-key agreement (ALTER TABLE on old files)
+KEY_LOAD_COLUMNS = (
+    ("ephemeral", "TEXT"),  # the TSM's ephemeral public key (hex)
+    ("se_nonce", "TEXT"),  # the SE's KBPK_NONCE (hex)
+    ("kc_digest", "TEXT"),  # SHA-256 of the expected key confirmation
+    ("status", "TEXT NOT NULL DEFAULT 'pending'"),  # pending | confirmed
+    ("confirmed_at", "INTEGER"),
+)
 
 
 class TsmStore:
@@ -68,6 +84,10 @@ class TsmStore:
         self.lock = threading.RLock()
         with self.lock:
             self.db.executescript(SCHEMA)
+            have = {r["name"] for r in self.db.execute("PRAGMA table_info(key_loads)")}
+            for column, kind in KEY_LOAD_COLUMNS:
+                if column not in have:  # a database of an earlier version
+                    self.db.execute(f"ALTER TABLE key_loads ADD COLUMN {column} {kind}")
 
     def close(self) -> None:
         self.db.close()

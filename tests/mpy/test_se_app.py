@@ -111,3 +111,100 @@ def test_tamper_and_status():
     st = app.status()
     eq((st["locked"], st["key_slots"], st["cert_slots"], st["dukpt"]), (True, 1, 0, True))
     raises(SeAppError, SecureElementApp(FakeDriver([b"\x00\x00\x00\x00\x01"])).tamper)
+
+
+# -- transport key: KA_PUBLIC_KEY, KBPK_NONCE, KEY_AGREE ---------------------------------
+KA = b"\x04" + bytes(range(1, 65))
+EPH = b"\x04" + bytes(range(100, 164))
+SIG = bytes(range(64))
+
+
+def test_key_agreement_requests_and_responses():
+    d = FakeDriver([KA, b"N" * 16, KA + b"T" * 16])
+    app = SecureElementApp(d)
+    eq(app.ka_public_key(), KA)
+    eq(app.kbpk_nonce(), b"N" * 16)
+    eq(app.key_agree(EPH, SIG), (KA, b"T" * 16))
+    eq(
+        d.sent,
+        [(0x25, b""), (0x26, b""), (0x27, EPH + SIG)],
+    )
+    eq((sa.CMD_KA_PUBLIC_KEY, sa.CMD_KBPK_NONCE, sa.CMD_KEY_AGREE), (0x25, 0x26, 0x27))
+
+
+def test_key_agreement_refusals_and_shapes():
+    # a forged TSM signature: NOT_ALLOWED, not locked -> SeNotAllowed
+    d = FakeDriver([6, status_body(False)])
+    e = raises(SeNotAllowed, SecureElementApp(d).key_agree, EPH, SIG)
+    eq(isinstance(e, SeLocked), False)
+    raises(SeKeyMissing, SecureElementApp(FakeDriver([7])).key_agree, EPH, SIG)
+    raises(SeBadInput, SecureElementApp(FakeDriver([5])).key_agree, EPH, SIG)
+    # nothing is sent for arguments of the wrong length
+    d = FakeDriver([])
+    raises(ValueError, SecureElementApp(d).key_agree, EPH[:64], SIG)
+    raises(ValueError, SecureElementApp(d).key_agree, EPH, SIG + b"x")
+    eq(d.sent, [])
+    # malformed answers
+    raises(SeAppError, SecureElementApp(FakeDriver([KA[:64]])).ka_public_key)
+    raises(SeAppError, SecureElementApp(FakeDriver([b"\x02" + KA[1:]])).ka_public_key)
+    raises(SeAppError, SecureElementApp(FakeDriver([b"N" * 15])).kbpk_nonce)
+    raises(SeAppError, SecureElementApp(FakeDriver([KA + b"T" * 15])).key_agree, EPH, SIG)
+
+
+class FakeSe:
+    """SecureElementApp stand-in for the kbpk helpers: records the calls."""
+
+    def __init__(self):
+        self.calls = []
+
+    def ka_public_key(self):
+        self.calls.append("ka")
+        return KA
+
+    def kbpk_nonce(self):
+        self.calls.append("nonce")
+        return b"N" * 16
+
+    def sign(self, digest, slot=0):
+        self.calls.append(("sign", digest, slot))
+        return SIG, 9
+
+    def key_agree(self, ephemeral, signature):
+        self.calls.append(("agree", ephemeral, signature))
+        return KA, b"T" * 16
+
+    def load_dukpt(self, block):
+        self.calls.append(("load", block))
+        return b"K" * 12
+
+
+def test_kbpk_bodies():
+    import hashlib
+    from binascii import hexlify
+
+    from firmware.secure import kbpk
+
+    challenge = "ab" * 32
+    se = FakeSe()
+    body = kbpk.register_request(se, "PT-1", challenge)
+    want = hashlib.sha256(b"PTTSM-POP1transport-key\0PT-1\0" + b"\xab" * 32 + KA).digest()
+    eq(se.calls[1], ("sign", want, 0))
+    eq(body["ka_public"], hexlify(KA).decode())
+    eq((body["counter"], body["slot"], body["challenge"]), (9, 0, challenge))
+    se = FakeSe()
+    body = kbpk.dukpt_request(se, "PT-1", challenge)
+    eq(se.calls[0], ("sign", hashlib.sha256(b"PTTSM-POP1dukpt\0PT-1\0" + b"\xab" * 32).digest(), 0))
+    eq(body["se_nonce"], "4e" * 16)
+    answer = {
+        "key_block": "D0144B1AX00N0200IK14...",
+        "ikid": "0102030400000001",
+        "ephemeral_public": hexlify(EPH).decode(),
+        "signature": hexlify(SIG).decode(),
+    }
+    se = FakeSe()
+    confirm, ksn = kbpk.install(se, answer)
+    eq(se.calls, [("agree", EPH, SIG), ("load", answer["key_block"])])
+    eq(confirm, {"ikid": "0102030400000001", "confirmation": "54" * 16})
+    eq(ksn, b"K" * 12)
+    for bad in ({}, dict(answer, signature="00"), dict(answer, ephemeral_public="zz")):
+        raises(kbpk.KbpkError, kbpk.install, FakeSe(), bad)
