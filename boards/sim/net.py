@@ -111,14 +111,51 @@ class Link:
             self.sock = None
 
 
+class NetStream:
+    """One TCP connection with socket-like reads, for a network peer:
+    ``read(n)`` waits up to ``timeout_ms`` for data and returns what is ready
+    (at most ``n`` bytes, so the caller bounds its RAM), ``b""`` once the
+    peer has closed, ``None`` on timeout. No receive buffer of its own and
+    no per-byte wait (unlike ``TcpUart``, which models a UART)."""
+
+    def __init__(self, sock, timeout_ms=10000, name="net"):
+        self._link = Link(sock, name)
+        self.timeout = timeout_ms
+        self.name = name
+
+    def read(self, n):
+        link = self._link
+        if link is None:
+            raise OSError(errno.EBADF)
+        if n <= 0:
+            return b""
+        if link.eof:
+            return b""
+        if not link.readable(self.timeout):
+            return None
+        return link.recv_some(n)
+
+    def write(self, buf):
+        if self._link is None:
+            raise OSError(errno.EBADF)
+        return self._link.send_all(buf)
+
+    def deinit(self):
+        if self._link is not None:
+            self._link.close()
+            self._link = None
+
+    close = deinit
+
+
 class Dialer:
     """Opens a new connection on a ``net`` bus at each call, for
     request/response protocols that close the connection after each
-    exchange (HTTP to the TSM): ``Dialer(board, "net1")()`` is a stream with
-    the UART API (``TcpUart``: first-byte ``timeout_ms``, per-byte
-    ``timeout_char_ms`` from the bus data). ``authority`` is the "host:port"
-    connected to (an HTTP Host header). The bus's ``connect_timeout_ms``
-    (default 3000) bounds the wait for a peer that is not there."""
+    exchange (HTTP to the TSM): ``Dialer(board, "net1")()`` is a
+    ``NetStream`` whose reads wait at most the bus's ``timeout_ms``.
+    ``authority`` is the "host:port" connected to (an HTTP Host header).
+    The bus's ``connect_timeout_ms`` (default 3000) bounds the wait for a
+    peer that is not there."""
 
     def __init__(self, board, bus_name):
         spec = board.config["buses"].get(bus_name)
@@ -132,15 +169,6 @@ class Dialer:
         self.authority = "%s:%d" % (host, port)
 
     def __call__(self):
-        from boards.sim.uart import TcpUart  # uart imports this module
-
         spec = self.spec
-        return TcpUart(
-            self.host,
-            self.port,
-            timeout=spec.get("timeout_ms", 30000),
-            timeout_char=spec.get("timeout_char_ms", 1000),
-            rxbuf=spec.get("rxbuf", 4096),
-            connect_timeout_ms=spec.get("connect_timeout_ms", 3000),
-            name=self.name,
-        )
+        sock = connect(self.host, self.port, spec.get("connect_timeout_ms", 3000))
+        return NetStream(sock, spec.get("timeout_ms", 10000), self.name)

@@ -3,12 +3,13 @@ board opens, and the TSM calls a terminal makes (docs/tsm.md, "Device
 client").
 
 The board hands over ``connect``: a function that opens a new connection
-to the TSM and returns a stream with machine.UART's reading contract —
-``write(buf)``, ``read(n)`` returning up to ``n`` bytes, ``None`` when its
-timeout passes with nothing received, ``b""`` at end of stream, or raising
-``OSError`` when the link fails — and ``deinit()`` or ``close()``. On the sim
-board that is ``boards.sim.net.Dialer(board, "net1")``. One request per
-connection (``Connection: close``).
+to the TSM and returns a stream — ``write(buf)``; ``read(n)`` returning
+what is ready, at most ``n`` bytes (never more than 512 are asked at once,
+which bounds the RAM a read takes), ``None`` when its timeout passes with
+nothing received, ``b""`` at end of stream, or raising ``OSError`` when the
+link fails (ETIMEDOUT/EAGAIN count as a timeout); ``deinit()`` or
+``close()``. On the sim board that is ``boards.sim.net.Dialer(board,
+"net1")``. One request per connection (``Connection: close``).
 
 Responses are parsed strictly and with bounds: status line and header lines
 of at most ``MAX_LINE`` bytes, at most ``MAX_HEADERS`` header fields, ASCII
@@ -123,12 +124,6 @@ class Reader:
     def _more(self, want):
         s = self.stream
         n = min(READ_CHUNK, max(1, want))
-        any_ = getattr(s, "any", None)
-        if any_ is not None:
-            ready = any_()
-            # what is there now, or one byte (waiting the first-byte timeout):
-            # never the per-character wait for bytes that are not coming
-            n = min(n, ready) if ready else 1
         try:
             data = s.read(n)
         except OSError as e:
@@ -571,8 +566,19 @@ def _unhex(text):
         raise DecodeError("not hex: %r" % text[:20])
 
 
+_ERRNO = {
+    111: "connection refused",
+    110: "timed out",
+    113: "no route to host",
+    101: "network unreachable",
+    104: "connection reset",
+}
+
+
 def _errno(e):
-    return "errno %s" % (e.args[0] if e.args else "?")
+    code = e.args[0] if e.args else None
+    name = _ERRNO.get(code) if isinstance(code, int) else None
+    return "errno %s, %s" % (code, name) if name else "errno %s" % (code,)
 
 
 def _small(resp, limit):

@@ -26,23 +26,15 @@ TIMEOUT = None
 
 class FakeStream:
     """Scripted reads: each event is bytes (served up to ``n`` at a time),
-    None (a timeout), b"" (end of stream) or an exception to raise. With
-    ``offer_any`` it has UART's any() = bytes of the current event."""
+    None (a timeout), b"" (end of stream) or an exception to raise."""
 
-    def __init__(self, events, chunk=1000, offer_any=False):
+    def __init__(self, events, chunk=1000):
         self.events = list(events)
         self.chunk = chunk
         self.written = bytearray()
         self.asked = []
         self.served = 0
         self.closed = 0
-        if offer_any:
-            self.any = self._any
-
-    def _any(self):
-        if self.events and isinstance(self.events[0], bytes):
-            return len(self.events[0])
-        return 0
 
     def write(self, data):
         self.written.extend(data)
@@ -282,12 +274,12 @@ def test_deadline_with_the_board_clock():
     eq("200 ms" in str(e), True, "deadline named")
 
 
-def test_any_bounds_each_read():
-    raw = ok(b'{"a": 1}')
-    stream = FakeStream([raw[:10], raw[10:], EOF], offer_any=True)
+def test_reads_are_bounded():
+    raw = ok(b"x" * 5000)
+    stream = FakeStream([raw, EOF])
     resp = read_response(Reader(stream))
-    eq(resp.read_all(100), b'{"a": 1}', "body")
-    eq(stream.asked[0], 10, "reads what any() reports, no per-byte wait")
+    eq(len(resp.read_all(10000)), 5000, "body")
+    eq(max(stream.asked), 512, "never more than 512 bytes asked at once")
 
 
 def test_stream_returning_too_much_is_refused():
