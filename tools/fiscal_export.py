@@ -274,7 +274,7 @@ def export_image(path: Path, board: str = "sim", root: str | None = None) -> Ima
                 warnings.append(f"state damaged: {exc}")
         else:
             warnings.append("state missing")
-        if header_dev is None and state is None and SEG_DIR not in names:
+        if not {"header", "state", SEG_DIR} & set(names):
             raise ImageError(f"no fiscal journal in {where}")
         if header_dev is not None and state is not None and header_dev != state[0]:
             warnings.append(f"header device {header_dev}, state device {state[0]}")
