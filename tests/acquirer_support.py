@@ -23,6 +23,14 @@ from protocols import iso8583
 from protocols.iso8583_specs import PAYTERM_1987
 
 MID = "000000000123456"
+MAC_LEN = 8
+
+
+def same_answer(*answers: bytes) -> bool:
+    """The same answer given again: equal bytes up to the MAC; under the
+    DUKPT scheme each is MACed under its own request's KSN, so the MACs
+    differ when the KSNs do."""
+    return len({a[:-MAC_LEN] for a in answers}) == 1
 
 
 @dataclass
@@ -39,6 +47,17 @@ class Harness:
 
     async def send_wire(self, wire: bytes) -> bytes:
         return await self.link.send_raw(wire, timeout=10)
+
+    async def tries(self, *msgs: dict[str, str]) -> list[bytes]:
+        """Send each message as a terminal tries it again (encoded anew:
+        under the DUKPT scheme each try has its own KSN), check each
+        answer's MAC under its try's KSN, and return the answers."""
+        out = []
+        for msg in msgs:
+            raw = await self.send_wire(self.term.encode(msg))
+            assert self.term.mac_ok(raw), "answer MAC does not verify under the try's KSN"
+            out.append(raw)
+        return out
 
     def sql(self, query: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         """A second connection to the host's database (as an operator would)."""
@@ -78,7 +97,7 @@ async def running_host(
     await hsm.start()
     db_path = tmp_path / "host.db"
     db = HostDb(db_path)
-    seed.seed(db, terminals, load_cards)
+    seed.seed(db, terminals, load_cards, mac_scheme="dukpt")
     db.close()
     hsm_host, hsm_port = hsm.address
     service = await HostService.start(db_path, hsm_host, hsm_port, security=security)

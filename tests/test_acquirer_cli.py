@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -21,6 +22,8 @@ from cryptography.hazmat.primitives.cmac import CMAC
 
 from host_sim.acquirer import seed
 from host_sim.acquirer.terminal_sim import SimCard, transmission_time
+from hsm_sim.crypto import dukpt_aes
+from protocols.crypto import aes_dukpt
 
 PAYTERM = (sys.executable, "-m", "payterm")
 
@@ -89,13 +92,22 @@ def exchange(sock: socket.socket, data: bytes) -> bytes:
 def test_pyiso8583_client_from_the_spec_json_talks_to_the_host(
     services: tuple[dict[str, Any], Path],
 ) -> None:
-    info, _db = services
+    info, db = services
     out = payterm("host", "spec", "--json")
     assert out.returncode == 0, out.stderr
     spec = json.loads(out.stdout)
     assert spec["t"]["data_enc"] == "b" and spec["2"]["len_count"] == "nibbles"
     tid = "PT000002"
-    key = seed.terminal_mac_key(tid)  # the terminal's TEST MAC key, as injected
+    # The seeded terminals MAC under AES DUKPT: the MAC generation key of the
+    # KSN named in field 53 (FF: no PIN block, 02: AES DUKPT), derived here
+    # from the TEST BDK as the terminal's initial key holds it.
+    ksn = seed.dukpt_ikid(2) + (5).to_bytes(4, "big")
+    conn = sqlite3.connect(db, isolation_level=None)
+    try:  # the scheme of the seeded terminals, whatever the seed's default
+        conn.execute("UPDATE terminals SET mac_scheme = 'dukpt' WHERE tid = ?", (tid,))
+    finally:
+        conn.close()
+    key = dukpt_aes.working_key(seed.test_bdk(), ksn, aes_dukpt.USAGE_MAC_GENERATION)
     card = SimCard.load_card(5)
     field55 = card.arqc_field55(4_200, "00", b"\x12\x34\x56\x78", bytes.fromhex("261122"))
     doc = {
@@ -113,6 +125,7 @@ def test_pyiso8583_client_from_the_spec_json_talks_to_the_host(
         "41": tid,
         "42": "000000000123456",
         "49": "400",
+        "53": "FF02" + ksn.hex().upper(),
         "55": field55,
         "60": "000001",
         "64": "00" * 8,

@@ -13,7 +13,7 @@ import pytest
 from acquirer_support import Harness, profile_card, running_host
 
 from host_sim.acquirer.db import SCHEMA_VERSION, HostDb, SchemaError
-from host_sim.acquirer.terminal_sim import SimCard
+from host_sim.acquirer.terminal_sim import SimCard, SimTerminal
 from protocols import iso8583
 from protocols.iso8583_specs import PAYTERM_1987
 
@@ -36,6 +36,153 @@ def test_bad_or_missing_mac_is_63_and_nothing_is_posted(tmp_path: Path) -> None:
         assert reply["39"] in ("63", "30")
         assert h.account(card.pan)["balance"] == before
         assert h.sql("SELECT COUNT(*) FROM transactions") == [(0,)]
+
+    async def main() -> None:
+        async with running_host(tmp_path) as h:
+            await scenario(h)
+
+    asyncio.run(main())
+
+
+def _macd(term: SimTerminal, msg: dict[str, str], ksn: bytes, key: bytes | None = None) -> bytes:
+    """``msg`` with field 53 naming ``ksn`` and MACed under ``key`` (default:
+    the MAC generation key of ``ksn`` under the terminal's initial key)."""
+    doc = dict(msg, **{"53": "FF02" + ksn.hex().upper(), "64": "00" * 8})
+    body = iso8583.encode(doc, PAYTERM_1987)[:-8]
+    return body + term.cmac(body, key if key is not None else term.dukpt_mac_key(ksn))
+
+
+def test_dukpt_mac_request_and_answer_under_the_requests_ksn(tmp_path: Path) -> None:
+    """A seeded terminal (scheme dukpt) MACs under the AES DUKPT MAC key of
+    the KSN it names in field 53 (FF 02 + KSN): the host verifies it (GY)
+    and MACs the answer under the same KSN's key (GW); a PIN request's MAC
+    is under the PIN's KSN."""
+
+    async def scenario(h: Harness) -> None:
+        assert h.sql("SELECT DISTINCT mac_scheme FROM terminals") == [("dukpt",)]
+        card = SimCard.load_card(0)
+        msg = h.term.financial("0200", "00", 700, card)
+        wire = h.term.encode(msg)
+        sent = iso8583.decode(wire, PAYTERM_1987)
+        ksn = h.term.last_ksn
+        assert ksn is not None and sent["53"] == "FF02" + ksn.hex().upper()
+        raw = await h.send_wire(wire)
+        reply = iso8583.decode(raw, PAYTERM_1987)
+        assert reply["39"] == "00" and "53" not in reply
+        key = h.term.dukpt_mac_key(ksn)
+        assert raw[-8:] == h.term.cmac(raw[:-8], key)
+        assert raw[-8:] != h.term.cmac(raw[:-8])  # not the static key's
+        # the next request has the next KSN; a PIN request MACs under its PIN's KSN
+        pin = h.term.financial("0200", "00", 800, card, pin="1234")
+        pin_ksn = bytes.fromhex(pin["53"])[2:]
+        assert int.from_bytes(pin_ksn[8:], "big") > int.from_bytes(ksn[8:], "big")
+        raw = await h.send_wire(h.term.encode(pin))
+        assert iso8583.decode(raw, PAYTERM_1987)["39"] == "00"
+        assert h.term.last_ksn == pin_ksn and h.term.mac_ok(raw, pin_ksn)
+
+    async def main() -> None:
+        async with running_host(tmp_path) as h:
+            await scenario(h)
+
+    asyncio.run(main())
+
+
+def test_dukpt_wrong_mac_or_ksn_is_63_unmaced_and_nothing_is_posted(tmp_path: Path) -> None:
+    async def scenario(h: Harness) -> None:
+        card = SimCard.load_card(0)
+        before = h.account(card.pan)["balance"]
+        term = h.term
+        ksn = term.dukpt.ksn()
+        other = SimTerminal(2)  # another terminal under the same BDK
+        cases = {
+            "wrong MAC": _macd(term, term.financial("0200", "00", 700, card), ksn, bytes(16)),
+            # right MAC for the KSN, but field 53 names another terminal's key
+            "other terminal's KSN": _macd(
+                term, term.financial("0200", "00", 700, card), other.dukpt.ksn(),
+                other.dukpt_mac_key(other.dukpt.ksn()),
+            ),
+            "counter 0": _macd(
+                term, term.financial("0200", "00", 700, card), ksn[:8] + bytes(4), bytes(16)
+            ),
+            "17 one-bits": _macd(
+                term, term.financial("0200", "00", 700, card), ksn[:8] + b"\x00\x01\xff\xff",
+                bytes(16),
+            ),
+            "TDES scheme": _macd(term, term.financial("0200", "00", 700, card), ksn).replace(
+                b"\xff\x02" + ksn, b"\xff\x01" + ksn
+            ),
+        }  # fmt: skip
+        # a MAC under the static key without field 53
+        static = SimTerminal(1, mac_scheme="static")
+        static.stan = 500
+        cases["static MAC, no 53"] = static.encode(static.financial("0200", "00", 700, card))
+        for name, wire in cases.items():
+            reply = iso8583.decode(await h.send_wire(wire), PAYTERM_1987)
+            assert reply["39"] == "63" and "64" not in reply, name
+        # a KSN the MAC was not made under: 63 too
+        moved = bytearray(_macd(term, term.financial("0200", "00", 700, card), ksn))
+        at = bytes(moved).index(ksn)
+        moved[at + 11] ^= 0x02  # counter 1 -> 3, still valid, not the MAC's
+        reply = iso8583.decode(await h.send_wire(bytes(moved)), PAYTERM_1987)
+        assert reply["39"] == "63"
+        assert h.account(card.pan)["balance"] == before
+        assert h.sql("SELECT COUNT(*) FROM transactions") == [(0,)]
+        # and the terminal's next good request goes through
+        assert (await h.send(term.financial("0200", "00", 700, card)))["39"] == "00"
+
+    async def main() -> None:
+        async with running_host(tmp_path) as h:
+            await scenario(h)
+
+    asyncio.run(main())
+
+
+def test_a_replayed_dukpt_request_is_answered_as_a_duplicate(tmp_path: Path) -> None:
+    """The same bytes again (a captured request replayed, KSN and all): the
+    duplicate gate answers with the first answer and posts nothing more (a
+    KSN the MAC was not made under is 63: the test above)."""
+
+    async def scenario(h: Harness) -> None:
+        card = SimCard.load_card(0)
+        wire = h.term.encode(h.term.financial("0200", "00", 1_500, card))
+        first = await h.send_wire(wire)
+        again = await h.send_wire(wire)
+        assert first == again and iso8583.decode(first, PAYTERM_1987)["39"] == "00"
+        rows = h.sql("SELECT kind FROM postings")
+        assert rows == [("purchase",)]
+
+    async def main() -> None:
+        async with running_host(tmp_path) as h:
+            await scenario(h)
+
+    asyncio.run(main())
+
+
+def test_static_scheme_terminals_keep_working(tmp_path: Path) -> None:
+    """A terminal configured ``static`` MACs under its own AES-CMAC key (no
+    field 53 needed) and gets its repeats' answers byte for byte; a DUKPT
+    MAC from it is refused."""
+
+    async def scenario(h: Harness) -> None:
+        h.sql("UPDATE terminals SET mac_scheme = 'static' WHERE tid = 'PT000002'")
+        term = SimTerminal(2, mac_scheme="static")
+        card = SimCard.load_card(1)
+        purchase = term.financial("0200", "00", 2_000, card)
+        wire = term.encode(purchase)
+        assert "53" not in iso8583.decode(wire, PAYTERM_1987)
+        raw = await h.send_wire(wire)
+        assert iso8583.decode(raw, PAYTERM_1987)["39"] == "00" and term.mac_ok(raw)
+        advice = term.reversal(purchase)
+        first = await h.send_wire(term.encode(advice))
+        repeat = await h.send_wire(term.encode(dict(advice, t="0421")))
+        assert first == repeat and term.mac_ok(first)
+        pin = term.financial("0200", "00", 300, card, pin="1234")
+        raw = await h.send_wire(term.encode(pin))
+        assert iso8583.decode(raw, PAYTERM_1987)["39"] == "00" and term.mac_ok(raw)
+        dukpt = SimTerminal(2)
+        dukpt.stan = 100
+        reply = await h.send(dukpt.financial("0200", "00", 300, card), dukpt)
+        assert reply["39"] == "63"
 
     async def main() -> None:
         async with running_host(tmp_path) as h:
@@ -232,12 +379,15 @@ def test_a_version_1_database_is_migrated_in_place(tmp_path: Path) -> None:
         "INSERT INTO merchants (mid, name, mcc, city, country)"
         " VALUES ('M1', 'N', '5411', 'C', 'JO')"
     )
+    conn.execute("INSERT INTO terminals (tid, mid) VALUES ('T1', 'M1')")
     conn.close()
     db = HostDb(path)
     try:
-        assert db.schema_version == SCHEMA_VERSION == 3
+        assert db.schema_version == SCHEMA_VERSION == 4
         columns = [row[1] for row in db._db.execute("PRAGMA table_info(transactions)")]
         assert "cryptogram_ok" in columns and "completed_by" in columns
+        terminal = db.terminal("T1")  # written before version 4: stays static
+        assert terminal is not None and terminal.mac_scheme == "static"
         assert db._db.execute("SELECT mid FROM merchants").fetchall() == [("M1",)]
     finally:
         db.close()

@@ -4,7 +4,10 @@ link (docs/app.md, "Online").
 Every request except 0800 carries an AES-CMAC in field 64 (128 when a field
 above 64 is present, e.g. 90 in a reversal), computed by the keys object
 over the message from the MTI to the byte before the MAC; a response that
-carries a MAC must verify.  A response is awaited ``timeout_ms``; frames
+carries a MAC must verify.  Under the keys' ``dukpt`` scheme both MACs are
+under the MAC key of the message's KSN, named in field 53: the PIN block's
+(``04 02`` + KSN) or, without a PIN, the current KSN as ``FF 02`` + KSN;
+when the exchange is over the keys move to the next KSN.  A response is awaited ``timeout_ms``; frames
 that do not answer the request (a late answer to an earlier one) are
 dropped.  ``HostTimeout``: nothing usable in time -- the caller reverses."""
 
@@ -37,6 +40,7 @@ class Online:
         self.timeout_ms = timeout_ms
         self.sent: "list[bytes]" = []  # every message sent (tests, EMV trace export)
         self._buf = bytearray()
+        self._ksn = None  # the KSN of the request in flight (dukpt scheme)
 
     def encode(self, msg: "dict[str, Any]") -> bytes:
         if msg["t"].startswith("08"):
@@ -46,12 +50,27 @@ class Online:
             if k.isdigit() and int(k) > 64:
                 mac_field = "128"
         doc = dict(msg)
+        ksn = None
+        if self.keys.mac_scheme == "dukpt":
+            if "53" in doc:
+                ksn = bytes(doc["53"][2:])
+            else:
+                ksn = self.keys.ksn()
+                doc["53"] = b"\xff\x02" + ksn
+        self._ksn = ksn
         doc[mac_field] = bytes(MAC_LEN)
         wire = iso8583.encode(doc, self.spec)
-        return wire[:-MAC_LEN] + self.keys.mac(wire[:-MAC_LEN])
+        return wire[:-MAC_LEN] + self.keys.mac(wire[:-MAC_LEN], ksn)
 
     def exchange(self, msg: "dict[str, Any]") -> "dict[str, str]":
         wire = self.encode(msg)
+        try:
+            return self._exchange(msg, wire)
+        finally:
+            if not msg["t"].startswith("08"):
+                self.keys.next_transaction()
+
+    def _exchange(self, msg: "dict[str, Any]", wire: bytes) -> "dict[str, str]":
         self.sent.append(wire)
         try:
             self.stream.write(iso8583.frame(wire))
@@ -72,7 +91,7 @@ class Online:
 
     def _check_mac(self, body: bytes, response: "dict[str, str]") -> None:
         if "64" in response or "128" in response:
-            mac = self.keys.mac(body[:-MAC_LEN])
+            mac = self.keys.mac(body[:-MAC_LEN], self._ksn)
             if mac != body[-MAC_LEN:]:
                 raise HostMacError("response MAC does not verify")
 

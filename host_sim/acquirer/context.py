@@ -3,7 +3,9 @@ reference numbers, per-account locks, and ``finish`` — the one place where
 a response is encoded, MACed and committed together with its postings.
 
 Order of ``finish``: encode the response (with an 8-byte zero MAC placeholder
-when the terminal has a MAC key), compute the MAC through the HSM, then in
+when the terminal MACs), compute the MAC through the HSM (under the
+terminal's static key, or under the DUKPT MAC key of the request's KSN,
+``MAC_KSN``), then in
 one SQLite transaction write the transaction row (holding the response
 bytes, for duplicates) and its postings.  Any failure before COMMIT leaves
 the database as it was.
@@ -51,6 +53,11 @@ class GateClosed(Exception):
 MAC_GATE: contextvars.ContextVar[asyncio.Future[bool] | None] = contextvars.ContextVar(
     "mac_gate", default=None
 )
+
+
+# The KSN of the current request when its terminal MACs under AES DUKPT: the
+# response is MACed under the same KSN's MAC key (set by the processor).
+MAC_KSN: contextvars.ContextVar[bytes | None] = contextvars.ContextVar("mac_ksn", default=None)
 
 
 async def pass_gate() -> None:
@@ -132,17 +139,49 @@ class HostContext:
 
     # -- responses ---------------------------------------------------------------
 
+    def _macs(self, terminal: Terminal | None) -> bool:
+        """Whether this terminal's answers are MACed: a static terminal with
+        a MAC key, a DUKPT terminal whose request named a KSN."""
+        if terminal is None:
+            return False
+        if terminal.mac_scheme == "dukpt":
+            return bool(terminal.bdk_ref) and MAC_KSN.get() is not None
+        return bool(terminal.mac_key_ref)
+
+    async def _mac(self, terminal: Terminal, data: bytes) -> bytes:
+        if terminal.mac_scheme == "dukpt":
+            ksn = MAC_KSN.get()
+            assert terminal.bdk_ref and ksn is not None
+            return await self.security.generate_dukpt_mac(terminal.bdk_ref, ksn, data)
+        assert terminal.mac_key_ref
+        return await self.security.generate_mac(terminal.mac_key_ref, data)
+
     async def encode(self, response: dict[str, str], terminal: Terminal | None) -> Reply:
-        """Encode; MAC it when the terminal has a MAC key (field 64 or 128)."""
+        """Encode; MAC it (field 64 or 128) when the terminal MACs."""
         code = response.get("39", "")
-        if terminal is None or not terminal.mac_key_ref or code == "63":
+        if terminal is None or code == "63" or not self._macs(terminal):
             return Reply.of(iso8583.encode(response, self.spec), code)
         mac_field = "128" if any(int(k) > 64 for k in response if k.isdigit()) else "64"
         response[mac_field] = bytes(MAC_LEN).hex()
         wire = iso8583.encode(response, self.spec)
-        mac = await self.security.generate_mac(terminal.mac_key_ref, wire[:-MAC_LEN])
+        mac = await self._mac(terminal, wire[:-MAC_LEN])
         response[mac_field] = mac.hex().upper()
         return Reply.of(wire[:-MAC_LEN] + mac, code)
+
+    async def replay(self, wire: bytes, code: str, terminal: Terminal) -> Reply:
+        """A stored answer sent again.  Under the DUKPT scheme its MAC is
+        recomputed under the repeat's KSN (the terminal verifies with the
+        key of the KSN it just used); the bytes before the MAC are the
+        first answer's."""
+        if terminal.mac_scheme != "dukpt" or not self._macs(terminal):
+            return Reply.of(wire, code)
+        try:
+            fields = iso8583.decode(wire, self.spec)
+        except ValueError:
+            return Reply.of(wire, code)
+        if "64" not in fields and "128" not in fields:
+            return Reply.of(wire, code)
+        return Reply.of(wire[:-MAC_LEN] + await self._mac(terminal, wire[:-MAC_LEN]), code)
 
     async def finish(
         self,

@@ -5,7 +5,8 @@ Tables (docs/acquirer.md has the column list):
 - ``merchants``: MID, name, MCC, location;
 - ``terminals``: TID, MID, status, open batch number, key references (the
   terminal's MAC key and DUKPT BDK as key blocks under the HSM's LMK, the
-  DUKPT initial key ID);
+  DUKPT initial key ID), the MAC scheme (``static``: the MAC key;
+  ``dukpt``: the DUKPT MAC key of each request's KSN);
 - ``accounts``: card accounts by PAN reference (keyed hash + last 4 digits,
   never the PAN), expiry, PSN, cryptogram version and issuer key reference,
   balance and limits in minor units, status, PIN verification data;
@@ -108,6 +109,13 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         # the completion's row; NULL while the hold stands or was never one.
         "ALTER TABLE transactions ADD COLUMN completed_by INTEGER REFERENCES transactions (id)",
     ),
+    (
+        # 4: the terminal's MAC scheme: 'static' (one AES-CMAC key per
+        # terminal, mac_key_ref) or 'dukpt' (the AES DUKPT MAC key of each
+        # request's KSN, from bdk_ref); terminals seeded before stay static.
+        "ALTER TABLE terminals ADD COLUMN mac_scheme TEXT NOT NULL DEFAULT 'static'"
+        " CHECK (mac_scheme IN ('static', 'dukpt'))",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -131,6 +139,7 @@ class Terminal:
     mac_key_ref: str | None
     bdk_ref: str | None
     dukpt_ikid: str | None
+    mac_scheme: str = "static"
 
 
 @dataclass
@@ -328,11 +337,12 @@ class HostDb:
         dukpt_ikid: str | None = None,
         status: str = "active",
         batch_number: str = "000001",
+        mac_scheme: str = "static",
     ) -> None:
         self._db.execute(
             "INSERT OR REPLACE INTO terminals (tid, mid, status, batch_number, mac_key_ref,"
-            " bdk_ref, dukpt_ikid) VALUES (?,?,?,?,?,?,?)",
-            (tid, mid, status, batch_number, mac_key_ref, bdk_ref, dukpt_ikid),
+            " bdk_ref, dukpt_ikid, mac_scheme) VALUES (?,?,?,?,?,?,?,?)",
+            (tid, mid, status, batch_number, mac_key_ref, bdk_ref, dukpt_ikid, mac_scheme),
         )
 
     def add_account(
@@ -369,7 +379,7 @@ class HostDb:
     def terminal(self, tid: str) -> Terminal | None:
         row = self._db.execute(
             "SELECT t.tid, t.mid, CASE WHEN m.status = 'active' THEN t.status ELSE 'closed' END,"
-            " t.batch_number, t.mac_key_ref, t.bdk_ref, t.dukpt_ikid"
+            " t.batch_number, t.mac_key_ref, t.bdk_ref, t.dukpt_ikid, t.mac_scheme"
             " FROM terminals t JOIN merchants m ON m.mid = t.mid WHERE t.tid = ?",
             (tid,),
         ).fetchone()

@@ -78,6 +78,7 @@ class Prepared:
     kind: str
     msg: dict[str, str]
     wire: bytes
+    ksn: bytes | None = None  # the KSN its DUKPT MAC is under (the answer's too)
 
 
 def prepare(
@@ -109,7 +110,9 @@ def prepare(
             last_purchase = None
         else:
             msg = term.echo()
-        out.append(Prepared(kind, msg, term.encode(msg)))
+        term.last_ksn = None
+        wire = term.encode(msg)
+        out.append(Prepared(kind, msg, wire, term.last_ksn))
     return out
 
 
@@ -160,7 +163,7 @@ async def _terminal(
                 continue
             code = reply.get("39", "")
             stats.codes[code] = stats.codes.get(code, 0) + 1
-            if item.kind != "echo" and not term.mac_ok(raw):
+            if item.kind != "echo" and not term.mac_ok(raw, item.ksn):
                 stats.mac_failures += 1
             arqc = item.kind in ("purchase", "auth", "purchase_pin")
             if arqc and code == "00" and reply.get("55", "").startswith("91"):

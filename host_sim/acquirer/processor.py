@@ -6,17 +6,23 @@ For every decoded 0100, 0200, 0220, 0400, 0420 and 0500 (and the repeats
 1. mandatory fields (``messages.MANDATORY``) → else 30;
 2. the terminal (field 41) must exist and be active, its merchant (field 42)
    must be the terminal's → else 03 (unknown) or 58 (suspended);
-3. MAC: when the terminal has a MAC key, the last 8 bytes of the request
-   (field 64, or 128 with a secondary bitmap) must be the AES-CMAC of the
-   bytes before them, verified by the HSM (M8) → else 63; the HSM
-   unreachable → 91.  The M8 is sent at once and runs beside the handler's
-   own HSM work (PIN, ARQC); the handler's result is committed, and a stored
-   answer replayed, only after it has passed (``context.pass_gate``), so a
-   request with a bad MAC changes nothing;
+3. MAC: when the terminal MACs, the last 8 bytes of the request (field 64,
+   or 128 with a secondary bitmap) must be the AES-CMAC of the bytes before
+   them, verified by the HSM → else 63; the HSM unreachable → 91.  Scheme
+   ``static``: under the terminal's MAC key (M8), when it has one.  Scheme
+   ``dukpt``: under the AES DUKPT MAC generation key of the KSN in field 53
+   (GY), which must be a valid KSN of the terminal's own initial key ID →
+   else 63; the answer is MACed under the same KSN (``MAC_KSN``).  The
+   check is sent at once and runs beside the handler's own HSM work (PIN,
+   ARQC); the handler's result is committed, and a stored answer replayed,
+   only after it has passed (``context.pass_gate``), so a request with a
+   bad MAC changes nothing;
 4. duplicates: the same terminal, STAN, transmission time (field 7) and
-   message type as an earlier request — with the same content, the first
-   response is sent again byte for byte; with other content, 94.  A request
-   that arrives while its twin is still being processed waits for it.
+   message type as an earlier request — with the same content (field 53
+   aside: a DUKPT terminal's repeat carries a new KSN), the first response
+   is sent again byte for byte (under DUKPT, re-MACed under the repeat's
+   KSN); with other content, 94.  A request that arrives while its twin is
+   still being processed waits for it.
    Nothing is ever posted twice;
 5. the handler (authorisation, advice — or completion, an 0220 with field
    90 —, reversal, settlement).
@@ -30,17 +36,30 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable
+from typing import Any
 
 from host_sim.acquirer import advice, authorisation, codes, completion, reversal, settlement
-from host_sim.acquirer.context import MAC_GATE, GateClosed, HostContext, Reply, digest, pass_gate
+from host_sim.acquirer.context import (
+    MAC_GATE,
+    MAC_KSN,
+    GateClosed,
+    HostContext,
+    digest,
+    pass_gate,
+)
 from host_sim.acquirer.db import Terminal
 from host_sim.acquirer.messages import missing_fields, response_to
 from host_sim.acquirer.security import SecurityUnavailable
+from protocols import iso8583
+from protocols.crypto import aes_dukpt
 
 log = logging.getLogger("payterm.acquirer")
 
 SERVED = ("0100", "0200", "0220", "0221", "0400", "0401", "0420", "0421", "0500")
 MAC_LEN = 8
+# Field 53 of a DUKPT-MACed request: PIN block format (FF: no PIN block;
+# checked by the PIN step), 02 (AES DUKPT), the 12-byte KSN (docs/iso8583.md).
+AES_DUKPT = 0x02
 
 DupKey = tuple[str, str, str, str]
 
@@ -57,13 +76,43 @@ def base_mti(mti: str) -> str:
     return mti[:3] + "0" if mti[3] == "1" else mti
 
 
-def content_digest(raw: bytes, request: dict[str, str], mti_len: int = 2) -> bytes:
+def content_digest(
+    raw: bytes,
+    request: dict[str, str],
+    mti_len: int = 2,
+    spec: dict[str, dict[str, Any]] | None = None,
+) -> bytes:
     """What makes two requests 'the same': the message bytes after the MTI
     and before the MAC (so a repeat, xxx1, matches its original xxx0, whose
     MAC differs only because the MTI does), under the base MTI.  The codec
-    writes one message one way only, so equal content means equal bytes."""
+    writes one message one way only, so equal content means equal bytes.
+    Field 53 is not content: a DUKPT terminal sends each try under a new KSN
+    (the message is then re-encoded without 53 and the MAC)."""
+    if "53" in request and spec is not None:
+        doc = {k: v for k, v in request.items() if k not in ("53", "64", "128")}
+        doc["t"] = base_mti(request["t"])
+        return digest(b"-53" + iso8583.encode(doc, spec))
     end = len(raw) - MAC_LEN if ("64" in request or "128" in request) else len(raw)
     return digest(base_mti(request["t"]).encode() + raw[mti_len:end])
+
+
+def request_ksn(request: dict[str, str], terminal: Terminal) -> bytes | None:
+    """The KSN a DUKPT terminal's request is MACed under: field 53 is a
+    format byte (``FF``, or the PIN block's, which the PIN step checks),
+    ``02`` (AES DUKPT) and a valid KSN of the terminal's own initial key ID;
+    None otherwise (the request is refused with 63)."""
+    try:
+        control = bytes.fromhex(request.get("53", ""))
+    except ValueError:
+        return None
+    if len(control) != 2 + aes_dukpt.KSN_LEN or control[1] != AES_DUKPT:
+        return None
+    if not terminal.bdk_ref or not terminal.dukpt_ikid:
+        return None
+    ksn = control[2:]
+    if ksn[: aes_dukpt.IKID_LEN].hex().upper() != terminal.dukpt_ikid.upper():
+        return None
+    return ksn if aes_dukpt.ksn_is_valid(ksn) else None
 
 
 class Processor:
@@ -82,14 +131,31 @@ class Processor:
             return await ctx.encode(self._reply(mti, request, codes.INVALID_MERCHANT), None)
         if terminal.status != "active":
             return await ctx.encode(self._reply(mti, request, codes.NOT_PERMITTED_TERMINAL), None)
-        token = None
-        if terminal.mac_key_ref:
+        token = ksn_token = None
+        dukpt = terminal.mac_scheme == "dukpt"
+        if dukpt or terminal.mac_key_ref:
             if "64" not in request and "128" not in request:
                 log.warning("no MAC from terminal %s stan %s", terminal.tid, request["11"])
                 return await ctx.encode(self._reply(mti, request, codes.SECURITY_VIOLATION), None)
-            gate = asyncio.ensure_future(
-                ctx.security.verify_mac(terminal.mac_key_ref, raw[:-MAC_LEN], raw[-MAC_LEN:])
-            )
+            check: Awaitable[bool]
+            if dukpt:
+                ksn = request_ksn(request, terminal)
+                if ksn is None:
+                    log.warning("no valid KSN from terminal %s stan %s", terminal.tid,
+                                request["11"])  # fmt: skip
+                    reply = self._reply(mti, request, codes.SECURITY_VIOLATION)
+                    return await ctx.encode(reply, None)
+                assert terminal.bdk_ref
+                check = ctx.security.verify_dukpt_mac(
+                    terminal.bdk_ref, ksn, raw[:-MAC_LEN], raw[-MAC_LEN:]
+                )
+                ksn_token = MAC_KSN.set(ksn)
+            else:
+                assert terminal.mac_key_ref
+                check = ctx.security.verify_mac(
+                    terminal.mac_key_ref, raw[:-MAC_LEN], raw[-MAC_LEN:]
+                )
+            gate = asyncio.ensure_future(check)
             gate.add_done_callback(_retrieve)
             token = MAC_GATE.set(gate)
         try:
@@ -97,6 +163,8 @@ class Processor:
         finally:
             if token is not None:
                 MAC_GATE.reset(token)
+            if ksn_token is not None:
+                MAC_KSN.reset(ksn_token)
 
     async def _dispatch_checked(
         self, raw: bytes, normalised: dict[str, str], request: dict[str, str], terminal: Terminal
@@ -114,7 +182,7 @@ class Processor:
         mti = request["t"]
         key: DupKey = (terminal.tid, request["11"], request["7"], mti)
         req_digest = content_digest(
-            raw, original, 2 if self.ctx.spec["t"].get("data_enc") == "bcd" else 4
+            raw, original, 2 if self.ctx.spec["t"].get("data_enc") == "bcd" else 4, self.ctx.spec
         )
         pending = self._in_flight.get(key)
         if pending is not None:
@@ -126,7 +194,7 @@ class Processor:
             except GateClosed as closed:
                 return await self._closed(closed, mti, original, terminal)
             if stored.request_digest == req_digest:
-                return Reply.of(stored.response, stored.response_code)
+                return await self.ctx.replay(stored.response, stored.response_code, terminal)
             return await self.ctx.encode(self._reply(mti, original, codes.DUPLICATE), terminal)
         future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
         self._in_flight[key] = future

@@ -86,3 +86,14 @@ class Security(Protocol):
     async def generate_mac(self, key_ref: str, data: bytes) -> bytes:
         """The leftmost 8 bytes of the AES-CMAC of ``data``."""
         ...
+
+    async def verify_dukpt_mac(self, bdk_ref: str, ksn: bytes, data: bytes, mac: bytes) -> bool:
+        """AES-CMAC of ``data`` under the AES DUKPT MAC generation key (X9.24-3
+        usage 2000) of ``ksn`` derived from the BDK, leftmost ``len(mac)``
+        bytes, compared with ``mac``."""
+        ...
+
+    async def generate_dukpt_mac(self, bdk_ref: str, ksn: bytes, data: bytes) -> bytes:
+        """The leftmost 8 bytes of the AES-CMAC of ``data`` under the DUKPT
+        MAC generation key of ``ksn``."""
+        ...

@@ -16,6 +16,8 @@ terminals (docs/benchmarks.md).
 | | or EA (IBM 3624 offset) |
 | MAC verification | M8, CMAC (algorithm 5), 8-byte MAC, binary message |
 | response MAC | M6, CMAC, 8 bytes, binary message |
+| DUKPT MAC verification | GY, usage 2000, the request's KSN, binary message |
+| DUKPT response MAC | GW, usage 2000, the request's KSN, binary message |
 
 HSM error 01 is a failed verification (a result); 20 and 24 on a PIN block
 (it does not decipher to a valid block: wrong key or a corrupted block) count
@@ -303,4 +305,14 @@ class HsmSecurity:
         error, out = await self.exchange("M6", mac_fields(key_ref, data, 8))
         if error != "00":
             raise SecurityUnavailable(f"HSM M6: error {error}")
+        return bytes.fromhex(out)
+
+    async def verify_dukpt_mac(self, bdk_ref: str, ksn: bytes, data: bytes, mac: bytes) -> bool:
+        fields = hsm.req_dukpt_mac(bdk_ref, ksn, data, len(mac), binary=True) + mac.hex().upper()
+        return await self._verify("GY", fields)
+
+    async def generate_dukpt_mac(self, bdk_ref: str, ksn: bytes, data: bytes) -> bytes:
+        error, out = await self.exchange("GW", hsm.req_dukpt_mac(bdk_ref, ksn, data, binary=True))
+        if error != "00":
+            raise SecurityUnavailable(f"HSM GW: error {error}")
         return bytes.fromhex(out)

@@ -95,3 +95,19 @@ class LocalSecurity:
     async def generate_mac(self, key_ref: str, data: bytes) -> bytes:
         self.calls += 1
         return aes.cmac(self._key(key_ref, "M6"), data)[:8]
+
+    def _dukpt_mac_key(self, bdk_ref: str, ksn: bytes) -> bytes:
+        bdk = self._key(bdk_ref, "B0")
+        if len(ksn) != aes_dukpt.KSN_LEN or not aes_dukpt.ksn_is_valid(ksn):
+            raise SecurityUnavailable("KSN is not a valid AES DUKPT KSN")
+        ik = aes_dukpt.initial_key(AesBlock, bdk, ksn[: aes_dukpt.IKID_LEN])
+        return aes_dukpt.working_key(AesBlock, ik, ksn, aes_dukpt.USAGE_MAC_GENERATION, None)
+
+    async def verify_dukpt_mac(self, bdk_ref: str, ksn: bytes, data: bytes, mac: bytes) -> bool:
+        self.calls += 1
+        key = self._dukpt_mac_key(bdk_ref, ksn)
+        return hmac.compare_digest(aes.cmac(key, data)[: len(mac)], mac)
+
+    async def generate_dukpt_mac(self, bdk_ref: str, ksn: bytes, data: bytes) -> bytes:
+        self.calls += 1
+        return aes.cmac(self._dukpt_mac_key(bdk_ref, ksn), data)[:8]

@@ -139,10 +139,17 @@ def seed(
     load_cards: int = 0,
     lmk: Lmk | None = None,
     mac: bool = True,
+    mac_scheme: str = "dukpt",
 ) -> dict[str, Any]:
     """Create the TEST merchant, ``terminals`` terminals, an account per
     virtual card profile and ``load_cards`` synthetic cards.  Idempotent:
-    seeding again replaces the rows (balances and counters start over)."""
+    seeding again replaces the rows (balances and counters start over).
+
+    The terminals MAC under ``mac_scheme``: ``dukpt`` (the default: the AES
+    DUKPT MAC key of each request's KSN) or ``static`` (the terminal's own
+    AES-CMAC key, which every terminal row keeps when ``mac``)."""
+    if mac_scheme not in ("static", "dukpt"):
+        raise ValueError("mac_scheme must be static or dukpt")
     data = seed_data()
     refs = KeyRefs(lmk or Lmk.test())
     merchant = data["merchant"]
@@ -156,7 +163,7 @@ def seed(
             tid = tid_of(index)
             db.add_terminal(
                 tid, merchant["mid"], refs.mac_key(tid) if mac else None, bdk_ref,
-                dukpt_ikid(index).hex().upper(),
+                dukpt_ikid(index).hex().upper(), mac_scheme=mac_scheme if mac else "static",
             )  # fmt: skip
         issuer_refs: dict[str, str] = {}
         for name, account in sorted(data["accounts"].items()):

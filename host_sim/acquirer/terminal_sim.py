@@ -1,6 +1,8 @@
 """Simulated terminals and cards for the load tool and the tests: they build
-the requests a payterm terminal sends (docs/iso8583.md), sign them with the
-terminal's AES-CMAC key, encipher online PINs under AES DUKPT (ISO 9564
+the requests a payterm terminal sends (docs/iso8583.md), MAC them (AES-CMAC
+under the AES DUKPT MAC generation key of a fresh KSN named in field 53 —
+scheme ``dukpt``, the seeded terminals' — or under the terminal's static MAC
+key — scheme ``static``), encipher online PINs under AES DUKPT (ISO 9564
 format 4) and compute ARQCs the way a CVN 18 card does.
 
 Like a real terminal, a ``SimTerminal`` holds its own clear keys (MAC key,
@@ -21,11 +23,13 @@ from cryptography.hazmat.primitives.cmac import CMAC
 
 from host_sim.acquirer import seed
 from hsm_sim.crypto import dukpt_aes, emv_ac, emv_kd, pinblock
+from hsm_sim.crypto.aes import AesBlock
 from protocols import iso8583, tlv
 from protocols.crypto import aes_dukpt
 from protocols.iso8583_specs import PAYTERM_1987
 
 MAC_LEN = 8
+MAC_KEYS_KEPT = 4096  # DUKPT MAC keys of recent KSNs, for checking answers
 CURRENCY = "400"  # JOD
 COUNTRY = bytes.fromhex("0400")
 TTYPE = {"00": b"\x00", "01": b"\x01", "20": b"\x20", "31": b"\x31"}
@@ -85,13 +89,32 @@ class SimTerminal:
     stan: int = 0
     batch: str = "000001"
     mac: bool = True
+    mac_scheme: str = "dukpt"
 
     def __post_init__(self) -> None:
         self.tid = seed.tid_of(self.index)
         self.mac_key = seed.terminal_mac_key(self.tid)
         ikid = seed.dukpt_ikid(self.index)
-        ik = dukpt_aes.initial_key(seed.test_bdk(), ikid)
-        self.dukpt = dukpt_aes.originator(ik, ikid)
+        self._ik = dukpt_aes.initial_key(seed.test_bdk(), ikid)
+        self.dukpt = dukpt_aes.originator(self._ik, ikid)
+        self.last_ksn: bytes | None = None  # the KSN of the last DUKPT-MACed request
+        self._mac_keys: dict[bytes, bytes] = {}
+
+    def _take_ksn(self) -> bytes:
+        """The current KSN, its MAC key kept for the answer; then the next."""
+        ksn = self.dukpt.ksn()
+        self._mac_keys[ksn] = self.dukpt.working_key(aes_dukpt.USAGE_MAC_GENERATION)
+        if len(self._mac_keys) > MAC_KEYS_KEPT:
+            del self._mac_keys[next(iter(self._mac_keys))]
+        return ksn
+
+    def dukpt_mac_key(self, ksn: bytes) -> bytes:
+        """The MAC generation key of a KSN this terminal used (a simulator
+        keeps its initial key, so any KSN can be derived again)."""
+        key = self._mac_keys.get(ksn)
+        if key is None:
+            key = aes_dukpt.working_key(AesBlock, self._ik, ksn, aes_dukpt.USAGE_MAC_GENERATION)
+        return key
 
     def next_stan(self) -> str:
         self.stan = self.stan % 999_999 + 1
@@ -139,7 +162,7 @@ class SimTerminal:
         if pin is not None:
             key = self.dukpt.working_key(aes_dukpt.USAGE_PIN_ENCRYPTION)
             msg["52"] = pinblock.encipher(4, key, pin, card.pan).hex().upper()
-            msg["53"] = ("0402" + self.dukpt.ksn().hex()).upper()
+            msg["53"] = ("0402" + self._take_ksn().hex()).upper()
             self.dukpt.advance()
         return msg
 
@@ -184,23 +207,47 @@ class SimTerminal:
             "70": "301",
         }
 
-    def cmac(self, data: bytes) -> bytes:
-        """AES-CMAC, leftmost 8 bytes (OpenSSL through ``cryptography``: the
-        simulated terminals must stay cheaper than the host they load)."""
-        mac = CMAC(algorithms.AES(self.mac_key))
+    def cmac(self, data: bytes, key: bytes | None = None) -> bytes:
+        """AES-CMAC, leftmost 8 bytes, under ``key`` or the static MAC key
+        (OpenSSL through ``cryptography``: the simulated terminals must stay
+        cheaper than the host they load)."""
+        mac = CMAC(algorithms.AES(self.mac_key if key is None else key))
         mac.update(data)
         return mac.finalize()[:MAC_LEN]
 
     def encode(self, msg: dict[str, str]) -> bytes:
-        """Encode; sign with the terminal's MAC key unless it is an 0800."""
+        """Encode and MAC unless it is an 0800.  Scheme ``dukpt``: under the
+        MAC generation key of the KSN in field 53 — the PIN's, or a fresh
+        one written there as ``FF 02`` + KSN (``last_ksn``); ``static``:
+        under the terminal's MAC key."""
         if not self.mac or msg["t"].startswith("08"):
             return iso8583.encode(msg, PAYTERM_1987)
-        mac_field = "128" if any(k.isdigit() and int(k) > 64 for k in msg) else "64"
-        wire = iso8583.encode(dict(msg, **{mac_field: bytes(MAC_LEN)}), PAYTERM_1987)
-        return wire[:-MAC_LEN] + self.cmac(wire[:-MAC_LEN])
+        doc = dict(msg)
+        key = None
+        if self.mac_scheme == "dukpt":
+            if "53" in doc:
+                ksn = bytes.fromhex(doc["53"])[2:]
+            else:
+                ksn = self._take_ksn()
+                self.dukpt.advance()
+                doc["53"] = "FF02" + ksn.hex().upper()
+            self.last_ksn = ksn
+            key = self.dukpt_mac_key(ksn)
+        mac_field = "128" if any(k.isdigit() and int(k) > 64 for k in doc) else "64"
+        doc[mac_field] = "00" * MAC_LEN
+        wire = iso8583.encode(doc, PAYTERM_1987)
+        return wire[:-MAC_LEN] + self.cmac(wire[:-MAC_LEN], key)
 
-    def mac_ok(self, wire: bytes) -> bool:
-        return hmac.compare_digest(self.cmac(wire[:-MAC_LEN]), wire[-MAC_LEN:])
+    def mac_ok(self, wire: bytes, ksn: bytes | None = None) -> bool:
+        """Whether an answer's MAC verifies: under the DUKPT scheme, with the
+        key of ``ksn`` (default: the last request's)."""
+        key = None
+        if self.mac_scheme == "dukpt":
+            ksn = ksn or self.last_ksn
+            if ksn is None:
+                return False
+            key = self.dukpt_mac_key(ksn)
+        return hmac.compare_digest(self.cmac(wire[:-MAC_LEN], key), wire[-MAC_LEN:])
 
 
 class Link:

@@ -1,6 +1,7 @@
 # firmware/app parts under MicroPython: keys (format 4 PIN block under AES
-# DUKPT, AES-CMAC), ISO 8583 requests, the batch store, the online link
-# (MAC placement, late frames, bad MAC, timeout) on a fake stream.
+# DUKPT, AES-CMAC under the DUKPT MAC key or a static key), ISO 8583
+# requests, the batch store, the online link (MAC placement, field 53's KSN,
+# late frames, bad MAC, timeout) on a fake stream.
 from mpyunit import eq, raises
 
 from firmware.app import messages as m
@@ -51,10 +52,46 @@ def test_pin_field_refuses_bad_pins_and_wipes():
 
 
 def test_mac_is_aes_cmac_leftmost_8():
-    k, _ik = keys()
+    _k, ik = keys()
+    k = SoftKeys(MAC_KEY, ik, IKID, "static")
     eq(k.mac(b""), bytes.fromhex("bb1d6929e9593728"))  # RFC 4493 example 1
     data = bytes(range(40))
     eq(k.mac(data), aes_cmac.cmac(CryptolibAes(MAC_KEY), data)[:8])
+
+
+# X9.24-3-2017 supplement: BDK FEDCBA98..F1, initial key ID 1234567890123456,
+# counter 1 "MAC generation" working key (tests/vectors/dukpt_aes_x9_24_3.json).
+X9_IKID = bytes.fromhex("1234567890123456")
+X9_MAC_GEN_1 = bytes.fromhex("A2DC23DE6FDE0824A2BC321E08E4B8B7")
+X9_MAC_GEN_2 = bytes.fromhex("484C3B06E8562704528CD5B46FB12FB6")
+
+
+def test_dukpt_mac_under_the_published_mac_generation_keys():
+    ik = aes_dukpt.initial_key(CryptolibAes, BDK, X9_IKID)
+    k = SoftKeys(b"", ik, X9_IKID)
+    data = bytes(range(40))
+    ksn1 = X9_IKID + b"\x00\x00\x00\x01"
+    eq(k.ksn(), ksn1)
+    eq(k.mac(data), aes_cmac.cmac(CryptolibAes(X9_MAC_GEN_1), data)[:8], "counter 1")
+    eq(k.mac(b"answer", ksn1), aes_cmac.cmac(CryptolibAes(X9_MAC_GEN_1), b"answer")[:8])
+    raises(ValueError, k.mac, data, X9_IKID + b"\x00\x00\x00\x02")
+    k.next_transaction()
+    eq(k.ksn(), X9_IKID + b"\x00\x00\x00\x02")
+    k.next_transaction()  # nothing used the KSN: it stays
+    eq(k.ksn(), X9_IKID + b"\x00\x00\x00\x02")
+    eq(k.mac(data), aes_cmac.cmac(CryptolibAes(X9_MAC_GEN_2), data)[:8], "counter 2")
+
+
+def test_pin_block_and_mac_share_one_ksn():
+    k, ik = keys()
+    block, ksn = k.pin_block(bytearray(b"1234"), PAN)
+    key = aes_dukpt.working_key(CryptolibAes, ik, ksn, aes_dukpt.USAGE_MAC_GENERATION)
+    eq(k.mac(b"0200", ksn), aes_cmac.cmac(CryptolibAes(key), b"0200")[:8], "PIN's KSN")
+    k.next_transaction()
+    _b, ksn2 = k.pin_block(bytearray(b"1234"), PAN)
+    eq(ksn2[-4:], b"\x00\x00\x00\x02")
+    _b, ksn3 = k.pin_block(bytearray(b"1234"), PAN)  # a second PIN block moves on
+    eq(ksn3[-4:], b"\x00\x00\x00\x03")
 
 
 def test_financial_request_fields():
@@ -149,16 +186,22 @@ def response(k, doc, mac=True):
 
 
 def test_online_macs_requests_and_skips_late_frames():
-    k, _ik = keys()
+    k, ik = keys()
     clock = Clock()
     req = m.financial("0200", "00", 500, "000002", DT, TERM, CARD)
+    ksn1 = k.ksn()
+    # the answers are MACed under the request's KSN (the current one)
     late = response(k, {"t": "0210", "11": "000001", "39": "00", "41": "PT000001"})
     good = response(k, {"t": "0210", "11": "000002", "39": "00", "41": "PT000001"})
     stream = Stream(clock, [late + good])
     online = Online(stream, PAYTERM_1987, k, clock, 2000)
     eq(online.exchange(req)["39"], "00")
     wire = iso8583.unframe(stream.written[0])
-    eq(wire[-8:], k.mac(wire[:-8]), "field 64 MAC")
+    sent = iso8583.decode(wire, PAYTERM_1987)
+    eq(bytes.fromhex(sent["53"]), b"\xff\x02" + ksn1, "field 53: no PIN block, AES DUKPT, KSN")
+    key = aes_dukpt.working_key(CryptolibAes, ik, ksn1, aes_dukpt.USAGE_MAC_GENERATION)
+    eq(wire[-8:], aes_cmac.cmac(CryptolibAes(key), wire[:-8])[:8], "field 64 MAC")
+    eq(k.ksn()[-4:], b"\x00\x00\x00\x02", "the next message, the next KSN")
     rev = m.reversal(req, "000003", DT, "68")
     wire = online.encode(rev)
     doc = iso8583.decode(wire, PAYTERM_1987)
@@ -168,9 +211,30 @@ def test_online_macs_requests_and_skips_late_frames():
     eq("64" in iso8583.decode(echo, PAYTERM_1987), False, "0800 not MACed")
 
 
+def test_online_pin_request_macs_under_the_pins_ksn_and_static_keys_add_no_53():
+    k, ik = keys()
+    clock = Clock()
+    pin = k.pin_block(bytearray(b"1234"), PAN)
+    req = m.financial("0200", "00", 500, "000002", DT, TERM, CARD, pin=pin)
+    good = response(k, {"t": "0210", "11": "000002", "39": "00", "41": "PT000001"})
+    stream = Stream(clock, [good])
+    online = Online(stream, PAYTERM_1987, k, clock, 2000)
+    eq(online.exchange(req)["39"], "00")
+    wire = iso8583.unframe(stream.written[0])
+    eq(bytes.fromhex(iso8583.decode(wire, PAYTERM_1987)["53"]), b"\x04\x02" + pin[1])
+    key = aes_dukpt.working_key(CryptolibAes, ik, pin[1], aes_dukpt.USAGE_MAC_GENERATION)
+    eq(wire[-8:], aes_cmac.cmac(CryptolibAes(key), wire[:-8])[:8], "MAC under the PIN's KSN")
+    eq(k.ksn()[-4:], b"\x00\x00\x00\x02")
+    static = SoftKeys(MAC_KEY, ik, IKID, "static")
+    plain = m.financial("0200", "00", 500, "000003", DT, TERM, CARD)
+    wire = Online(Stream(clock, []), PAYTERM_1987, static, clock, 2000).encode(plain)
+    eq("53" in iso8583.decode(wire, PAYTERM_1987), False, "static: no field 53")
+    eq(wire[-8:], aes_cmac.cmac(CryptolibAes(MAC_KEY), wire[:-8])[:8])
+
+
 def test_online_bad_mac_and_timeout():
     k, _ik = keys()
-    other, _ik = SoftKeys(bytes(16), _ik, IKID), None
+    other = SoftKeys(b"", bytes(16), IKID)  # another initial key: other MAC keys
     clock = Clock()
     req = m.financial("0200", "00", 500, "000002", DT, TERM, CARD)
     bad = response(other, {"t": "0210", "11": "000002", "39": "00", "41": "PT000001"})
