@@ -399,7 +399,9 @@ class ServiceClient:
                 return got
             if time.monotonic() > deadline:
                 raise ServiceError(f"no answer from the terminal within {self.timeout:g} s")
-            data = self.port.read(4096)
+            # What is waiting, else one byte: pyserial's read(n) waits for
+            # all n bytes until its timeout.
+            data = self.port.read(max(1, int(getattr(self.port, "in_waiting", 0) or 0)))
             if data:
                 self.deframer.feed(data)
                 deadline = time.monotonic() + self.timeout
