@@ -26,9 +26,11 @@ from se_support import SeServer
 
 import boards
 from host_sim.tax.server import Running
+from hsm_sim.crypto import dukpt_aes, mac
 from hsm_sim.tsm.app import Config, create_app
 from hsm_sim.tsm.keys import TsmKeys
 from hsm_sim.tsm.store import TsmStore
+from protocols.crypto import aes_dukpt
 from tools import mpytest
 from tools import ota_package as op
 
@@ -121,8 +123,17 @@ out({"params": res, "ota": res2, "state": o.state(), "pending": o.pending()})
 finish()
 """
 
+ENROL = """
+se.generate_key()
+out({"cert_serial": tsm.enrol()["cert_serial"]})
+finish()
+"""
+
 DUKPT = """
-out({"ksn": attempt(lambda: tsm.load_dukpt().hex())})
+ksn = attempt(lambda: tsm.load_dukpt().hex())
+data = b"ISO8583 message body"
+m = attempt(lambda: [x.hex() for x in se.mac(data)])
+out({"ksn": ksn, "mac": m})
 finish()
 """
 
@@ -212,12 +223,17 @@ def tsm_keys(tmp_path: Path) -> TsmKeys:
 
 
 @pytest.fixture
-def tsm(tmp_path: Path, tsm_keys: TsmKeys) -> Iterator[Running]:
+def tsm_store(tmp_path: Path) -> Iterator[TsmStore]:
     store = TsmStore(str(tmp_path / "tsm.db"))
-    srv = Running(create_app(store, tsm_keys, Config(ADMIN)))
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def tsm(tsm_store: TsmStore, tsm_keys: TsmKeys) -> Iterator[Running]:
+    srv = Running(create_app(tsm_store, tsm_keys, Config(ADMIN)))
     yield srv
     srv.stop()
-    store.close()
 
 
 def _admin(srv: Running, method: str, path: str, data: bytes) -> Any:
@@ -384,3 +400,28 @@ def test_enrol_params_ota_refusals_and_chunked(
     assert down["state"] == {"active": "a", "version": 2, "min_version": 2}
     assert down["pending"] is None
     print(f"TSM down reported after {down['params']['ms']} ms")
+
+
+def test_dukpt_loaded_under_the_transport_key(
+    tmp_path: Path, se_server: SeServer, tsm: Running, tsm_keys: TsmKeys, tsm_store: TsmStore
+) -> None:
+    dev = Device(tmp_path, tsm_keys, se_server.port)
+    here = f"127.0.0.1:{tsm.port}"
+    dev.run(ENROL, here)
+    # first load: the TSM answers no_transport_key, the client registers the
+    # SE's key-agreement key and asks again; second load: straight through
+    for n in (1, 2):
+        (got,) = dev.run(DUKPT, here)
+        loads = tsm_store.all("SELECT * FROM key_loads ORDER BY rowid")
+        ksn = bytes.fromhex(got["ksn"]["ok"])
+        row = tsm_store.one("SELECT * FROM key_loads WHERE ikid = ?", ksn[:8].hex())
+        assert row is not None and row["device"] == SERIAL, loads
+        assert row["status"] == "confirmed"  # the SE's key confirmation reached the TSM
+        assert ksn[8:] == b"\x00\x00\x00\x01", got
+        # the SE's MAC under its new DUKPT key is the host's, from the TSM's BDK
+        tag, mac_ksn = (bytes.fromhex(x) for x in got["mac"]["ok"])
+        key = dukpt_aes.working_key(tsm_keys.bdk, mac_ksn, aes_dukpt.USAGE_MAC_GENERATION)
+        assert tag == mac.aes_cmac_mac(key, b"ISO8583 message body")
+        assert int(ksn[:8].hex()[-8:], 16) == n  # one new initial key per load
+    tk = tsm_store.one("SELECT * FROM transport_keys WHERE device = ?", SERIAL)
+    assert tk is not None

@@ -538,19 +538,43 @@ class TsmClient:
         finally:
             self.close(resp)
 
-    def load_dukpt(self):
-        """The initial DUKPT key from the TSM into the SE (LOAD_DUKPT): the
-        SE's first KSN. The key block never leaves the TR-31 wrapping here."""
+    def register_transport_key(self):
+        """Register the SE's key-agreement key with the TSM (purpose
+        ``transport-key``; the enrolled SE key vouches for it). The TSM keeps
+        the first key registered; the same key again is answered as such."""
+        from firmware.secure import kbpk
+
         self._need("se")
-        ch = self.challenge("dukpt")
-        body = _tsm.proof(self.se, "dukpt", self.serial, ch)
-        ans = self.call("POST", "/v1/devices/%s/dukpt" % self.serial, body)
-        block = ans.get("key_block")
-        if not isinstance(block, str) or not block:
-            raise DecodeError("dukpt answer holds no key block")
-        ksn = self.se.load_dukpt(block)
+        ch = self.challenge("transport-key")
+        body = kbpk.register_request(self.se, self.serial, ch)
+        return self.call("POST", "/v1/devices/%s/transport-key" % self.serial, body)
+
+    def load_dukpt(self):
+        """The initial DUKPT key from the TSM into the SE: a fresh SE nonce
+        and proof, the TSM's TR-31 block under a KBPK agreed for this load
+        (ECDH with the SE's key-agreement key, registered first when the TSM
+        answers ``no_transport_key``), KEY_AGREE then LOAD_DUKPT in the SE,
+        the key confirmation sent back. The SE's first KSN. The key block
+        never leaves its TR-31 wrapping here."""
+        from firmware.secure import kbpk
+
+        self._need("se")
+        path = "/v1/devices/%s/dukpt" % self.serial
+        try:
+            ans = self.call(
+                "POST", path, kbpk.dukpt_request(self.se, self.serial, self.challenge("dukpt"))
+            )
+        except TsmRefused as e:
+            if e.status != 409 or e.code != "no_transport_key":
+                raise
+            self.register_transport_key()
+            ans = self.call(
+                "POST", path, kbpk.dukpt_request(self.se, self.serial, self.challenge("dukpt"))
+            )
+        confirm, ksn = kbpk.install(self.se, ans)
+        self.call("POST", path + "/confirm", confirm)
         ikid = ans.get("ikid")
-        if isinstance(ikid, str) and bytes(ksn[:8]) != _unhex(ikid):
+        if not isinstance(ikid, str) or bytes(ksn[:8]) != _unhex(ikid):
             raise _tsm.TsmError("the SE's KSN does not start with the TSM's IKID")
         return ksn
 
