@@ -54,6 +54,13 @@ print("DONE")
 """
 
 
+def term_version() -> str:
+    """firmware/service/runner.py's VERSION, read as text (host code does not
+    import firmware/)."""
+    src = (mpytest.REPO_ROOT / "firmware" / "service" / "runner.py").read_text()
+    return src.split('VERSION = "', 1)[1].split('"', 1)[0]
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -231,6 +238,10 @@ def test_export_over_the_service_port(
             assert st["authenticated"] is False and st["locked"] is False
         finally:
             raw.close()
+        # `payterm fiscal status`: open to anyone on the cable
+        code, doc = _cli(capsys, "fiscal", "status", "--port", term.url)
+        assert code == 0 and doc["device_id"] == DEV and doc["seq"] == 11
+        assert doc["version"] == term_version() and doc["z_number"] == 1
         # the library client, a fresh session: HELLO then a full export again
         port = fe.open_port(term.url)
         try:

@@ -406,6 +406,13 @@ class ServiceClient:
                 self.deframer.feed(data)
                 deadline = time.monotonic() + self.timeout
 
+    def drain(self) -> None:
+        """Forget bytes left on the line by an earlier session."""
+        reset = getattr(self.port, "reset_input_buffer", None)
+        if reset is not None:
+            reset()
+        self.deframer.clear()
+
     def send(self, cmd: int, payload: bytes = b"") -> None:
         self.port.write(sf.encode(cmd, payload))
 
@@ -424,11 +431,17 @@ class ServiceClient:
             f"{sf.command_name(cmd)} refused: {sf.status_name(status)}: {text}", status
         )
 
+    def _json(self, cmd: int) -> dict[str, object]:
+        try:
+            return sf.decode_json(self.request(cmd))
+        except DecodeError as exc:
+            raise ServiceError(f"{sf.command_name(cmd)}: malformed answer: {exc}") from exc
+
     def hello(self) -> dict[str, object]:
-        return sf.decode_json(self.request(sf.CMD_HELLO))
+        return self._json(sf.CMD_HELLO)
 
     def status(self) -> dict[str, object]:
-        return sf.decode_json(self.request(sf.CMD_STATUS))
+        return self._json(sf.CMD_STATUS)
 
     def authenticate(self, key: ec.EllipticCurvePrivateKey, device_id: str) -> None:
         challenge = self.request(sf.CMD_CHALLENGE)
@@ -468,6 +481,7 @@ def export_port(
 ) -> PortExport:
     """HELLO, CHALLENGE/AUTH with ``key``, EXPORT, LOGOUT."""
     client = ServiceClient(port, timeout)
+    client.drain()
     hello = client.hello()
     dev = hello.get("device_id")
     if not isinstance(dev, str):
@@ -476,6 +490,15 @@ def export_port(
     data, signed, frames = client.export()
     client.request(sf.CMD_LOGOUT)
     return PortExport(data, dev, signed, frames)
+
+
+def status_port(port: SerialLike, timeout: float = 10.0) -> dict[str, object]:
+    """HELLO and STATUS (no technician key needed)."""
+    client = ServiceClient(port, timeout)
+    client.drain()
+    doc = client.hello()
+    doc.update(client.status())
+    return doc
 
 
 def open_port(url: str, baudrate: int = 115200, timeout: float = 0.2) -> Any:

@@ -3,6 +3,7 @@ QR offline (docs/fiscal.md, docs/service.md).
 
     payterm fiscal export --image FILE [--board sim] [--root DIR] --out EXPORT
     payterm fiscal export --port URL --key TECH_KEY.pem [--baudrate B] [--timeout S] --out EXPORT
+    payterm fiscal status --port URL [--baudrate B] [--timeout S]
     payterm fiscal tech-key --out TECH_KEY.pem
     payterm fiscal verify EXPORT --pubkey KEY [--jobs N] [--slot S] [--no-trailer]
     payterm fiscal verify-receipt QR --pubkey KEY [--slot S]
@@ -52,6 +53,12 @@ def register(sub: Any) -> None:
     export.add_argument("--baudrate", type=int, default=115200)
     export.add_argument("--timeout", type=float, default=10.0, help="seconds per answer")
     export.set_defaults(func=_export)
+
+    status = ops.add_parser("status", help="a running terminal's service status (no key needed)")
+    status.add_argument("--port", required=True, help="socket://HOST:PORT or a serial device")
+    status.add_argument("--baudrate", type=int, default=115200)
+    status.add_argument("--timeout", type=float, default=10.0, help="seconds per answer")
+    status.set_defaults(func=_status)
 
     tech = ops.add_parser("tech-key", help="make a technician's P-256 key pair")
     tech.add_argument("--out", type=Path, required=True, help="private key file (PEM)")
@@ -130,6 +137,23 @@ def _export(args: argparse.Namespace) -> int:
         port.close()
     _write_out(args.out, got.data)
     emit_json({"ok": True, "out": str(args.out), **got.as_dict()})
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    from tools import fiscal_export as fe
+
+    try:
+        port = fe.open_port(args.port, args.baudrate)
+    except Exception as exc:  # pyserial: SerialException, ValueError for a bad URL
+        return _fail(args, "port", f"cannot open {args.port}: {exc}", 1)
+    try:
+        doc = fe.status_port(port, args.timeout)
+    except (fe.ServiceError, OSError) as exc:
+        return _fail(args, "port", str(exc), 1)
+    finally:
+        port.close()
+    emit_json({"ok": True, **doc})
     return 0
 
 
