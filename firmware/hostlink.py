@@ -21,11 +21,11 @@ class HostLinkError(Exception):
 
 
 def response_mti(mti: str) -> str:
-    """0100 -> 0110, 0200 -> 0210, 0800 -> 0810, 0420 -> 0430."""
+    """0100 -> 0110, 0420 -> 0430; a repeat as its original: 0401 -> 0410."""
     function = int(mti[2])
     if function % 2:
         raise ValueError("%s is a response type" % mti)
-    return mti[:2] + str(function + 1) + mti[3]
+    return mti[:2] + str(function + 1) + "0"
 
 
 class HostLink:

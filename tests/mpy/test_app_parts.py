@@ -8,6 +8,7 @@ from firmware.app import messages as m
 from firmware.app.batch import Batch
 from firmware.app.keys import SoftKeys, pin_field
 from firmware.app.online import HostMacError, HostTimeout, Online
+from firmware.hostlink import response_mti
 from protocols import iso8583
 from protocols.crypto import aes_cmac, aes_dukpt, pin_format4
 from protocols.crypto.cryptolib_aes import CryptolibAes
@@ -230,6 +231,19 @@ def test_online_pin_request_macs_under_the_pins_ksn_and_static_keys_add_no_53():
     wire = Online(Stream(clock, []), PAYTERM_1987, static, clock, 2000).encode(plain)
     eq("53" in iso8583.decode(wire, PAYTERM_1987), False, "static: no field 53")
     eq(wire[-8:], aes_cmac.cmac(CryptolibAes(MAC_KEY), wire[:-8])[:8])
+
+
+def test_a_repeat_is_answered_with_the_originals_response_type():
+    k, _ik = keys()
+    clock = Clock()
+    req = m.financial("0200", "00", 500, "000002", DT, TERM, CARD)
+    rev = m.reversal(req, "000003", DT, "68")
+    rev["t"] = "0401"
+    # the host answers a repeat as its original (0410), MACed under the repeat's KSN
+    answer = response(k, {"t": "0410", "11": "000003", "39": "00", "41": "PT000001"})
+    online = Online(Stream(clock, [answer]), PAYTERM_1987, k, clock, 2000)
+    eq(online.exchange(rev)["t"], "0410")
+    eq(response_mti("0221"), "0230")
 
 
 def test_online_bad_mac_and_timeout():
