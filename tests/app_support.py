@@ -39,7 +39,7 @@ from protocols.iso8583_specs import PAYTERM_1987
 from tools import mpytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-SIM_HEAP = boards.load("sim")["memory"]["heap"]
+SIM_HEAP = os.environ.get("PAYTERM_APP_HEAP") or boards.load("sim")["memory"]["heap"]
 TID = "PT000001"
 TERMINAL = {
     "tid": TID,

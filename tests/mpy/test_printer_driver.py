@@ -257,3 +257,35 @@ def test_arabic_item_puts_name_right_and_amount_left():
     eq(sum(rows[y * xb] for y in range(h)) > 0, True)
     eq(sum(rows[y * xb + 71] | rows[y * xb + 70] for y in range(h)) > 0, True)
     eq(sum(rows[y * xb + 36] for y in range(h)), 0)
+
+
+def test_receipt_is_kept_in_pieces_no_larger_than_a_chunk_except_rasters():
+    # a long receipt never needs one block as large as itself: text and
+    # commands gather in pieces of at most CHUNK bytes, a raster stays the
+    # buffer it was drawn in; the bytes sent are the pieces in order
+    from firmware.drivers.printer.printer import CHUNK
+
+    r = Receipt("80mm")
+    for i in range(60):
+        r.textln("line %02d of a long receipt" % i)
+    rows = bytearray(b"\xaa" * (72 * 12))
+    r.raster(576, 12, rows)
+    r.textln("after the raster")
+    whole = r.output
+    pieces = r.pieces()
+    assert any(p is rows for p in pieces)
+    for p in pieces:
+        assert p is rows or len(p) <= CHUNK, len(p)
+    eq(b"".join([bytes(p) for p in pieces]), whole)
+    uart = FakeUart()
+    eq(Printer(uart, "80mm").print(r), len(whole))
+    eq(bytes(uart.written), STATUS_QUERIES + whole)
+
+
+def test_printer_keeps_the_font_of_its_first_receipt():
+    p = Printer(FakeUart(), "80mm")
+    first = p.receipt().arabic("شكرا")
+    p.print(first)
+    second = p.receipt()
+    assert second._font is first._font and second._font is not None
+    assert p.load_font() is first._font

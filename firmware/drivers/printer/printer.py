@@ -41,8 +41,16 @@ class PrinterError(Exception):
         self.status = status if status is not None else {}
 
 
+# Commands and text gather in pieces of at most this many bytes; a raster's
+# rows stay the buffer they were drawn in.  One growing buffer for the whole
+# receipt (10 KB and more with Arabic rasters) needs ever larger contiguous
+# blocks, which a fragmented heap of a small board does not have.
+CHUNK = 512
+
+
 class Receipt(escpos.EscPosBuilder):
-    """A receipt in memory, laid out for a printer profile."""
+    """A receipt in memory, laid out for a printer profile, kept as a list of
+    pieces (``chunks``) rather than one buffer."""
 
     def __init__(self, profile: "Any" = "80mm", font: "Any" = None) -> None:
         super().__init__()
@@ -50,6 +58,35 @@ class Receipt(escpos.EscPosBuilder):
         self.columns = self.profile["columns"]
         self.dots = self.profile["dots"]
         self._font = font
+        self.chunks: "list" = []
+
+    def _raw(self, data: "Any") -> None:
+        out = self._out
+        if len(data) > CHUNK:
+            if out:
+                self.chunks.append(out)
+                self._out = bytearray()
+            self.chunks.append(data)
+            return
+        if len(out) + len(data) > CHUNK:
+            self.chunks.append(out)
+            out = self._out = bytearray()
+        out.extend(data)
+
+    def pieces(self) -> "list":
+        """Every piece of the receipt in order (the open one last)."""
+        if self._out:
+            self.chunks.append(self._out)
+            self._out = bytearray()
+        return self.chunks
+
+    @property
+    def output(self) -> bytes:
+        return b"".join([bytes(p) for p in self.pieces()])
+
+    def clear(self) -> None:
+        super().clear()
+        self.chunks = []
 
     @property
     def font(self) -> "Any":
@@ -228,11 +265,20 @@ class Printer:
         self._font = font
         self.last_status: "dict" = {}
 
+    def load_font(self) -> "Any":
+        """Load the receipt font now (a board program does it at boot, while
+        the heap is whole) and keep it for every receipt."""
+        if self._font is None:
+            from firmware.fonts.bitmapfont import load_default
+
+            self._font = load_default()
+        return self._font
+
     def receipt(self) -> Receipt:
-        """A new receipt for this printer's profile (sharing its font)."""
-        r = Receipt(self.profile, self._font)
-        self._font = r._font
-        return r
+        """A new receipt for this printer's profile, sharing the printer's
+        font (loaded by the first receipt that draws, then kept: reloading
+        it per receipt costs an 11 KB block each time)."""
+        return Receipt(self.profile, self._font)
 
     # -- status -----------------------------------------------------------------
     def _discard_input(self) -> None:
@@ -291,10 +337,22 @@ class Printer:
     def print(self, receipt: "Any", check: bool = True) -> int:
         """Send a Receipt (or bytes) after checking the status; returns the
         number of bytes written.  Nothing is sent if the check fails."""
-        # the builder's buffer itself, not a copy: receipts hold rasters
-        data = receipt._out if isinstance(receipt, escpos.EscPosBuilder) else receipt
+        if isinstance(receipt, Receipt):
+            if self._font is None:
+                self._font = receipt._font
+            pieces = receipt.pieces()  # the receipt's own buffers, not copies
+        elif isinstance(receipt, escpos.EscPosBuilder):
+            pieces = [receipt._out]
+        else:
+            pieces = [receipt]
         if check:
             self.check_ready()
+        written = 0
+        for data in pieces:
+            written += self._write(data)
+        return written
+
+    def _write(self, data: "Any") -> int:
         written = 0
         view = memoryview(data)
         while written < len(data):
