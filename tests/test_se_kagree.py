@@ -1,6 +1,7 @@
 """Transport-key establishment in the SE emulator (KA_PUBLIC_KEY, KBPK_NONCE,
 KEY_AGREE of docs/secure-element.md): the KDF and ECDH against the published
-RFC 7518 Appendix C example, the SE (pycryptodome, its own KDF) agreeing
+RFC 7518 Appendix C example and the KDF against NIST ACVP KDA OneStep
+vectors, the SE (pycryptodome, its own KDF) agreeing
 with the TSM side (``cryptography``'s ConcatKDFHash and CMAC), the agreed KBPK
 replacing the personalisation one across a restart, every refusal (forged,
 foreign, replayed or spent signatures, no nonce, no key, locked, off-curve
@@ -76,6 +77,19 @@ def test_rfc7518_appendix_c_ecdh_and_one_step_kdf() -> None:
         assert kagree.one_step_kdf(z, bytes.fromhex(v["other_info"]), n * 8) == other
     with pytest.raises(ValueError):
         kagree.one_step_kdf(z, b"", 12)
+
+
+def test_one_step_kdf_nist_acvp_sha512_vectors() -> None:
+    v = json.loads((VECTORS / "kda_onestep_acvp_sha512.json").read_text())
+    passed = 0
+    for t in v["tests"]:
+        u = bytes.fromhex(t["u"]["partyId"] + t["u"].get("ephemeralData", ""))
+        w = bytes.fromhex(t["v"]["partyId"] + t["v"].get("ephemeralData", ""))
+        fixed = bytes.fromhex(t["t"]) + u + w + v["l_bits"].to_bytes(4, "big")
+        got = kagree.one_step_kdf(bytes.fromhex(t["z"]), fixed, v["l_bits"], "sha512")
+        assert (got.hex().upper() == t["dkm"]) is t["testPassed"], t["tcId"]
+        passed += t["testPassed"]
+    assert passed == 7
 
 
 def test_key_agree_replaces_the_personalisation_kbpk(tmp_path: Path) -> None:

@@ -43,8 +43,9 @@ if TYPE_CHECKING:
 TSM_KEY_FIELD = "tsm_key_loading_public"
 
 
-def one_step_kdf(z: bytes, fixed_info: bytes, bits: int) -> bytes:
-    """NIST SP 800-56C Rev. 2, section 4.1, option 1 (H = SHA-256):
+def one_step_kdf(z: bytes, fixed_info: bytes, bits: int, hash_name: str = "sha256") -> bytes:
+    """NIST SP 800-56C Rev. 2, section 4.1, option 1 (H = SHA-256 here;
+    ``hash_name`` for the published vectors of other hashes):
     K(i) = H(counter u32 | Z | FixedInfo) for counter = 1, 2, ...; the
     leftmost ``bits`` of K(1) | K(2) | ... (``bits`` a multiple of 8)."""
     if bits <= 0 or bits % 8:
@@ -52,7 +53,7 @@ def one_step_kdf(z: bytes, fixed_info: bytes, bits: int) -> bytes:
     out = b""
     counter = 1
     while len(out) * 8 < bits:
-        out += hashlib.sha256(counter.to_bytes(4, "big") + z + fixed_info).digest()
+        out += hashlib.new(hash_name, counter.to_bytes(4, "big") + z + fixed_info).digest()
         counter += 1
     return out[: bits // 8]
 
