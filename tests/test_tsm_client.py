@@ -74,6 +74,8 @@ ENROL_AND_PARAMS = """
 se.generate_key()
 ans = tsm.enrol()
 out({"cert_serial": ans["cert_serial"], "se_cert": se.read_cert().hex()})
+ren = tsm.renew()
+out({"cert_serial": ren["cert_serial"], "se_cert": se.read_cert().hex()})
 params, doc = tsm.fetch_params(0)
 # applied: the EMV kernel's configuration is built from the signed sections
 from firmware.emv import config_data
@@ -327,10 +329,14 @@ def test_enrol_params_ota_refusals_and_chunked(
 
     # enrolment through the client, then signed parameters, applied
     _admin(tsm, "PUT", "/v1/params", json.dumps(_params_body()).encode())
-    enrolled, applied, again, replayed = dev.run(ENROL_AND_PARAMS, here)
+    enrolled, renewed, applied, again, replayed = dev.run(ENROL_AND_PARAMS, here)
     st = json.loads(urllib.request.urlopen(tsm.url + f"/v1/devices/{SERIAL}/status").read())
-    assert st["status"] == "active" and st["cert_serial"] == enrolled["cert_serial"]
+    assert st["status"] == "active" and st["cert_serial"] == renewed["cert_serial"]
     assert len(enrolled["se_cert"]) > 600  # the DER certificate is in the SE slot
+    assert renewed["se_cert"] != enrolled["se_cert"]  # the renewed one replaced it
+    old = f"/v1/certs/{enrolled['cert_serial']}/status"
+    old_status = json.loads(urllib.request.urlopen(tsm.url + old).read())
+    assert (old_status["status"], old_status["reason"]) == ("revoked", "superseded")
     assert applied["version"] == 1 and applied["floor_limit"] == 25000
     assert applied["label"] == "VISA CREDIT" and applied["capks"] == len(_params_body()["capks"])
     assert applied["tax_rates"] == {"standard": 16, "reduced": 4}

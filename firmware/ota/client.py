@@ -487,6 +487,16 @@ class TsmClient:
         _tsm.store_certificate(self.se, ans)
         return ans
 
+    def renew(self):
+        """A new certificate for the same SE key (purpose ``renew``), stored
+        in the SE's certificate slot; the TSM revokes the previous one."""
+        self._need("se")
+        ch = self.challenge("renew")
+        body = _tsm.proof(self.se, "renew", self.serial, ch)
+        ans = self.call("POST", "/v1/devices/%s/renew" % self.serial, body)
+        _tsm.store_certificate(self.se, ans)
+        return ans
+
     def device_status(self):
         return self.call("GET", "/v1/devices/%s/status" % self.serial)
 
