@@ -325,6 +325,24 @@ def test_dukpt_key_block_loads_into_the_se(tsm: Tsm, tmp_path: Path) -> None:
     c = _challenge(tsm, "PT-0004", "dukpt")
     st, e = tsm.call("POST", "/v1/devices/PT-0004/dukpt", se.dukpt_request(c))
     assert (st, e["error"]["code"]) == (409, "no_transport_key")
+    # malformed registrations: a protocol error each, and the TSM serves on
+    tk_path = "/v1/devices/PT-0004/transport-key"
+    good = se.register(_challenge(tsm, "PT-0004", "transport-key"))
+    compressed = bytes([2 + (se.public[64] & 1)]) + se.public[1:33]
+    for bad_ka, code in (
+        ("zz", "bad_hex"),
+        ("04" + "11" * 64, "bad_public_key"),
+        (compressed.hex(), "bad_public_key"),
+    ):
+        st, e = tsm.call("POST", tk_path, {**good, "ka_public": bad_ka})
+        assert (st, e["error"]["code"]) == (400, code)
+    assert tsm.call("POST", tk_path, {"ka_public": good["ka_public"]})[0] == 422
+    assert tsm.call("POST", tk_path, raw=b"{not json")[0] == 422
+    assert tsm.call("POST", "/v1/devices/PT-0004/dukpt/confirm", {"ikid": "x"})[0] == 422
+    st, e = tsm.call(
+        "POST", "/v1/devices/PT-0004/dukpt/confirm", {"ikid": "zz", "confirmation": "00"}
+    )
+    assert (st, e["error"]["code"]) == (400, "bad_hex")
     c = _challenge(tsm, "PT-0004", "transport-key")
     st, reg = tsm.call("POST", "/v1/devices/PT-0004/transport-key", se.register(c))
     assert (st, reg["ka_public"]) == (200, se.ok(sa.CMD_KA_PUBLIC_KEY, b"").hex()), reg
