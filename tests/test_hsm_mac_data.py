@@ -234,3 +234,18 @@ def test_gw_gy_errors(client: HsmClient) -> None:
     assert client.exchange("GW", good.replace("2000", "3000", 1))[0] == "15"  # not a MAC usage
     assert client.exchange("GW", good[:-3])[0] == "15"  # message cut short
     assert client.exchange("GY", good + mac.hex().upper() + "00")[0] == "15"  # extra
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(1, 0xFFFFFFFF).filter(lambda c: bin(c).count("1") <= 16), st.booleans())
+def test_gw_cached_derivation_equals_the_plain_one(counter: int, aes256: bool) -> None:
+    """GW/GY derive through a cache of intermediate keys (one step per new
+    KSN); the key equals X9.24-3's derivation from the BDK, walked whole."""
+    from hsm_sim.commands.mac import dukpt_mac_key
+    from hsm_sim.crypto import dukpt_aes
+    from protocols.crypto import aes_dukpt
+
+    bdk = bytes(range(32 if aes256 else 16))
+    ksn = bytes.fromhex(DUKPT["initial_key_id"]) + counter.to_bytes(4, "big")
+    for usage in (aes_dukpt.USAGE_MAC_GENERATION, aes_dukpt.USAGE_MAC_BOTH):
+        assert dukpt_mac_key(bdk, ksn, usage) == dukpt_aes.working_key(bdk, ksn, usage)

@@ -36,7 +36,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable
-from typing import Any
 
 from host_sim.acquirer import advice, authorisation, codes, completion, reversal, settlement
 from host_sim.acquirer.context import (
@@ -50,7 +49,6 @@ from host_sim.acquirer.context import (
 from host_sim.acquirer.db import Terminal
 from host_sim.acquirer.messages import missing_fields, response_to
 from host_sim.acquirer.security import SecurityUnavailable
-from protocols import iso8583
 from protocols.crypto import aes_dukpt
 
 log = logging.getLogger("payterm.acquirer")
@@ -76,24 +74,24 @@ def base_mti(mti: str) -> str:
     return mti[:3] + "0" if mti[3] == "1" else mti
 
 
-def content_digest(
-    raw: bytes,
-    request: dict[str, str],
-    mti_len: int = 2,
-    spec: dict[str, dict[str, Any]] | None = None,
-) -> bytes:
+def content_digest(raw: bytes, request: dict[str, str], mti_len: int = 2) -> bytes:
     """What makes two requests 'the same': the message bytes after the MTI
     and before the MAC (so a repeat, xxx1, matches its original xxx0, whose
     MAC differs only because the MTI does), under the base MTI.  The codec
     writes one message one way only, so equal content means equal bytes.
-    Field 53 is not content: a DUKPT terminal sends each try under a new KSN
-    (the message is then re-encoded without 53 and the MAC)."""
-    if "53" in request and spec is not None:
-        doc = {k: v for k, v in request.items() if k not in ("53", "64", "128")}
-        doc["t"] = base_mti(request["t"])
-        return digest(b"-53" + iso8583.encode(doc, spec))
+    Field 53's value is not content: a DUKPT terminal sends each try under a
+    new KSN (its 14 bytes are left out; its length prefix and bitmap bit
+    stay)."""
     end = len(raw) - MAC_LEN if ("64" in request or "128" in request) else len(raw)
-    return digest(base_mti(request["t"]).encode() + raw[mti_len:end])
+    body = raw[mti_len:end]
+    if "53" in request:
+        try:
+            control = bytes.fromhex(request["53"])
+        except ValueError:
+            control = b""
+        if control:
+            body = body.replace(control, b"", 1)
+    return digest(base_mti(request["t"]).encode() + body)
 
 
 def request_ksn(request: dict[str, str], terminal: Terminal) -> bytes | None:
@@ -182,7 +180,7 @@ class Processor:
         mti = request["t"]
         key: DupKey = (terminal.tid, request["11"], request["7"], mti)
         req_digest = content_digest(
-            raw, original, 2 if self.ctx.spec["t"].get("data_enc") == "bcd" else 4, self.ctx.spec
+            raw, original, 2 if self.ctx.spec["t"].get("data_enc") == "bcd" else 4
         )
         pending = self._in_flight.get(key)
         if pending is not None:

@@ -121,13 +121,32 @@ DUKPT_MAC_USAGES = {
 }
 
 
+@lru_cache(maxsize=65536)
+def _derivation_key(ik: bytes, ikid: bytes, partial: int) -> bytes:
+    """The X9.24-3 intermediate derivation key of the counter bits
+    ``partial``: the one of ``partial`` without its lowest one-bit, one step
+    on (the derivation walks the counter's one-bits high to low).  Cached:
+    a terminal's consecutive KSNs share all but their last steps, as its own
+    future-key registers do, so a new KSN costs about one step."""
+    if partial == 0:
+        return ik
+    low = partial & -partial
+    base = _derivation_key(ik, ikid, partial ^ low)
+    kt = aes_dukpt.key_type_for(ik)
+    data = aes_dukpt.derivation_data(aes_dukpt.USAGE_KEY_DERIVATION, kt, ikid, partial)
+    return aes_dukpt.derive_key(AesBlock, base, kt, data)
+
+
+@lru_cache(maxsize=4096)
 def dukpt_mac_key(bdk: bytes, ksn: bytes, usage: int) -> bytes:
-    """The AES DUKPT MAC working key of a KSN (never stored or cached)."""
+    """The AES DUKPT MAC working key of a KSN, kept in memory only (never
+    stored): the host's GY on a request and its GW on the answer come for the
+    same KSN milliseconds apart."""
     if not aes_dukpt.ksn_is_valid(ksn):
         raise HsmError(errs.INVALID_INPUT, reason="KSN counter is not a valid AES DUKPT counter")
     ikid, counter = aes_dukpt.split_ksn(ksn)
     ik = _aes_initial_key(bdk, ikid)
-    idk = aes_dukpt.intermediate_key(AesBlock, ik, ikid, counter)
+    idk = _derivation_key(ik, ikid, counter)
     return aes_dukpt.working_key_from(
         AesBlock, idk, ikid, counter, usage, aes_dukpt.key_type_for(bdk)
     )
