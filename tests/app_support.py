@@ -112,6 +112,7 @@ class Run:
     stdout: str
     stderr: str = ""
     lost: list[bytes] = field(default_factory=list)
+    traces: list[dict[str, Any]] = field(default_factory=list)  # the app's TRACE lines
 
 
 @dataclass
@@ -210,6 +211,7 @@ class Rig:
             stdout=stdout,
             stderr=err.decode(),
             lost=list(self.relay.lost),
+            traces=[json.loads(x[6:]) for x in stdout.splitlines() if x.startswith("TRACE ")],
         )
 
 

@@ -11,6 +11,7 @@ pyiso8583 from the dialect's spec."""
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,25 @@ def receipt_checks(run: Run, pan: str, auth_code: str) -> None:
         assert "APPROVED" in text
     assert "MERCHANT COPY" in run.receipts[0].text
     assert "CUSTOMER COPY" in run.receipts[1].text
+
+
+def trace_checks(run: Run, pan: str, stans: list[str]) -> dict[str, Any]:
+    """The app exported one EMV trace per card transaction (TRACE lines,
+    firmware/app/trace_export.py): commands and answers alternate, the PAN
+    never in clear; the last one is returned."""
+    assert [t["stan"] for t in run.traces] == stans
+    for trace in run.traces:
+        assert trace["apdus"], trace
+        dirs = [a["dir"] for a in trace["apdus"]]
+        assert dirs == ["C", "R"] * (len(dirs) // 2), dirs
+        text = json.dumps(trace)
+        assert pan not in text
+    return run.traces[-1]
+
+
+def apdus_of(trace: dict[str, Any], prefix: str) -> list[tuple[str, str]]:
+    pairs = zip(trace["apdus"][0::2], trace["apdus"][1::2], strict=True)
+    return [(c["hex"], r["hex"]) for c, r in pairs if c["hex"].startswith(prefix)]
 
 
 def host_rows(rig: Rig, stan: str) -> list[tuple[Any, ...]]:
@@ -92,6 +112,14 @@ async def _contactless_online(tmp_path: Path, profile: str, kernel: int) -> None
         receipt_checks(run, pan, result["auth_code"])
         assert [s["message"] for s in run.screens][-2:] == ["approved", "idle"]
         peers_decode(run)
+        trace = trace_checks(run, pan, [result["stan"]])
+        assert (trace["interface"], trace["kernel"]) == ("contactless", kernel)
+        assert apdus_of(trace, "00A404000E325041592E5359532E4444463031")  # PPSE
+        assert apdus_of(trace, "80A8")  # GPO
+        assert all(isinstance(a["ms"], int) for a in trace["apdus"])
+        if kernel == 2:  # CDA requested in the GENERATE AC
+            (gen_ac,) = apdus_of(trace, "80AE")
+            assert int(gen_ac[0][4:6], 16) & 0x10
 
 
 def test_contactless_visa_online_approval(tmp_path: Path) -> None:
@@ -132,6 +160,12 @@ def test_contact_offline_pin_online_approval(tmp_path: Path) -> None:
             assert "TVR " + result["tvr"] in run.receipts[0].text
             assert "pin" in [s["message"] for s in run.screens]
             peers_decode(run)
+            trace = trace_checks(run, pan, [result["stan"]])
+            assert trace["interface"] == "contact" and trace["result"] == "approved"
+            assert apdus_of(trace, "00A404000E315041592E5359532E4444463031")  # PSE
+            (verify,) = apdus_of(trace, "0020008008")  # the PIN itself never written
+            assert verify == ("0020008008" + "*" * 16, "9000")
+            assert len(apdus_of(trace, "80AE")) == 2  # ARQC, then TC after the ARPC
 
     run_async(go())
 

@@ -21,7 +21,9 @@ one without a STAN), ``{"op": "batch_close"}``.
 The PIN digits of a step are the script's stand-in for the keypad: each is
 handed to the flow as a fresh bytearray that the flow wipes.  Prints
 ``UI {...}`` for every screen shown and ``RESULT {...}`` per step (JSON,
-the PAN masked, never a PIN), then ``DONE``.  Stdin keeps the keys off the command line.
+the PAN masked, never a PIN) and ``TRACE {...}`` after each card
+transaction (its EMV trace, masked: docs/app.md), then ``DONE``.  Stdin
+keeps the keys off the command line.
 """
 
 import json
@@ -29,12 +31,18 @@ import os
 import sys
 
 import boards
+from firmware.app import trace_export
 from firmware.app.batch import Batch
 from firmware.app.keys import SoftKeys
 from firmware.app.online import Online
 from firmware.app.screens import Ui
 from firmware.app.terminal import Terminal
 from protocols.iso8583_specs import PAYTERM_1987
+
+# Bytes held from boot for the receipts (Terminal.reserve_receipt_memory): a
+# bilingual receipt's pieces and rasters take about 12 KB; the rest is room
+# for the Arabic shaping's lists.
+RECEIPT_RESERVE = 32 * 1024
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -75,6 +83,13 @@ def report(result: "dict") -> "dict":
         if result.get(k):
             out[k] = _hex(result[k])
     return out
+
+
+def emit_trace(head: "dict", trace: "Any") -> None:
+    """``TRACE {...}``: a card transaction's EMV trace (firmware/app/trace_export.py)."""
+    sys.stdout.write("TRACE ")
+    trace_export.write(sys.stdout, head, trace)
+    sys.stdout.write("\n")
 
 
 def last_preauth(batch: "Any") -> str:
@@ -144,11 +159,18 @@ def main() -> int:
 
             printer = Printer(board.bus_for("printer"), profile=for_board(board.device("printer")),
                               clock=clock)  # fmt: skip
+            # now, while the heap is whole: the font is one 11 KB block that a
+            # heap fragmented by the first sale may no longer have
+            printer.load_font()
         inputs = ScriptInput()
         ui = Ui(screen, emit)
         batch = Batch(session.get("batch", 1))
         terminal = Terminal(session["terminal"], online, keys, ui, inputs, clock, os.urandom, batch,
                             nfc, contact, printer)  # fmt: skip
+        if printer is not None:
+            terminal.reserve_receipt_memory(RECEIPT_RESERVE)
+        if session.get("traces", True):
+            terminal.trace_sink = emit_trace
         for step in session["steps"]:
             op = step["op"]
             inputs.pins = list(step.get("pins", ()))

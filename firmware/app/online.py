@@ -7,9 +7,10 @@ over the message from the MTI to the byte before the MAC; a response that
 carries a MAC must verify.  Under the keys' ``dukpt`` scheme both MACs are
 under the MAC key of the message's KSN, named in field 53: the PIN block's
 (``04 02`` + KSN) or, without a PIN, the current KSN as ``FF 02`` + KSN;
-when the exchange is over the keys move to the next KSN.  A response is awaited ``timeout_ms``; frames
-that do not answer the request (a late answer to an earlier one) are
-dropped.  ``HostTimeout``: nothing usable in time -- the caller reverses."""
+when the exchange is over the keys move to the next KSN.  A response is
+awaited ``timeout_ms``; frames that do not answer the request (a late
+answer to an earlier one) are dropped.  ``HostTimeout``: nothing usable in
+time -- the caller reverses."""
 
 from firmware.hostlink import HostLinkError, response_mti
 from protocols import iso8583
@@ -38,7 +39,6 @@ class Online:
         self.keys = keys
         self.clock = clock
         self.timeout_ms = timeout_ms
-        self.sent: "list[bytes]" = []  # every message sent (tests, EMV trace export)
         self._buf = bytearray()
         self._ksn = None  # the KSN of the request in flight (dukpt scheme)
 
@@ -71,7 +71,6 @@ class Online:
                 self.keys.next_transaction()
 
     def _exchange(self, msg: "dict[str, Any]", wire: bytes) -> "dict[str, str]":
-        self.sent.append(wire)
         try:
             self.stream.write(iso8583.frame(wire))
         except OSError as exc:

@@ -8,6 +8,8 @@ input source (``pin() -> bytearray | None``: the keypad, or a script in an
 unattended run), the board's clock and a random source.  Each flow returns
 a result dict and leaves the terminal ready for the next one."""
 
+import gc
+
 from firmware.app import cards as cards_mod
 from firmware.app import messages as msgs
 from firmware.app import receipt as receipt_mod
@@ -95,6 +97,13 @@ class Terminal:
         self.printer = printer
         self.amount: "int | None" = None
         self.receipts = 0
+        self.trace: "Any" = None  # the card transaction's EMV trace (masked)
+        # trace_sink(head, trace) takes each card transaction's trace before
+        # the receipts print (then it is let go: its many small strings,
+        # kept, would leave the heap no block for the receipt's rasters)
+        self.trace_sink: "Any" = None
+        self._reserve: "bytearray | None" = None
+        self._reserve_size = 0
 
     # -- helpers ---------------------------------------------------------
     def _dt(self) -> "tuple":
@@ -137,9 +146,32 @@ class Terminal:
                 sent[name] += 1
         return sent
 
+    def reserve_receipt_memory(self, size: int) -> None:
+        """Hold ``size`` bytes in one block, taken at boot while the heap is
+        whole, and give it up only while a receipt is built and printed.
+        A sale leaves its survivors (the batch record, the queues) scattered
+        over the heap: with half of it free, no block of 2.5 KB may be left
+        for the receipt's Arabic rasters.  The reserve is such a block."""
+        self._reserve_size = size
+        self._reserve = bytearray(size)
+
     def _print(self, txn: "dict") -> None:
         if self.printer is None:
             return
+        if self._reserve is not None:
+            self._reserve = None
+            gc.collect()
+        try:
+            self._print_copies(txn)
+        finally:
+            if self._reserve_size:
+                gc.collect()
+                try:
+                    self._reserve = bytearray(self._reserve_size)
+                except MemoryError:  # kept going without: the next receipt may fail
+                    self._reserve = None
+
+    def _print_copies(self, txn: "dict") -> None:
         copies = ("MERCHANT", "CUSTOMER") if txn["result"] == "approved" else ("CUSTOMER",)
         try:
             for copy in copies:
@@ -202,6 +234,7 @@ class Terminal:
         if not isinstance(amount, int) or amount <= 0:
             raise ValueError("amount: a positive whole number of fils")
         self.amount = amount
+        self.trace = None
         self.ui.show("amount", amount)
         self.forward()
         self.ui.show("present_card", amount)
@@ -209,6 +242,15 @@ class Terminal:
             txn = self._sale_tap(amount, kind)
         else:
             txn = self._sale_insert(amount, kind)
+        trace = self.trace
+        self.trace = None
+        if trace is not None and self.trace_sink is not None:
+            head = {"kind": kind, "interface": "contactless" if interface == "tap" else "contact",
+                    "stan": txn.get("stan") or "", "result": txn.get("result")}  # fmt: skip
+            if txn.get("kernel") is not None:
+                head["kernel"] = txn["kernel"]
+            self.trace_sink(head, trace)
+        trace = None
         return self._finish(txn)
 
     def _base_txn(self, kind: str, amount: int, card: "dict | None") -> "dict":
@@ -279,6 +321,7 @@ class Terminal:
     def _sale_tap(self, amount: int, kind: str) -> "dict":
         ttype = 0x20 if kind == "refund" else 0x00
         outcome = self._tap(amount, ttype)
+        self.trace = getattr(outcome, "trace", None)
         if outcome is None:
             return self._result(kind, amount, "declined", "no_card")
         status = outcome.status
@@ -363,6 +406,7 @@ class Terminal:
 
         kernel = ContactKernel(self.contact, default_config(), clock6, self.rng, kui)
         kui.kernel = kernel
+        self.trace = kernel.trace
         try:
             outcome = kernel.start(
                 amount=amount, transaction_type=0x20 if kind == "refund" else 0x00

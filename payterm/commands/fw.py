@@ -6,12 +6,16 @@
                    [--path DIR ...] [--timeout S] [-- APP_ARGS...]
     payterm fw build --board NAME [--out DIR]
     payterm fw deploy --board NAME --port PORT [--out DIR] [--dry-run] [--resume]
+    payterm fw traces LOG [--out DIR]
 
 ``run`` prints where each emulator listens as one JSON line on stderr, then
 the firmware's own output (stdout and stderr as it writes them), and exits
 with the firmware's exit code (124 after --timeout, 128+N after signal N).
 ``build`` prints {"out", "files", "manifest"}; ``deploy`` prints the mpremote
-command lines it ran (or would run, with --dry-run).
+command lines it ran (or would run, with --dry-run).  ``traces`` reads the
+EMV traces the terminal app wrote in its output (LOG, or - for stdin) and
+prints {"traces", "transactions", "files"}, writing one JSON file per
+transaction with --out.
 """
 
 from __future__ import annotations
@@ -77,6 +81,13 @@ def register(sub: Any) -> None:
         "--resume", action="store_true", help="no soft reset first (mpremote resume; unix port)"
     )
     deploy.set_defaults(func=run_deploy)
+
+    traces = actions.add_parser(
+        "traces", help="the EMV traces in a terminal app's output, one file per transaction"
+    )
+    traces.add_argument("log", help="the firmware's output (payterm fw run ...), or - for stdin")
+    traces.add_argument("--out", type=Path, help="folder for NNN-STAN-INTERFACE.json files")
+    traces.set_defaults(func=run_traces)
 
 
 def _known_board(name: str) -> dict[str, Any]:
@@ -176,4 +187,28 @@ def run_deploy(args: argparse.Namespace) -> int:
         print(f"payterm fw deploy: {exc}", file=sys.stderr)
         return 1
     emit_json({"out": str(out), "port": args.port, "dry_run": args.dry_run, "commands": commands})
+    return 0
+
+
+def run_traces(args: argparse.Namespace) -> int:
+    from tools import emv_traces
+
+    try:
+        source = sys.stdin if args.log == "-" else open(args.log, encoding="utf-8")  # noqa: SIM115
+        with source:
+            text = source.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BadInput(f"cannot read {args.log}: {exc}") from None
+    try:
+        found = emv_traces.extract(text)
+    except emv_traces.TraceError as exc:
+        raise BadInput(f"{args.log}: {exc}") from None
+    files = [str(p) for p in emv_traces.write(found, args.out)] if args.out else []
+    emit_json(
+        {
+            "traces": len(found),
+            "transactions": [emv_traces.summary(t) for t in found],
+            "files": files,
+        }
+    )
     return 0
