@@ -246,6 +246,48 @@ def test_a_repeat_is_answered_with_the_originals_response_type():
     eq(response_mti("0221"), "0230")
 
 
+class FakeSe:
+    """The SecureElementApp calls SeKeys makes, recorded (a unit test of one
+    layer: the SE emulator itself runs in tests/test_app_mac_dukpt.py)."""
+
+    def __init__(self, ksn):
+        self.cur = ksn
+        self.calls = []
+
+    def ksn(self):
+        self.calls.append("GET_KSN")
+        return self.cur
+
+    def mac(self, data):
+        self.calls.append("MAC")
+        return bytes(range(16)), self.cur
+
+    def pin_block(self, pin, pan):
+        self.calls.append("PIN_BLOCK")
+        return bytes(16), self.cur
+
+    def next_transaction(self):
+        self.calls.append("NEXT_TRANSACTION")
+        self.cur = self.cur[:8] + bytes([0, 0, 0, self.cur[11] + 1])
+
+
+def test_se_keys_mac_in_the_se_then_next_transaction():
+    from firmware.app.keys import SeKeys
+
+    se = FakeSe(IKID + b"\x00\x00\x00\x01")
+    k = SeKeys(se)
+    k.next_transaction()  # nothing used: no SE command
+    eq(se.calls, [])
+    pin = bytearray(b"1234")
+    _block, ksn = k.pin_block(pin, PAN)
+    eq(pin, bytearray(4), "PIN buffer wiped")
+    eq(k.mac(b"req", ksn), bytes(range(8)), "leftmost 8 bytes of the SE's MAC")
+    raises(ValueError, k.mac, b"req", IKID + b"\x00\x00\x00\x09")  # not the SE's KSN
+    k.next_transaction()
+    eq(se.calls, ["PIN_BLOCK", "MAC", "MAC", "NEXT_TRANSACTION"])
+    eq(k.ksn()[-1], 2)
+
+
 def test_online_bad_mac_and_timeout():
     k, _ik = keys()
     other = SoftKeys(b"", bytes(16), IKID)  # another initial key: other MAC keys
