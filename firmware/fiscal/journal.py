@@ -371,6 +371,11 @@ class Journal:
         if not self._free_ok(self.reserve_free):
             raise MemoryFull("fiscal memory full (%d bytes left): sales refused" % self.free)
 
+    def check_selling(self, now):
+        """Raise the Refused error a sale would meet now (nothing written):
+        a payment terminal asks before it reads the card."""
+        self._check_selling(now)
+
     def _check_any(self):
         if not self._free_ok(self.min_free):
             raise MemoryFull("fiscal memory full (%d bytes left)" % self.free)
