@@ -36,10 +36,11 @@ from pydantic import BaseModel, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from hsm_sim.tsm.status_client import TsmStatusClient
 from protocols.se_app import signed_message
 from tools.fiscal_verify import der_signature
 
-from . import einvoice
+from . import einvoice, tsm_check
 from . import ingest as ing
 from .devices import RegistrationError, check_certificate, public_key_der
 from .store import Device, TaxStore
@@ -78,6 +79,7 @@ class Config:
         monitor_interval_s: float = 0.0,
         clock: Callable[[], float] = time.time,
         clearance_key: ec.EllipticCurvePrivateKey | None = None,
+        tsm: TsmStatusClient | None = None,
     ) -> None:
         self.admin_token = admin_token
         self.ca = ca
@@ -87,6 +89,8 @@ class Config:
         self.clock = clock
         # signs the QR of cleared e-invoices (docs/tax.md, "E-invoices")
         self.clearance_key = clearance_key or ec.generate_private_key(ec.SECP256R1())
+        # the TSM's device status (docs/tax.md, "Device status at the TSM"); None: not checked
+        self.tsm = tsm
 
     def now(self) -> int:
         return int(self.clock())
@@ -163,6 +167,11 @@ class UploadOut(BaseModel):
     last_hash: str
     alerts: list[int]
     results: list[OutcomeOut]
+    tsm_status: str | None = Field(
+        default=None,
+        description="with --tsm: the device's status at the TSM "
+        "(active | revoked | unknown | unreachable); records are stored whatever it is",
+    )
 
 
 class InvoiceIn(BaseModel):
@@ -176,6 +185,9 @@ class InvoiceOut(BaseModel):
     qr: str = Field(description="base64 TLV signed by the backend (docs/tax.md)")
     hash: str
     received_at: int
+    tsm_status: str | None = Field(
+        default=None, description="with --tsm: the device's status at the TSM"
+    )
 
 
 class ExportUploadOut(UploadOut):
@@ -381,6 +393,27 @@ def create_app(store: TaxStore, config: Config) -> FastAPI:
         assert refreshed is not None
         return refreshed
 
+    def _tsm_upload(dev: Device, res: ing.UploadResult) -> str | None:
+        """After the records are stored: the device's TSM status, and the
+        alert an upload raises when it is not ``active`` (once per device,
+        kind and first seq of the upload)."""
+        if config.tsm is None:
+            return None
+        st = tsm_check.device_status(config.tsm, dev.device_id, dev.certificate)
+        kind = tsm_check.UPLOAD_ALERTS.get(st.status)
+        if kind is None:
+            return st.status
+        seq = res.results[0].seq if res.results else None
+        detail = f"records stored while the device's TSM status is {st.status}"
+        if st.error:
+            detail += f": {st.error}"
+        elif st.get("reason"):
+            detail += f" (reason: {st.get('reason')})"
+        aid = store.raise_alert(dev.device_id, kind, seq, detail, config.now())
+        if aid is not None:
+            res.alerts.append(aid)
+        return st.status
+
     @app.get("/v1/health")
     def health() -> dict[str, Any]:
         return {"status": "ok", "time": config.now()}
@@ -405,6 +438,12 @@ def create_app(store: TaxStore, config: Config) -> FastAPI:
                 )
         except RegistrationError as e:
             raise ApiError(400, e.code, str(e)) from e
+        if config.tsm is not None:
+            try:
+                tsm_check.check_registration(config.tsm, body.device_id, key, body.certificate)
+            except tsm_check.TsmRefusal as e:
+                log.warning("registration of %s refused: %s", body.device_id, e.message)
+                raise ApiError(e.status, e.code, e.message) from e
         old = store.device(body.device_id)
         if old is not None:
             if old.public_key != key or old.slot != body.slot:
@@ -464,7 +503,8 @@ def create_app(store: TaxStore, config: Config) -> FastAPI:
             res = ing.ingest(store, dev, raws, config.now())
         except ing.BadUpload as e:
             raise ApiError(400, "bad_record", str(e), index=e.index) from e
-        out = UploadOut.model_validate(res.as_dict())
+        status = _tsm_upload(dev, res)
+        out = UploadOut.model_validate(dict(res.as_dict(), tsm_status=status))
         if out.rejected:
             return JSONResponse(out.model_dump(), status_code=409)
         return out
@@ -491,7 +531,7 @@ def create_app(store: TaxStore, config: Config) -> FastAPI:
             res, verdict = ing.ingest_export(store, dev, data, config.now())
         except ing.BadUpload as e:
             raise ApiError(400, "bad_export", str(e)) from e
-        d = res.as_dict()
+        d = dict(res.as_dict(), tsm_status=_tsm_upload(dev, res))
         v = verdict.as_dict()
         d["export"] = {
             "valid": v["valid"],
@@ -533,6 +573,16 @@ def create_app(store: TaxStore, config: Config) -> FastAPI:
             inv = einvoice.check(xml)
         except einvoice.InvoiceRejected as e:
             raise ApiError(422, e.code, str(e), errors=e.errors, status="NOT_SUBMITTED") from e
+        tsm_status = None
+        if config.tsm is not None:
+            tsm_status = tsm_check.device_status(config.tsm, dev.device_id, dev.certificate).status
+            if tsm_status == "revoked":
+                raise ApiError(
+                    403,
+                    "device_revoked",
+                    f"device {dev.device_id} is revoked at the TSM: no clearance",
+                    status="NOT_SUBMITTED",
+                )
         now = config.now()
         with store.lock:
             old = store.invoice_by_uuid(inv.uuid)
@@ -551,6 +601,7 @@ def create_app(store: TaxStore, config: Config) -> FastAPI:
                     qr=old["qr"],
                     hash=inv.digest.hex(),
                     received_at=old["received_at"],
+                    tsm_status=tsm_status,
                 )
                 return JSONResponse(out.model_dump(), status_code=200)
             code = einvoice.qr(inv, config.clearance_key)
@@ -564,6 +615,7 @@ def create_app(store: TaxStore, config: Config) -> FastAPI:
             qr=code,
             hash=inv.digest.hex(),
             received_at=now,
+            tsm_status=tsm_status,
         )
 
     @app.get("/v1/alerts", response_model=list[Alert], dependencies=[Depends(admin)])

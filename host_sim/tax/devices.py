@@ -9,6 +9,7 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from tools.fiscal_verify import load_public_key
 
@@ -65,3 +66,31 @@ def load_ca(pem: bytes) -> x509.Certificate:
         # the TSM's CA signs with ECDSA P-256 like every key in the house
         raise ValueError("CA certificate must carry an EC key")
     return cert
+
+
+def tsm_serial(device_id: str, certificate: str | None) -> str:
+    """The device's serial at the TSM: the ``serialNumber`` of its TSM
+    certificate's subject (the TSM writes it there), else the device ID."""
+    if certificate:
+        try:
+            cert = x509.load_pem_x509_certificate(certificate.encode())
+        except ValueError:
+            return device_id
+        names = cert.subject.get_attributes_for_oid(NameOID.SERIAL_NUMBER)
+        if names and isinstance(names[0].value, str):
+            return names[0].value
+    return device_id
+
+
+def point_der(point_hex: object) -> bytes | None:
+    """The DER SubjectPublicKeyInfo of a 65-byte P-256 point in hex (the
+    TSM's ``public_key``), or None when it is not one."""
+    if not isinstance(point_hex, str):
+        return None
+    try:
+        key = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), bytes.fromhex(point_hex))
+    except ValueError:
+        return None
+    return key.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )

@@ -42,7 +42,7 @@ from .keys import TsmKeys
 from .store import TsmStore
 
 POP_DOMAIN = b"PTTSM-POP1"
-PURPOSES = ("enrol", "renew", "dukpt", "transport-key")
+PURPOSES = ("enrol", "renew", "dukpt", "transport-key", "report")
 PARAMS_KIND = "payterm-params/1"
 PARAMS_SECTIONS = ("aids", "capks", "limits", "tax_rates")
 MAX_PACKAGE = 16 * 1024 * 1024
@@ -86,7 +86,7 @@ SERIAL_PATTERN = r"^[A-Za-z0-9._-]{1,64}$"
 
 class ChallengeIn(BaseModel):
     serial: str = Field(pattern=SERIAL_PATTERN)
-    purpose: str = Field(description="enrol | renew | dukpt")
+    purpose: str = Field(description="enrol | renew | dukpt | transport-key | report")
 
 
 class ChallengeOut(BaseModel):
@@ -128,6 +128,12 @@ class CertStatusOut(BaseModel):
     reason: str | None = None
 
 
+class FirmwareOut(BaseModel):
+    version: int = Field(description="the OTA image version the device runs (0: factory)")
+    ota_slot: str = Field(description="the OTA slot it runs from")
+    reported_at: int
+
+
 class DeviceStatusOut(BaseModel):
     serial: str
     status: str = Field(description="active | revoked | unknown")
@@ -136,6 +142,23 @@ class DeviceStatusOut(BaseModel):
     not_after: int | None = None
     revoked_at: int | None = None
     reason: str | None = None
+    firmware: FirmwareOut | None = Field(
+        default=None, description="the device's last version report"
+    )
+
+
+class FirmwareReportIn(ProofIn):
+    version: int = Field(ge=0, le=0xFFFFFFFF, description="the running OTA image version")
+    ota_slot: str = Field(
+        pattern=r"^[a-z0-9]{1,8}$", description="the OTA slot the image runs from (a | b)"
+    )
+
+
+def report_bound(version: int, ota_slot: str) -> bytes:
+    """What a version report's proof vouches for: version (u32, big-endian)
+    ‖ the slot name (ASCII); the SE signs ``pop_digest("report", serial,
+    challenge ‖ report_bound(...))``."""
+    return version.to_bytes(4, "big") + ota_slot.encode("ascii")
 
 
 class SignedDocOut(BaseModel):
@@ -308,6 +331,14 @@ def _supersede(store: TsmStore, cfg: Config, cert_serial: str) -> None:
     )
 
 
+def _last_report(store: TsmStore, serial: str) -> dict[str, Any] | None:
+    return store.one(
+        "SELECT version, ota_slot, reported_at FROM firmware_reports "
+        "WHERE device = ? ORDER BY id DESC LIMIT 1",
+        serial,
+    )
+
+
 def canonical(obj: Any) -> str:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
 
@@ -439,6 +470,7 @@ def create_app(store: TsmStore, keys: TsmKeys, config: Config) -> FastAPI:
         if dev is None:
             return DeviceStatusOut(serial=serial, status="unknown")
         cert = _current_cert(store, serial)
+        fw = _last_report(store, serial)
         return DeviceStatusOut(
             serial=serial,
             status=dev["status"],
@@ -447,7 +479,49 @@ def create_app(store: TsmStore, keys: TsmKeys, config: Config) -> FastAPI:
             not_after=cert["not_after"] if cert else None,
             revoked_at=dev["revoked_at"],
             reason=dev["reason"],
+            firmware=FirmwareOut.model_validate(fw) if fw else None,
         )
+
+    @app.post("/v1/devices/{serial}/firmware", response_model=FirmwareOut)
+    def report_firmware(serial: str, body: FirmwareReportIn) -> FirmwareOut:
+        """The device reports the image it runs: the SE signs
+        ``pop_digest("report", serial, challenge ‖ version u32 ‖ ota_slot)``
+        (purpose ``report``), so the report cannot be altered or replayed."""
+        dev = _active_device(store, serial)
+        _check_proof(
+            store,
+            config,
+            serial,
+            "report",
+            bytes.fromhex(dev["public_key"]),
+            body,
+            report_bound(body.version, body.ota_slot),
+        )
+        now = config.now()
+        store.run(
+            (
+                "INSERT INTO firmware_reports (device, version, ota_slot, reported_at) "
+                "VALUES (?, ?, ?, ?)",
+                (serial, body.version, body.ota_slot, now),
+            )
+        )
+        return FirmwareOut(version=body.version, ota_slot=body.ota_slot, reported_at=now)
+
+    @app.get(
+        "/v1/devices/{serial}/firmware",
+        response_model=list[FirmwareOut],
+        dependencies=[Depends(admin)],
+    )
+    def firmware_history(serial: str) -> list[FirmwareOut]:
+        """Every version report of a device, oldest first (admin)."""
+        if store.one("SELECT serial FROM devices WHERE serial = ?", serial) is None:
+            raise ApiError(404, "unknown_device", f"device {serial} is not enrolled")
+        rows = store.all(
+            "SELECT version, ota_slot, reported_at FROM firmware_reports "
+            "WHERE device = ? ORDER BY id",
+            serial,
+        )
+        return [FirmwareOut.model_validate(r) for r in rows]
 
     @app.get("/v1/certs/{cert_serial}/status", response_model=CertStatusOut)
     def cert_status(cert_serial: str) -> CertStatusOut:

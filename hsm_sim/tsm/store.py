@@ -1,7 +1,8 @@
 """The TSM's SQLite database: devices, certificates (with revocation),
 one-time challenges, parameter documents, the SEs' key-agreement keys, DUKPT
 key loads (with the transport-key agreement's public values and the digest
-of the expected key confirmation; never a key), OTA packages."""
+of the expected key confirmation; never a key), the firmware versions the
+devices report, OTA packages."""
 
 from __future__ import annotations
 
@@ -53,6 +54,14 @@ CREATE TABLE IF NOT EXISTS transport_keys (
     ka_public TEXT NOT NULL,         -- the SE's key-agreement public key (hex)
     registered_at INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS firmware_reports (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    device TEXT NOT NULL REFERENCES devices(serial),
+    version INTEGER NOT NULL,        -- the OTA image version the device runs
+    ota_slot TEXT NOT NULL,          -- the OTA slot it runs from (a | b)
+    reported_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS firmware_reports_device ON firmware_reports(device, id);
 CREATE TABLE IF NOT EXISTS packages (
     board TEXT NOT NULL,
     version INTEGER NOT NULL,

@@ -1,11 +1,14 @@
 """`payterm tax`: the tax authority backend (docs/tax.md).
 
 ``payterm tax [--host H] [--port P] [--db FILE] [--ca CA.pem]
-[--admin-token-file F] [--silent-limit S] [--z-limit S] [--monitor-every S]``
-opens the database, listens, prints one JSON line ``{"host", "port", "url",
-"openapi", "db", "admin_token"?}`` on stdout and serves until SIGINT/SIGTERM.
+[--admin-token-file F] [--silent-limit S] [--z-limit S] [--monitor-every S]
+[--tsm URL [--tsm-ttl S] [--tsm-timeout S]]`` opens the database, listens,
+prints one JSON line ``{"host", "port", "url", "openapi", "db", "tsm"?,
+"admin_token"?}`` on stdout and serves until SIGINT/SIGTERM.
 The admin token comes from ``--admin-token-file``, else from
 ``PAYTERM_TAX_ADMIN_TOKEN``, else a fresh random one is printed.
+With ``--tsm`` the device status at the TSM is checked at registration,
+upload and invoice clearance (docs/tax.md, "Device status at the TSM").
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from host_sim.tax.app import Config, create_app
 from host_sim.tax.devices import load_ca
 from host_sim.tax.server import bind, make_server
 from host_sim.tax.store import TaxStore
+from hsm_sim.tsm.status_client import TsmStatusClient
 from payterm.cli import BadInput
 from payterm.commands._io import admin_token
 
@@ -40,6 +44,9 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--monitor-every", type=float, default=60.0, help="seconds between compliance checks"
     )
+    p.add_argument("--tsm", help="the TSM's URL (http://HOST:PORT): check device status")
+    p.add_argument("--tsm-ttl", type=float, default=60.0, help="seconds a TSM answer is kept")
+    p.add_argument("--tsm-timeout", type=float, default=2.0, help="seconds per TSM request")
     p.set_defaults(func=run)
 
 
@@ -54,8 +61,14 @@ def run(args: argparse.Namespace) -> int:
             raise BadInput(f"cannot read {args.ca}: {e.strerror}") from e
     if min(args.silent_limit, args.z_limit) <= 0 or args.monitor_every < 0:
         raise BadInput("limits must be positive")
+    tsm = None
+    if args.tsm:
+        try:
+            tsm = TsmStatusClient(args.tsm, ttl=args.tsm_ttl, timeout=args.tsm_timeout)
+        except ValueError as e:
+            raise BadInput(f"--tsm: {e}") from e
     store = TaxStore(args.db)
-    cfg = Config(token, ca, args.silent_limit, args.z_limit, args.monitor_every)
+    cfg = Config(token, ca, args.silent_limit, args.z_limit, args.monitor_every, tsm=tsm)
     app = create_app(store, cfg)
     sock = bind(args.host, args.port)
     host, port = sock.getsockname()[:2]
@@ -67,6 +80,8 @@ def run(args: argparse.Namespace) -> int:
         "openapi": url + "/openapi.json",
         "db": args.db,
     }
+    if args.tsm:
+        info["tsm"] = args.tsm
     if printed_token is not None:
         info["admin_token"] = printed_token
     sys.stdout.write(json.dumps(info) + "\n")
