@@ -150,6 +150,8 @@ class Rig:
         fast_card: bool = False,
         se_port: int | None = None,
         keys: dict[str, Any] | None = None,
+        fiscal: dict[str, Any] | None = None,
+        clock: int | None = None,
     ) -> Run:
         """Run the terminal application through ``steps``; ``receipts``: how
         many the printer should have cut before this returns."""
@@ -172,6 +174,8 @@ class Rig:
             env["PAYTERM_SIM_NET0"] = f"127.0.0.1:{self.relay_port}"
             if se_port is not None:
                 env["PAYTERM_SIM_I2C0"] = f"127.0.0.1:{se_port}"
+            if clock is not None:  # the board's RTC starts there (Unix seconds)
+                env["PAYTERM_SIM_CLOCK"] = str(clock)
             if slot is not None:
                 reader = stack.enter_context(BackgroundCardReader(slot))
                 env["PAYTERM_SIM_UART3"] = f"127.0.0.1:{reader.port}"
@@ -183,6 +187,8 @@ class Rig:
                 "card_reader": {"clock_hz": 35712000, "min_wait_ms": 20} if fast_card else {},
                 "steps": steps,
             }
+            if fiscal is not None:  # the journal on fiscal.img in the rig's folder
+                session["fiscal"] = fiscal
             proc = await asyncio.create_subprocess_exec(
                 mpytest.micropython_binary(),
                 "-X",

@@ -50,7 +50,8 @@ if TYPE_CHECKING:
 
 KEEP = ("kind", "amount", "result", "message", "code", "auth_code", "rrn", "stan", "kernel",
         "outcome", "contact_outcome", "reason", "reversed", "pan_masked", "cvm_text", "signature",
-        "printer_error", "batch", "totals", "preauth_stan", "queued")  # fmt: skip
+        "printer_error", "batch", "totals", "preauth_stan", "queued", "fiscal_seq",
+        "fiscal_error")  # fmt: skip
 
 
 def emit(kind: str, doc: "dict") -> None:
@@ -101,23 +102,57 @@ def last_preauth(batch: "Any") -> str:
     return stan
 
 
-def open_keys(board: "Any", clock: "Any", doc: "dict") -> "Any":
+def open_se(board: "Any", clock: "Any") -> "Any":
+    from firmware.drivers.se import SecureElement
+    from firmware.secure import SecureElementApp
+
+    driver = SecureElement(board.bus_for("secure_element"),
+                           board.device("secure_element")["addr"], clock)  # fmt: skip
+    return SecureElementApp(driver)
+
+
+def open_keys(se: "Any", doc: "dict") -> "Any":
     """``{"se": true, "mac": hex, "dukpt_block": TR-31 (optional)}``: the PIN
     in the secure element (the block loaded first when given, as a key loader
     does once); otherwise ``{"mac", "ik", "ikid"}`` in RAM (SoftKeys)."""
     mac = bytes.fromhex(doc["mac"])
     if doc.get("se"):
         from firmware.app.keys import SeKeys
-        from firmware.drivers.se import SecureElement
-        from firmware.secure import SecureElementApp
 
-        driver = SecureElement(board.bus_for("secure_element"),
-                               board.device("secure_element")["addr"], clock)  # fmt: skip
-        se = SecureElementApp(driver)
         if doc.get("dukpt_block"):
             se.load_dukpt(doc["dukpt_block"])
         return SeKeys(se, mac)
     return SoftKeys(mac, bytes.fromhex(doc["ik"]), bytes.fromhex(doc["ikid"]))
+
+
+def open_fiscal(board: "Any", clock: "Any", se: "Any", doc: "dict") -> "Any":
+    """The fiscal journal on the board's fiscal flash, signed by the SE:
+    ``{"device_id", "fiscalise": bool, "rate_bp", "z_limit_s"}``.  With
+    ``fiscalise`` (a new terminal's first run) an erased flash gets its file
+    system, the SE its signing key and the flash its journal; an existing
+    journal is only ever opened.  Prints ``FISCAL {"device_id",
+    "public_key", "status"}``."""
+    from firmware.app.fiscal_link import FiscalLink
+    from firmware.fiscal.journal import Journal
+
+    fiscalise = bool(doc.get("fiscalise"))
+    fs = board.fiscal_fs(format_if_needed=fiscalise)
+    now = clock.now()
+    if fiscalise:
+        if "journal" not in fs.listdir():
+            fs.mkdir("journal")
+        if not fs.sub("journal").listdir():
+            Journal.format(fs.sub("journal"), doc["device_id"], now)
+        try:
+            public = se.public_key()
+        except Exception:  # no key in the slot yet: personalise it
+            public = se.generate_key()
+    else:
+        public = se.public_key()
+    journal = Journal.open(fs.sub("journal"), se, now, z_limit_s=doc.get("z_limit_s", 86400))
+    emit("FISCAL", {"device_id": journal.device_id, "public_key": _hex(public),
+                    "status": journal.status()})  # fmt: skip
+    return FiscalLink(journal, clock, doc.get("rate_bp", 1600))
 
 
 def main() -> int:
@@ -133,7 +168,11 @@ def main() -> int:
     board = boards.open_board("sim")
     clock = board.rtc()
     try:
-        keys = open_keys(board, clock, session["keys"])
+        se = None
+        if session["keys"].get("se") or session.get("fiscal"):
+            se = open_se(board, clock)
+        keys = open_keys(se, session["keys"])
+        fiscal = open_fiscal(board, clock, se, session["fiscal"]) if session.get("fiscal") else None
         online = Online(board.bus_for("acquirer"), PAYTERM_1987, keys, clock,
                         session.get("host_timeout_ms", 15000))  # fmt: skip
         screen = None
@@ -167,6 +206,7 @@ def main() -> int:
         batch = Batch(session.get("batch", 1))
         terminal = Terminal(session["terminal"], online, keys, ui, inputs, clock, os.urandom, batch,
                             nfc, contact, printer)  # fmt: skip
+        terminal.fiscal = fiscal
         if printer is not None:
             terminal.reserve_receipt_memory(RECEIPT_RESERVE)
         if session.get("traces", True):

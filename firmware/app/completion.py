@@ -26,6 +26,10 @@ def complete(terminal: "Any", stan: str, amount: int) -> "dict":
             record = r
     txn = {"kind": "completion", "amount": amount, "preauth_stan": stan, "card": None,
            "dt": terminal._dt(), "batch": terminal.batch.batch_field(), "stan": ""}  # fmt: skip
+    refusal = terminal.fiscal.refusal() if terminal.fiscal is not None else None
+    if refusal is not None:  # the completion is the sale: the journal must take it
+        txn.update(result="declined", message=refusal)
+        return terminal._finish(txn)
     if record is None or record["status"] not in ("approved", "completed"):
         txn.update(result="declined", message="nothing_to_complete")
         return terminal._finish(txn)

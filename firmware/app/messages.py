@@ -15,6 +15,7 @@ REFUND = "20"
 SETTLEMENT = "92"
 REVERSAL_TIMEOUT = "68"  # field 39 in a reversal: response received too late / none
 REVERSAL_VOID = "17"  # customer cancellation
+REVERSAL_FISCAL = "22"  # suspected malfunction: the fiscal memory refused the sale's record
 REVERSAL_CARD_DECLINED = "06"  # the card refused what the host approved (2nd GEN AC AAC)
 
 

@@ -74,6 +74,9 @@ def build(receipt: "Any", terminal: "dict", txn: "dict", copy: str) -> "Any":
         r.lines([cvm])
     if txn.get("signature") and copy == "MERCHANT":
         r.lines(["", "SIGNATURE ______________________"])
+    if txn.get("fiscal_qr"):  # what an inspector verifies offline (docs/fiscal.md)
+        r.lines(["FISCAL RECEIPT NO. %d" % txn["fiscal_seq"]])
+        r.qr_code(txn["fiscal_qr"], "M")
     r.footer(["%s COPY" % copy, "THANK YOU"])
     r.arabic("شكراً لزيارتكم")
     r.finish()

@@ -40,6 +40,10 @@ MESSAGES = {
     "voided": ("approved", "TRANSACTION VOIDED", "ألغيت العملية"),
     "batch_closed": ("approved", "BATCH CLOSED", "أغلقت الدفعة"),
     "batch_mismatch": ("declined", "BATCH TOTALS DIFFER, CALL HELPDESK", "اختلاف في المجاميع"),
+    "z_overdue": ("declined", "DAY NOT CLOSED: Z REPORT DUE", "يجب إغلاق اليوم"),
+    "fiscal_full": ("declined", "FISCAL MEMORY FULL, CALL HELPDESK", "الذاكرة الضريبية ممتلئة"),
+    "fiscal_refused": ("declined", "FISCAL MEMORY LOCKED, CALL HELPDESK", "الذاكرة الضريبية مقفلة"),
+    "fiscal_failed": ("declined", "FISCAL RECORD FAILED, REVERSED", "تعذر التسجيل الضريبي"),
 }
 
 # Host response code -> message key (docs/acquirer.md, response codes).

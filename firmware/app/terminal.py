@@ -103,6 +103,9 @@ class Terminal:
         # kept, would leave the heap no block for the receipt's rasters)
         self.trace_sink: "Any" = None
         self._reserve: "bytearray | None" = None
+        # the fiscal memory (firmware/app/fiscal_link.py), None on a
+        # terminal that keeps none
+        self.fiscal: "Any" = None
         self._reserve_size = 0
 
     # -- helpers ---------------------------------------------------------
@@ -182,7 +185,35 @@ class Terminal:
             self.ui.show("printer")
             txn["printer_error"] = str(exc)
 
+    def _fiscal_record(self, txn: "dict") -> None:
+        """The approved sale / refund / completion as a signed fiscal record
+        (its sequence and QR go on the receipt); when the journal refuses
+        or fails, the payment is given back: reversed, or its advice dropped."""
+        try:
+            rec = self.fiscal.record(txn["kind"], txn["amount"])
+        except Exception as exc:  # FiscalError (refused, signer failed, flash)
+            for r in self.batch.records:
+                if r["stan"] == txn["stan"]:
+                    request = r["request"]
+                    if r["offline"] and request in self.batch.advices:
+                        self.batch.advices.remove(request)
+                        r["status"] = "reversed"
+                    elif not r["offline"]:
+                        self._reverse(request, msgs.REVERSAL_FISCAL)
+            txn.update(result="declined", message="fiscal_failed", fiscal_error=str(exc))
+            return
+        from firmware.fiscal import receipt_qr
+
+        txn["fiscal_seq"] = rec.seq
+        txn["fiscal_qr"] = receipt_qr.content(rec)
+        for r in self.batch.records:
+            if r["stan"] == txn["stan"]:
+                r["fiscal_seq"] = rec.seq
+
     def _finish(self, txn: "dict") -> "dict":
+        if (self.fiscal is not None and txn["result"] == "approved"
+                and txn["kind"] in ("sale", "refund", "completion")):  # fmt: skip
+            self._fiscal_record(txn)
         self.ui.show(txn["message"], txn["amount"])
         if txn.get("card") is not None:
             self._print(txn)
@@ -236,6 +267,13 @@ class Terminal:
         self.amount = amount
         self.trace = None
         self.ui.show("amount", amount)
+        if self.fiscal is not None and kind != "preauth":
+            refusal = self.fiscal.refusal()
+            if refusal is not None:  # before any card: nothing may be charged
+                self.ui.show(refusal, amount)
+                self.ui.show("idle")
+                self.amount = None
+                return self._result(kind, amount, "declined", refusal)
         self.forward()
         self.ui.show("present_card", amount)
         if interface == "tap":
@@ -494,10 +532,19 @@ class Terminal:
                 self.batch.reversals.append(rev)  # owed: delivered before the next one
                 record["status"] = "reversed"
         result = "approved" if record["status"] == "reversed" else "declined"
+        fiscal_void = None
+        if result == "approved" and self.fiscal is not None and record.get("fiscal_seq"):
+            try:  # the voided sale's record stays; a void event names it
+                fiscal_void = self.fiscal.void(record["fiscal_seq"]).seq
+            except Exception:  # the payment is voided either way; the record says so
+                fiscal_void = None
         self.ui.show("voided" if result == "approved" else for_response(code), record["amount"])
         self.ui.show("idle")
-        return {"kind": "void", "result": result, "code": code, "stan": record["stan"],
-                "amount": record["amount"]}  # fmt: skip
+        out = {"kind": "void", "result": result, "code": code, "stan": record["stan"],
+               "amount": record["amount"]}  # fmt: skip
+        if fiscal_void is not None:
+            out["fiscal_seq"] = fiscal_void
+        return out
 
     # -- completion ------------------------------------------------------
     def complete(self, stan: str, amount: int) -> "dict":
@@ -527,4 +574,14 @@ class Terminal:
             self.ui.show("batch_closed")
         else:
             self.ui.show("batch_mismatch" if code == "95" else for_response(code))
-        return {"kind": "batch_close", "batch": number, "totals": list(totals), "code": code}
+        out = {"kind": "batch_close", "batch": number, "totals": list(totals), "code": code}
+        if self.fiscal is not None:  # the fiscal day closes with the batch
+            try:
+                z = self.fiscal.z_report()
+                out["z_report"] = {
+                    "seq": z.seq,
+                    "z_number": self.fiscal.journal.status()["z_number"],
+                }
+            except Exception as exc:  # FiscalError: reported, the batch stands
+                out["z_error"] = str(exc)
+        return out

@@ -1,0 +1,159 @@
+"""The payment app with its fiscal memory (firmware/app/fiscal_link.py,
+docs/app.md "Fiscal memory"): the firmware under the real MicroPython unix
+port on the sim board, the journal on littlefs on the board's fiscal flash,
+signed by the secure-element emulator over the sim I2C bus; the real
+acquirer host + HSM; the virtual printer.
+
+Every approved sale and refund is a signed record whose QR is on the
+receipt (zbar reads it from the printed image, `payterm fiscal
+verify-receipt` verifies it); a void is a void event; batch close makes the
+Z report; the flash image exports (`payterm fiscal export --image`) and
+verifies (`payterm fiscal verify`). A day without Z report: the next sale is
+refused before any card is read, nothing goes to the host."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from app_support import Run, running_rig
+from pyzbar import pyzbar
+from se_support import SeServer
+
+from host_sim.acquirer import seed
+
+T0 = 1_795_000_000  # 2026-11-18, the board's RTC at the start of the first run
+DEVICE = "PT-FISC-0001"
+
+
+def payterm(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "payterm", *args], capture_output=True, text=True, timeout=120
+    )
+
+
+def fiscal_line(run: Run) -> dict[str, Any]:
+    (line,) = [x for x in run.stdout.splitlines() if x.startswith("FISCAL ")]
+    doc: dict[str, Any] = json.loads(line[7:])
+    return doc
+
+
+def test_sales_are_signed_records_voids_events_batch_close_the_z_report(tmp_path: Path) -> None:
+    pan = seed.card_facts("visa_qvsdc").pan
+
+    async def go() -> tuple[Run, Run]:
+        se = SeServer(tmp_path / "se.json")
+        try:
+            async with running_rig(tmp_path) as rig:
+                first = await rig.terminal(
+                    [
+                        {"op": "sale", "amount": 30000, "card": "tap"},
+                        {"op": "refund", "amount": 5000, "card": "tap"},
+                        {"op": "sale", "amount": 12500, "card": "tap"},
+                        {"op": "void"},
+                        {"op": "batch_close"},
+                    ],
+                    nfc_card="visa_qvsdc",
+                    se_port=se.port,
+                    fiscal={"device_id": DEVICE, "fiscalise": True},
+                    clock=T0,
+                    receipts=6,
+                )
+                # the next day, the journal as it was left: only opened
+                second = await rig.terminal(
+                    [{"op": "sale", "amount": 7000, "card": "tap"}],
+                    nfc_card="visa_qvsdc",
+                    se_port=se.port,
+                    fiscal={"device_id": DEVICE},
+                    clock=T0 + 3600 * 20,
+                    receipts=2,
+                )
+                return first, second
+        finally:
+            se.close()
+
+    first, second = asyncio.run(go())
+    sale, refund, sale2, void, close = first.results
+    assert [r["result"] for r in (sale, refund, sale2, void)] == ["approved"] * 4, first.stdout
+    assert (sale["fiscal_seq"], refund["fiscal_seq"], sale2["fiscal_seq"]) == (1, 2, 3)
+    assert void["fiscal_seq"] == 4  # the void event names record 3
+    assert close["code"] == "00" and close["z_report"] == {"seq": 5, "z_number": 1}
+    fiscal = fiscal_line(first)
+    assert fiscal["device_id"] == DEVICE and fiscal["status"]["seq"] == 0
+    assert fiscal_line(second)["public_key"] == fiscal["public_key"]
+    public_key = str(tmp_path / "se.pub")  # the SE's point, hex, as the verifier reads it
+    Path(public_key).write_text(fiscal["public_key"])
+    assert fiscal_line(second)["status"]["seq"] == 5
+    (later,) = second.results
+    assert later["result"] == "approved" and later["fiscal_seq"] == 6
+
+    # each approved receipt carries its record's QR: read from the printed dots
+    qr_texts = []
+    for receipt in first.receipts:
+        assert pan not in receipt.text
+        codes = [d.data.decode() for d in pyzbar.decode(receipt.bitmap().convert("L"))]
+        assert codes and codes[0].startswith("PTF1:"), receipt.text
+        qr_texts.append(codes[0])
+        assert f"[QR {codes[0]}]" in receipt.text
+    assert "FISCAL RECEIPT NO. 1" in first.receipts[0].text
+    ok = payterm("fiscal", "verify-receipt", qr_texts[0], "--pubkey", public_key)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    doc = json.loads(ok.stdout)
+    assert doc["valid"] and doc["seq"] == 1 and doc["device_id"] == DEVICE
+    forged = qr_texts[0][:-6] + ("A" if qr_texts[0][-6] != "A" else "B") + qr_texts[0][-5:]
+    assert payterm("fiscal", "verify-receipt", forged, "--pubkey", public_key).returncode != 0
+
+    # the flash image exports and verifies: 7 records, Z report 1 with its root
+    export = tmp_path / "journal.ptfx"
+    out = payterm("fiscal", "export", "--image", str(tmp_path / "fiscal.img"), "--out", str(export))
+    assert out.returncode == 0, out.stdout + out.stderr
+    verify = payterm("fiscal", "verify", str(export), "--pubkey", public_key, "--no-trailer")
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+    result = json.loads(verify.stdout)
+    assert result["valid"] and result["records"] == 6 and result["z_reports"] == 1
+    assert result["types"]["sale"] == 3 and result["types"]["refund"] == 1
+    assert result["types"]["void"] == 1
+
+
+def test_a_day_without_z_report_refuses_sales_before_the_card(tmp_path: Path) -> None:
+    async def go() -> tuple[Run, Run]:
+        se = SeServer(tmp_path / "se.json")
+        try:
+            async with running_rig(tmp_path) as rig:
+                first = await rig.terminal(
+                    [{"op": "sale", "amount": 30000, "card": "tap"}],
+                    nfc_card="visa_qvsdc",
+                    se_port=se.port,
+                    fiscal={"device_id": DEVICE, "fiscalise": True},
+                    clock=T0,
+                )
+                late = await rig.terminal(
+                    [
+                        {"op": "sale", "amount": 20000, "card": "tap"},
+                        {"op": "batch_close"},
+                        {"op": "sale", "amount": 20000, "card": "tap"},
+                    ],
+                    nfc_card="visa_qvsdc",
+                    se_port=se.port,
+                    fiscal={"device_id": DEVICE},
+                    clock=T0 + 25 * 3600,
+                )
+                return first, late
+        finally:
+            se.close()
+
+    first, late = asyncio.run(go())
+    assert first.results[0]["fiscal_seq"] == 1
+    refused, close, after = late.results
+    assert (refused["result"], refused["message"]) == ("declined", "z_overdue")
+    assert "DAY NOT CLOSED: Z REPORT DUE" in [s["text"] for s in late.screens]
+    # nothing was sent for the refused sale: the first request of the late
+    # run is the batch close's 0500, and no card was read (no EMV trace)
+    assert late.requests[0]["t"] == "0500"
+    assert len(late.traces) == 1 and late.traces[0]["stan"] == after["stan"]
+    assert close["z_report"]["seq"] == 2
+    assert after["result"] == "approved" and after["fiscal_seq"] == 3
