@@ -1,6 +1,6 @@
-"""The terminal's TSM client: a small HTTP/1.1 client over a byte stream the
-board opens, and the TSM calls a terminal makes (docs/tsm.md, "Device
-client").
+"""The terminal's TSM client: the TSM calls a terminal makes (docs/tsm.md,
+"Device client"), over the shared HTTP/1.1 client (firmware/net/http.py,
+which holds the request/response code; its names are re-exported here).
 
 The board hands over ``connect``: a function that opens a new connection
 to the TSM and returns a stream — ``write(buf)``; ``read(n)`` returning
@@ -30,339 +30,57 @@ packages), ``firmware.ota.params`` (parameters) and the secure element
 (key blocks).
 """
 
-import json
-
+from firmware.net import http as _http
+from firmware.net.http import (  # noqa: F401 (the client's public names)
+    MAX_CHUNK_LINE,
+    MAX_HEADERS,
+    MAX_INTERIM,
+    MAX_JSON,
+    MAX_LINE,
+    READ_CHUNK,
+    USER_AGENT,
+    ChunkedBody,
+    EmptyBody,
+    FixedBody,
+    Response,
+    read_response,
+    request_bytes,
+)
 from firmware.ota import OtaError
 from firmware.ota import params as _params
 from firmware.ota import tsm as _tsm
 from protocols.errors import DecodeError
 
-MAX_LINE = 1024
-MAX_HEADERS = 32
-MAX_INTERIM = 4
-MAX_CHUNK_LINE = 128
-MAX_JSON = 64 * 1024
 MAX_PACKAGE = 16 * 1024 * 1024
-READ_CHUNK = 512
-USER_AGENT = "payterm-terminal/1"
-_ETIMEDOUT = (110, 116, 11)  # ETIMEDOUT (Linux, lwIP), EAGAIN
-_TOKEN = "!#$%&'*+-.^_`|~"
+PEER = "TSM"
+
+TsmClientError = _http.HttpError  # base of the transport and status errors
 
 
-class TsmClientError(Exception):
-    """Base of the client's transport and status errors (not of
-    ``DecodeError``, which malformed responses raise)."""
-
-
-class TsmUnreachable(TsmClientError):
+class TsmUnreachable(_http.HttpUnreachable):
     """No connection to the TSM could be opened."""
 
 
-class TsmTimeout(TsmClientError):
+class TsmTimeout(_http.HttpTimeout):
     """The TSM went quiet: the stream's timeout or the request's deadline."""
 
 
-class TsmTruncated(DecodeError):
+class TsmTruncated(_http.HttpTruncated):
     """The response ended (or the link dropped) before its end."""
 
 
-class TsmRefused(TsmClientError):
+class TsmRefused(_http.HttpRefused):
     """The TSM answered with a status the call does not accept."""
 
-    def __init__(self, status, code, message):
-        super().__init__("TSM answered %d %s: %s" % (status, code, message))
-        self.status = status
-        self.code = code
-        self.message = message
 
+class Reader(_http.Reader):
+    """``firmware.net.http.Reader`` naming the TSM and raising its errors."""
 
-def _close(stream):
-    for name in ("deinit", "close"):
-        fn = getattr(stream, name, None)
-        if fn is not None:
-            try:
-                fn()
-            except OSError:
-                pass
-            return
+    Timeout = TsmTimeout
+    Truncated = TsmTruncated
 
-
-def _ascii(raw, what):
-    for b in raw:
-        if b > 0x7E or (b < 0x20 and b != 0x09):
-            raise DecodeError("%s holds a byte 0x%02x that is not printable ASCII" % (what, b))
-    return bytes(raw).decode()
-
-
-def _token(name):
-    if not name:
-        return False
-    return all(ch.isalpha() or ch.isdigit() or ch in _TOKEN for ch in name)
-
-
-def _decimal(text, what, limit):
-    if not text or len(text) > 12 or not text.isdigit():
-        raise DecodeError("%s %r is not a decimal number" % (what, text))
-    n = int(text)
-    if n > limit:
-        raise DecodeError("%s %d over the limit %d" % (what, n, limit))
-    return n
-
-
-class Reader:
-    """Buffered reads from the stream with timeout, deadline and end-of-stream
-    mapped to the client's errors."""
-
-    def __init__(self, stream, clock=None, deadline_ms=None):
-        self.stream = stream
-        self.buf = b""
-        self.received = 0
-        self.clock = clock
-        self.deadline_ms = deadline_ms
-        self.start = clock.ticks_ms() if clock is not None else 0
-
-    def _more(self, want):
-        s = self.stream
-        n = min(READ_CHUNK, max(1, want))
-        try:
-            data = s.read(n)
-        except OSError as e:
-            code = e.args[0] if e.args else 0
-            if code in _ETIMEDOUT:
-                raise TsmTimeout("no answer from the TSM after %d bytes" % self.received)
-            raise TsmTruncated("link lost after %d bytes of the response" % self.received)
-        if data is None:
-            raise TsmTimeout("no answer from the TSM after %d bytes" % self.received)
-        if not data:
-            raise TsmTruncated("response ends after %d bytes" % self.received)
-        if len(data) > n:
-            raise DecodeError("stream returned more bytes than asked")
-        self.received += len(data)
-        if self.deadline_ms is not None and self._elapsed() > self.deadline_ms:
-            raise TsmTimeout("response not complete within %d ms" % self.deadline_ms)
-        self.buf = self.buf + data if self.buf else bytes(data)
-
-    def _elapsed(self):
-        clock = self.clock
-        return 0 if clock is None else clock.ticks_diff(clock.ticks_ms(), self.start)
-
-    def line(self, limit, what):
-        """One line without its CRLF (a bare LF is accepted), at most
-        ``limit`` bytes before the terminator."""
-        start = 0
-        while True:
-            i = self.buf.find(b"\n", start)
-            if i >= 0:
-                break
-            if len(self.buf) > limit + 1:
-                raise DecodeError("%s longer than %d bytes" % (what, limit))
-            start = len(self.buf)
-            self._more(limit + 2 - len(self.buf))
-        raw = self.buf[:i]
-        self.buf = self.buf[i + 1 :]
-        if raw.endswith(b"\r"):
-            raw = raw[:-1]
-        if len(raw) > limit:
-            raise DecodeError("%s longer than %d bytes" % (what, limit))
-        return raw
-
-    def some(self, n):
-        """Up to ``n`` bytes (at least one)."""
-        if not self.buf:
-            self._more(n)
-        out = self.buf[:n]
-        self.buf = self.buf[n:]
-        return out
-
-    def exact(self, n):
-        out = b""
-        while len(out) < n:
-            out += self.some(n - len(out))
-        return out
-
-
-class FixedBody:
-    """A body of ``Content-Length`` bytes."""
-
-    def __init__(self, reader, length):
-        self.reader = reader
-        self.left = length
-        self.length = length
-
-    def read(self, n=READ_CHUNK):
-        if self.left == 0 or n <= 0:
-            return b""
-        data = self.reader.some(min(n, self.left))
-        self.left -= len(data)
-        return data
-
-
-class ChunkedBody:
-    """A ``Transfer-Encoding: chunked`` body, at most ``limit`` bytes of data."""
-
-    def __init__(self, reader, limit):
-        self.reader = reader
-        self.limit = limit
-        self.left = 0  # in the current chunk
-        self.total = 0
-        self.done = False
-        self.length = None
-
-    def _next_chunk(self):
-        r = self.reader
-        if self.total and r.exact(2) != b"\r\n":
-            raise DecodeError("chunk data not followed by CRLF", offset=self.total)
-        line = _ascii(r.line(MAX_CHUNK_LINE, "chunk size line"), "chunk size line")
-        size = line.split(";", 1)[0].strip()
-        if not size or len(size) > 8:
-            raise DecodeError("bad chunk size %r" % size, offset=self.total)
-        for ch in size:
-            if ch not in "0123456789abcdefABCDEF":
-                raise DecodeError("bad chunk size %r" % size, offset=self.total)
-        n = int(size, 16)
-        if n == 0:
-            count = 0
-            while r.line(MAX_LINE, "trailer line"):
-                count += 1
-                if count > MAX_HEADERS:
-                    raise DecodeError("more than %d trailer lines" % MAX_HEADERS)
-            self.done = True
-            return
-        if self.total + n > self.limit:
-            raise DecodeError("chunked body over %d bytes" % self.limit, offset=self.total)
-        self.left = n
-        self.total += n
-
-    def read(self, n=READ_CHUNK):
-        if n <= 0:
-            return b""
-        while self.left == 0 and not self.done:
-            self._next_chunk()
-        if self.done:
-            return b""
-        data = self.reader.some(min(n, self.left))
-        self.left -= len(data)
-        return data
-
-
-class EmptyBody:
-    length = 0
-
-    def read(self, n=READ_CHUNK):
-        return b""
-
-
-class Response:
-    def __init__(self, status, reason, headers, body):
-        self.status = status
-        self.reason = reason
-        self.headers = headers
-        self.body = body
-
-    def header(self, name, default=None):
-        return self.headers.get(name.lower(), default)
-
-    def read_all(self, limit):
-        """The whole body, at most ``limit`` bytes (DecodeError beyond)."""
-        length = getattr(self.body, "length", None)
-        if length is not None and length > limit:
-            raise DecodeError("body of %d bytes over the limit %d" % (length, limit))
-        out = bytearray()
-        while True:
-            data = self.body.read(READ_CHUNK)
-            if not data:
-                return bytes(out)
-            out.extend(data)
-            if len(out) > limit:
-                raise DecodeError("body over the limit %d" % limit)
-
-
-def _read_head(reader):
-    line = _ascii(reader.line(MAX_LINE, "status line"), "status line")
-    parts = line.split(" ", 2)
-    if len(parts) < 2 or parts[0] not in ("HTTP/1.1", "HTTP/1.0"):
-        raise DecodeError("not an HTTP/1.x status line: %r" % line[:40])
-    code = parts[1]
-    if len(code) != 3 or not code.isdigit() or code[0] not in "12345":
-        raise DecodeError("bad status code %r" % code)
-    headers = {}
-    while True:
-        raw = reader.line(MAX_LINE, "header line")
-        if not raw:
-            break
-        if len(headers) >= MAX_HEADERS:
-            raise DecodeError("more than %d header fields" % MAX_HEADERS)
-        text = _ascii(raw, "header line")
-        if text[0] in " \t":
-            raise DecodeError("folded header line")
-        i = text.find(":")
-        name = text[:i] if i > 0 else ""
-        if not _token(name):
-            raise DecodeError("bad header line %r" % text[:40])
-        name = name.lower()
-        value = text[i + 1 :].strip()
-        if name in headers:
-            if name == "content-length" and headers[name] != value:
-                raise DecodeError("two different Content-Length values")
-            if name != "content-length":
-                headers[name] = headers[name] + ", " + value
-        else:
-            headers[name] = value
-    return int(code), (parts[2] if len(parts) > 2 else ""), headers
-
-
-def read_response(reader, method="GET", limit=MAX_PACKAGE):
-    """Parse one response from ``reader``; the body is left to read from
-    ``Response.body`` (at most ``limit`` bytes). Interim 1xx answers are
-    skipped."""
-    for _ in range(MAX_INTERIM + 1):
-        status, reason, headers = _read_head(reader)
-        if status >= 200:
-            break
-        if status == 101:
-            raise DecodeError("unexpected protocol switch")
-    else:
-        raise DecodeError("more than %d interim responses" % MAX_INTERIM)
-    te = headers.get("transfer-encoding")
-    cl = headers.get("content-length")
-    if method == "HEAD" or status in (204, 304):
-        return Response(status, reason, headers, EmptyBody())
-    if te is not None and cl is not None:
-        raise DecodeError("both Transfer-Encoding and Content-Length")
-    if te is not None:
-        if te.lower() != "chunked":
-            raise DecodeError("transfer coding %r not supported" % te)
-        return Response(status, reason, headers, ChunkedBody(reader, limit))
-    if cl is None:
-        raise DecodeError("response has neither Content-Length nor chunked coding")
-    return Response(
-        status, reason, headers, FixedBody(reader, _decimal(cl, "Content-Length", limit))
-    )
-
-
-def _check_target(path):
-    if not path.startswith("/") or len(path) > 512:
-        raise ValueError("bad request target %r" % path)
-    for ch in path:
-        if ord(ch) <= 0x20 or ord(ch) >= 0x7F:
-            raise ValueError("bad request target %r" % path)
-
-
-def request_bytes(method, path, host, body=None, content_type="application/json"):
-    """The request head and body as sent (one request per connection)."""
-    _check_target(path)
-    lines = [
-        "%s %s HTTP/1.1" % (method, path),
-        "Host: %s" % host,
-        "User-Agent: " + USER_AGENT,
-        "Accept: application/json, application/octet-stream",
-        "Connection: close",
-    ]
-    if body is not None:
-        lines.append("Content-Type: " + content_type)
-        lines.append("Content-Length: %d" % len(body))
-    head = ("\r\n".join(lines) + "\r\n\r\n").encode()
-    return head + body if body is not None else head
+    def __init__(self, stream, clock=None, deadline_ms=None, peer=PEER):
+        super().__init__(stream, clock, deadline_ms, peer)
 
 
 class _OtaSource:
@@ -382,7 +100,7 @@ class _OtaSource:
             raise OtaError("download failed: %s" % e)
 
 
-class TsmClient:
+class TsmClient(_http.HttpClient):
     """The terminal's calls to its TSM.
 
     ``connect()``: a new stream to the TSM (see the module docstring);
@@ -395,6 +113,10 @@ class TsmClient:
     ``ticks_ms()``/``ticks_diff()`` (``board.rtc()``) to bound each
     request by ``deadline_ms``.
     """
+
+    Reader = Reader
+    Unreachable = TsmUnreachable
+    Refused = TsmRefused
 
     def __init__(
         self,
@@ -411,59 +133,12 @@ class TsmClient:
     ):
         if not serial or len(serial) > 64 or not _serial_ok(serial):
             raise ValueError("bad serial %r" % (serial,))
-        self.connect = connect
-        self.host = host
+        super().__init__(connect, host, clock, deadline_ms, max_json, PEER)
         self.serial = serial
         self.se = se
         self.release_key = release_key
         self.board = board
-        self.clock = clock
-        self.deadline_ms = deadline_ms
-        self.max_json = max_json
         self.max_package = max_package
-
-    # -- HTTP ------------------------------------------------------------------
-    def open(self, method, path, body=None, limit=None):
-        """Send one request; the parsed response (the caller reads its body
-        and calls ``close(response)``)."""
-        data = request_bytes(method, path, self.host, body)
-        try:
-            stream = self.connect()
-        except OSError as e:
-            raise TsmUnreachable("TSM at %s unreachable (%s)" % (self.host, _errno(e)))
-        try:
-            try:
-                stream.write(data)
-            except OSError as e:
-                raise TsmUnreachable("TSM at %s: send failed (%s)" % (self.host, _errno(e)))
-            reader = Reader(stream, self.clock, self.deadline_ms)
-            resp = read_response(reader, method, self.max_json if limit is None else limit)
-        except Exception:
-            _close(stream)
-            raise
-        resp.stream = stream
-        return resp
-
-    def close(self, resp):
-        _close(resp.stream)
-
-    def call(self, method, path, obj=None, ok=(200,)):
-        """A JSON request and its JSON answer (a dict)."""
-        body = json.dumps(obj).encode() if obj is not None else None
-        resp = self.open(method, path, body)
-        try:
-            raw = resp.read_all(self.max_json)
-        finally:
-            self.close(resp)
-        if resp.status not in ok:
-            raise _refused(resp.status, raw)
-        try:
-            answer = json.loads(raw)
-        except (ValueError, UnicodeError, RuntimeError):
-            raise DecodeError("%s %s: the answer is not JSON" % (method, path))
-        if not isinstance(answer, dict):
-            raise DecodeError("%s %s: the answer is not a JSON object" % (method, path))
-        return answer
 
     # -- device calls -------------------------------------------------------------
     def challenge(self, purpose):
@@ -528,7 +203,9 @@ class TsmClient:
         resp = self.open("GET", "/v1/ota/%s/latest" % self.board, limit=self.max_package)
         try:
             if resp.status != 200:
-                raise _refused(resp.status, _small(resp, self.max_json))
+                raise _http.refused(
+                    resp.status, _http.small_body(resp, self.max_json), PEER, TsmRefused
+                )
             st = ota.state()
             floor = max(st.get("version", 0), st.get("min_version", 0))
             hint = resp.header("x-payterm-version")
@@ -598,38 +275,3 @@ def _unhex(text):
         return bytes(int(text[i : i + 2], 16) for i in range(0, len(text), 2))
     except ValueError:
         raise DecodeError("not hex: %r" % text[:20])
-
-
-_ERRNO = {
-    111: "connection refused",
-    110: "timed out",
-    113: "no route to host",
-    101: "network unreachable",
-    104: "connection reset",
-}
-
-
-def _errno(e):
-    code = e.args[0] if e.args else None
-    name = _ERRNO.get(code) if isinstance(code, int) else None
-    return "errno %s, %s" % (code, name) if name else "errno %s" % (code,)
-
-
-def _small(resp, limit):
-    try:
-        return resp.read_all(limit)
-    except DecodeError:
-        return b""
-
-
-def _refused(status, raw):
-    code = "http_%d" % status
-    message = ""
-    try:
-        err = json.loads(raw).get("error")
-        if isinstance(err, dict):
-            code = str(err.get("code", code))[:64]
-            message = str(err.get("message", ""))[:200]
-    except (ValueError, UnicodeError, AttributeError, TypeError, RuntimeError):
-        pass
-    return TsmRefused(status, code, message)
