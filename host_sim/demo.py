@@ -132,7 +132,11 @@ async def _morning_of_sales(result: DemoResult, out_dir: Path) -> None:
     from host_sim.morning import MORNING, run_morning
 
     db_path = out_dir / "host.db"
-    morning = await run_morning(db_path)
+    terminal_dir = out_dir / "terminal"  # the board's run folder: fiscal.img, se.json
+    terminal_dir.mkdir(exist_ok=True)
+    for stale in ("fiscal.img", "se.json"):  # a new terminal, fiscalised by this run
+        (terminal_dir / stale).unlink(missing_ok=True)
+    morning = await run_morning(db_path, workdir=terminal_dir)
     results = [r for r in morning.results if r.get("kind") in ("sale", "refund")]
     others = {r["kind"]: r for r in morning.results if r.get("kind") not in ("sale", "refund")}
     done = morning.code == 0 and "DONE" in morning.stdout and not morning.errors
@@ -163,6 +167,7 @@ async def _morning_of_sales(result: DemoResult, out_dir: Path) -> None:
         _check_batch(result, conn, others.get("batch_close", {}))
     finally:
         conn.close()
+    _check_fiscal(result, morning, results, others.get("batch_close", {}), terminal_dir, out_dir)
 
 
 def _write_receipts(
@@ -220,33 +225,60 @@ def _write_receipts(
 
 
 def _write_traces(result: DemoResult, morning: Any, out_dir: Path) -> None:
-    """The APDUs each card answered (traced at the virtual card: the app
-    exports no EMV trace of its own), PAN masked."""
+    """The EMV trace the terminal exported for each sale (its ``TRACE``
+    lines: tools/emv_traces.py), one JSON file per sale; checked against
+    what the card saw (traced at the virtual card): the same commands in the
+    same order (a VERIFY's PIN masked by the terminal) and the same answers
+    (PAN masked on both sides)."""
     from host_sim.acquirer import seed
     from host_sim.morning import MORNING
+    from tools import emv_traces
 
     folder = out_dir / "emv"
     folder.mkdir(exist_ok=True)
-    for old in folder.glob("*.txt"):
+    for old in [*folder.glob("*.txt"), *folder.glob("*.json")]:
         old.unlink()
     paths = []
     leaks = []
-    for index, (sale, lines) in enumerate(zip(MORNING, morning.traces, strict=True)):
-        path = folder / f"{index + 1}-{sale.card}.txt"
-        head = f"# {sale.label}: {sale.op} {jod(sale.amount)} JOD, {sale.card} ({sale.interface})"
-        path.write_text(head + "\n" + "\n".join(lines) + "\n", encoding="utf-8")
+    differ = []
+    traces = morning.app_traces
+    for index, (sale, card_lines) in enumerate(zip(MORNING, morning.traces, strict=True)):
+        if index >= len(traces):
+            break
+        trace = traces[index]
+        path = folder / f"{index + 1}-{sale.card}.json"
+        path.write_text(json.dumps(trace, indent=1) + "\n", encoding="utf-8")
         paths.append(str(path))
         if seed.card_facts(sale.card).pan in path.read_text():
             leaks.append(path.name)
+        if not _same_apdus(trace, card_lines):
+            differ.append(path.name)
         if index < len(result.sales):
             result.sales[index]["emv_trace"] = str(path)
     result.artefacts["emv_traces"] = paths
-    counts = [len(t) // 2 for t in morning.traces]
+    counts = [emv_traces.summary(t)["apdus"] for t in traces]
     result.add(
-        "morning: EMV traces (APDUs at the virtual cards)",
-        all(counts) and not leaks,
-        f"APDUs per sale {counts}" + (f"; PAN in clear in {leaks}" if leaks else "; PAN masked"),
+        "morning: EMV traces exported by the terminal",
+        len(traces) == len(MORNING) and all(counts) and not leaks and not differ,
+        f"{len(traces)} traces, APDUs per sale {counts}"
+        + (f"; PAN in clear in {leaks}" if leaks else "; PAN masked")
+        + (f"; differ from the card's in {differ}" if differ else "; equal to what the cards saw"),
     )
+
+
+def _same_apdus(trace: dict[str, Any], card_lines: list[str]) -> bool:
+    """The terminal's trace against the card's: every character equal
+    except where the terminal masked (``*``)."""
+    card = [line[7:] for line in card_lines]
+    mine = [a["hex"] for a in trace["apdus"]]
+    if len(card) != len(mine):
+        return False
+    for theirs, ours in zip(card, mine, strict=True):
+        if len(theirs) != len(ours):
+            return False
+        if any(a != b and b != "*" and a != "*" for a, b in zip(theirs, ours, strict=True)):
+            return False
+    return True
 
 
 def _host_row(conn: sqlite3.Connection, stan: str) -> tuple[Any, ...] | None:
@@ -258,10 +290,11 @@ def _host_row(conn: sqlite3.Connection, stan: str) -> tuple[Any, ...] | None:
     return row
 
 
-def _apdus(trace: list[str], prefix: str) -> list[tuple[str, str]]:
-    """(command, response) pairs whose command starts with ``prefix``."""
-    pairs = list(zip(trace[0::2], trace[1::2], strict=False))
-    return [(c[7:], r[7:]) for c, r in pairs if c[7:].startswith(prefix)]
+def _apdus(trace: dict[str, Any], prefix: str) -> list[tuple[str, str]]:
+    """(command, response) pairs of a terminal's trace whose command starts with ``prefix``."""
+    apdus = trace.get("apdus", [])
+    pairs = zip(apdus[0::2], apdus[1::2], strict=False)
+    return [(c["hex"], r["hex"]) for c, r in pairs if c["hex"].startswith(prefix)]
 
 
 def _check_sales(
@@ -335,11 +368,12 @@ def _check_sales(
         db.close()
 
 
-def result_traces(result: DemoResult, index: int) -> list[str]:
+def result_traces(result: DemoResult, index: int) -> dict[str, Any]:
     path = result.sales[index].get("emv_trace") if index < len(result.sales) else None
     if not path:
-        return []
-    return [x for x in Path(path).read_text().splitlines() if not x.startswith("#")]
+        return {}
+    doc: dict[str, Any] = json.loads(Path(path).read_text())
+    return doc
 
 
 def _check_batch(result: DemoResult, conn: sqlite3.Connection, close: dict[str, Any]) -> None:
@@ -381,6 +415,84 @@ def _check_batch(result: DemoResult, conn: sqlite3.Connection, close: dict[str, 
         f"0500 batch {close.get('batch')} totals {totals} -> 39={close.get('code')};"
         f" host batches row {list(rows[0][2:]) if rows else None},"
         f" host transactions {from_rows}",
+    )
+
+
+def _check_fiscal(
+    result: DemoResult,
+    morning: Any,
+    results: list[dict[str, Any]],
+    close: dict[str, Any],
+    terminal_dir: Path,
+    out_dir: Path,
+) -> None:
+    """The fiscal side of the morning: a signed record per approved sale and
+    refund, its QR on the receipts verifying offline, the Z report at the
+    batch close; the journal exported from the board's flash image
+    (``DIR/fiscal/journal.ptfx``) and verified with the SE's public key."""
+    from tools import fiscal_export, fiscal_verify
+
+    folder = out_dir / "fiscal"
+    folder.mkdir(exist_ok=True)
+    device = morning.fiscal.get("device_id")
+    point = morning.fiscal.get("public_key", "")
+    approved = [r for r in results if r.get("result") == "approved"]
+    seqs = [r.get("fiscal_seq") for r in approved]
+    unrecorded = [r.get("stan") for r in results if r.get("result") != "approved"
+                  and r.get("fiscal_seq") is not None]  # fmt: skip
+    z = close.get("z_report") or {}
+    result.add(
+        "fiscal: a signed record per approved sale and refund, Z report at the batch close",
+        bool(device)
+        and seqs == list(range(1, len(approved) + 1))
+        and not unrecorded
+        and z.get("seq") == len(approved) + 1
+        and z.get("z_number") == 1,
+        f"device {device}, records {seqs}, Z report {z or close.get('z_error')}",
+    )
+    if not point:
+        return
+    (folder / "se-public-key.hex").write_text(point + "\n")
+    key = fiscal_verify.load_public_key(point.encode())
+    # the receipts' QR codes, read by zbar from the printed PNGs
+    checked = []
+    for row in result.sales:
+        for png in row.get("receipt_png", []):
+            text = _zbar(Path(png))
+            if text and text.startswith("PTF1:"):
+                try:
+                    fields = fiscal_verify.verify_receipt(text, key)
+                    checked.append(int(str(fields.get("seq"))))
+                except ValueError as exc:
+                    checked.append(-1)
+                    result.add("fiscal: receipt QR", False, f"{png}: {exc}")
+    result.add(
+        "fiscal: receipt QR codes read by zbar verify offline",
+        sorted(set(checked)) == seqs and -1 not in checked,
+        f"{len(checked)} receipt QR codes, records {sorted(set(checked))}",
+    )
+    try:
+        exported = fiscal_export.export_image(terminal_dir / "fiscal.img")
+    except Exception as exc:  # ImageError: reported as a failed check
+        result.add("fiscal: journal exported from the flash image", False, str(exc))
+        return
+    path = folder / "journal.ptfx"
+    path.write_bytes(exported.data)
+    verdict = fiscal_verify.verify(exported.data, key, require_trailer=False)
+    result.artefacts["fiscal"] = {
+        "device_id": device,
+        "public_key": str(folder / "se-public-key.hex"),
+        "export": str(path),
+        "flash_image": str(terminal_dir / "fiscal.img"),
+        "records": verdict.records,
+        "z_reports": verdict.z_reports,
+    }
+    result.add(
+        "fiscal: journal exported from the flash image verifies",
+        verdict.ok and verdict.records == len(approved) + 1 and verdict.z_reports == 1,
+        f"{path.name}: {verdict.records} records, types {verdict.types},"
+        f" {verdict.signatures_checked} signatures"
+        + ("" if verdict.ok else f"; {verdict.problem}"),
     )
 
 

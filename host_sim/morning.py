@@ -10,9 +10,15 @@ The cardholders are this module: the RF field starts empty; when the
 terminal shows *present card* for a tap, the sale's card is put in the
 field, and it leaves with the result.  A contact card waits in the slot
 before its sale starts (the terminal does not wait for an insert), and is
-swapped for the next contact card when its result comes.  Every APDU a card
-answers is traced at the card (the app exports no EMV trace of its own), the
-PAN masked.
+swapped for the next contact card when its result comes.  The terminal
+exports the EMV trace of each card transaction (``TRACE`` lines); every APDU
+a card answers is also traced at the card, the PAN masked, so the demo can
+check that the terminal's trace is what the card saw.
+
+The terminal is fiscalised on its first run (``fiscal`` in the session):
+every approved sale and refund is a record of the fiscal journal on the sim
+board's flash (``WORKDIR/fiscal.img``), signed by the secure element; the
+batch close makes the Z report.
 
 The sales: a contactless Visa-like approval (Kernel 3, ARQC online), a
 contactless Mastercard-like sale (Kernel 2, CDA), a contact sale with the
@@ -67,9 +73,13 @@ def terminal_identity() -> dict[str, str]:
     }
 
 
+FISCAL_DEVICE = "PT-DEMO-0001"  # the fiscal device ID (the tax authority's)
+
+
 def session(sales: tuple[Sale, ...]) -> dict[str, Any]:
     """The app's session: the MAC key as a key loader injects it, the PIN
-    in the secure element (the runner's SE holds terminal 1's DUKPT key)."""
+    in the secure element (the runner's SE holds terminal 1's DUKPT key),
+    the fiscal journal made on this first run."""
     steps: list[dict[str, Any]] = [{"op": "sign_on"}]
     for sale in sales:
         step: dict[str, Any] = {"op": sale.op, "amount": sale.amount, "card": sale.interface}
@@ -82,6 +92,7 @@ def session(sales: tuple[Sale, ...]) -> dict[str, Any]:
         "keys": {"se": True, "mac": seed.terminal_mac_key(seed.tid_of(1)).hex()},
         "host_timeout_ms": 10000,
         "display": False,  # drawn, the screens' font does not fit the 1M heap (docs/cli.md)
+        "fiscal": {"device_id": FISCAL_DEVICE, "fiscalise": True},
         "steps": steps,
     }
 
@@ -119,7 +130,9 @@ class Morning:
     results: list[dict[str, Any]] = field(default_factory=list)
     screens: list[dict[str, Any]] = field(default_factory=list)
     receipts: list[Any] = field(default_factory=list)
-    traces: list[list[str]] = field(default_factory=list)  # per sale
+    traces: list[list[str]] = field(default_factory=list)  # per sale, at the card
+    app_traces: list[dict[str, Any]] = field(default_factory=list)  # the terminal's TRACE lines
+    fiscal: dict[str, Any] = field(default_factory=dict)  # the terminal's FISCAL line
     ready: dict[str, Any] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)  # the cardholders' own faults
 
@@ -186,6 +199,10 @@ class Cardholders:
                 self.prompts += 1
                 if self.sales[index].interface == "tap":
                     self._tap(index)
+        elif line.startswith("TRACE "):
+            self.morning.app_traces.append(json.loads(line[6:]))
+        elif line.startswith("FISCAL "):
+            self.morning.fiscal = json.loads(line[7:])
         elif line.startswith("RESULT "):
             result = json.loads(line[7:])
             self.morning.results.append(result)
@@ -241,4 +258,4 @@ async def run_morning(
     return morning
 
 
-__all__ = ["MORNING", "Morning", "Sale", "mask_pan", "run_morning", "session"]
+__all__ = ["FISCAL_DEVICE", "MORNING", "Morning", "Sale", "mask_pan", "run_morning", "session"]

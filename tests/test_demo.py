@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from PIL import Image
@@ -29,7 +32,7 @@ MORNING = [
     "morning: firmware.app under the runner",
     "morning: sign-on to the HSM-backed host",
     "morning: receipts printed on the virtual printer",
-    "morning: EMV traces (APDUs at the virtual cards)",
+    "morning: EMV traces exported by the terminal",
     "morning: contactless Visa-like",
     "morning: contactless Mastercard-like (CDA)",
     "morning: contact, offline PIN",
@@ -37,6 +40,9 @@ MORNING = [
     "morning: contact, wrong online PIN",
     "morning: balances moved by exactly the approved amounts",
     "morning: batch closed, totals equal the host's",
+    "fiscal: a signed record per approved sale and refund, Z report at the batch close",
+    "fiscal: receipt QR codes read by zbar verify offline",
+    "fiscal: journal exported from the flash image verifies",
 ]
 
 
@@ -116,8 +122,10 @@ def _morning_against_the_host(folder: Path, out: dict[str, object]) -> None:
         for png in sale["receipt_png"]:
             with Image.open(png) as image:
                 assert image.size[0] == 576 and image.size[1] > 200  # the printer's width
-        trace = Path(sale["emv_trace"]).read_text()
-        assert "C-APDU 00A40400" in trace and pan not in trace
+        trace_text = Path(sale["emv_trace"]).read_text()
+        trace = json.loads(trace_text)
+        assert trace["apdus"][0]["dir"] == "C" and trace["apdus"][0]["hex"].startswith("00A40400")
+        assert trace["stan"] == sale["stan"] and pan not in trace_text
     approved = [s for s in sales if s["response_code"] == "00"]
     totals = [
         sum(1 for s in approved if s["kind"] == "sale"),
@@ -130,6 +138,31 @@ def _morning_against_the_host(folder: Path, out: dict[str, object]) -> None:
     log = (folder / "app.log").read_text()
     assert log.rstrip().endswith("DONE")
     assert "1234" not in log and "9999" not in log  # no PIN in the firmware's output
+    _fiscal_export_verifies(folder, artefacts, len(approved))
+
+
+def _fiscal_export_verifies(folder: Path, artefacts: dict[str, Any], approved: int) -> None:
+    """The fiscal journal the demo exported, verified here by the CLI, and
+    exported again from the flash image the demo left."""
+    fiscal = artefacts["fiscal"]
+    key = fiscal["public_key"]
+    verify = subprocess.run(
+        [sys.executable, "-m", "payterm", "fiscal", "verify", fiscal["export"], "--pubkey", key,
+         "--no-trailer"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+    doc = json.loads(verify.stdout)
+    assert doc["device_id"] == "PT-DEMO-0001"
+    assert (doc["records"], doc["z_reports"]) == (approved + 1, 1)
+    again = folder / "again.ptfx"
+    export = subprocess.run(
+        [sys.executable, "-m", "payterm", "fiscal", "export", "--image", fiscal["flash_image"],
+         "--out", str(again)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert export.returncode == 0, export.stdout + export.stderr
+    assert again.read_bytes() == Path(fiscal["export"]).read_bytes()
 
 
 def test_a_sale_that_goes_wrong_fails_the_demo(
