@@ -26,6 +26,7 @@ from typing import Any
 
 from host_sim.acquirer import codes
 from host_sim.acquirer.db import HostDb, Terminal
+from host_sim.acquirer.devices import DeviceGate
 from host_sim.acquirer.security import Security, SecurityUnavailable
 from protocols import iso8583
 from protocols.iso8583_specs import PAYTERM_1987
@@ -100,6 +101,8 @@ class HostContext:
     config: HostConfig = field(default_factory=HostConfig)
     spec: dict[str, dict[str, Any]] = field(default_factory=lambda: PAYTERM_1987)
     clock: Callable[[], float] = time.time
+    # the TSM's device status (``--tsm``): None, not checked (devices.py)
+    devices: DeviceGate | None = None
     _locks: dict[int, asyncio.Lock] = field(default_factory=dict)
     _rrn_seq: int = -1
     _commits: list[tuple[Callable[[sqlite3.Connection], None], asyncio.Future[bool]]] = field(

@@ -6,7 +6,8 @@ Tables (docs/acquirer.md has the column list):
 - ``terminals``: TID, MID, status, open batch number, key references (the
   terminal's MAC key and DUKPT BDK as key blocks under the HSM's LMK, the
   DUKPT initial key ID), the MAC scheme (``static``: the MAC key;
-  ``dukpt``: the DUKPT MAC key of each request's KSN);
+  ``dukpt``: the DUKPT MAC key of each request's KSN), the device serial at
+  the TSM (``tsm_serial``, whose status ``--tsm`` checks);
 - ``accounts``: card accounts by PAN reference (keyed hash + last 4 digits,
   never the PAN), expiry, PSN, cryptogram version and issuer key reference,
   balance and limits in minor units, status, PIN verification data;
@@ -119,6 +120,15 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
+# Columns added at open when missing, outside the numbered migrations: each
+# is nullable and read by name, so a database that has one still opens in a
+# host that predates it (a numbered migration would make that host refuse it).
+OPTIONAL_COLUMNS = (
+    # the terminal's device serial at the TSM, whose status is checked
+    # (``payterm host --tsm``, docs/acquirer.md); NULL: not checked
+    ("terminals", "tsm_serial", "TEXT"),
+)
+
 ACCOUNT_COLUMNS = (
     "id, pan_last4, expiry, psn, cvn, issuer_key_ref, currency, balance, per_txn_limit,"
     " daily_limit, spent_day, spent_today, status, allowed_processing, pin_method,"
@@ -140,6 +150,7 @@ class Terminal:
     bdk_ref: str | None
     dukpt_ikid: str | None
     mac_scheme: str = "static"
+    tsm_serial: str | None = None
 
 
 @dataclass
@@ -208,6 +219,7 @@ class HostDb:
             # process; an OS crash may lose the last commits, never half of one.
             self._db.execute("PRAGMA synchronous = NORMAL")
         self._migrate()
+        self._add_optional_columns()
         self.pan_key = self._pan_key()
 
     def start_checkpointer(self, interval: float = 1.0) -> None:
@@ -255,6 +267,12 @@ class HostDb:
                 for statement in MIGRATIONS[number]:
                     self._db.execute(statement)
                 self._db.execute(f"PRAGMA user_version = {number + 1}")
+
+    def _add_optional_columns(self) -> None:
+        for table, column, kind in OPTIONAL_COLUMNS:
+            have = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
+            if column not in have:
+                self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
 
     @property
     def schema_version(self) -> int:
@@ -345,6 +363,10 @@ class HostDb:
             (tid, mid, status, batch_number, mac_key_ref, bdk_ref, dukpt_ikid, mac_scheme),
         )
 
+    def set_tsm_serial(self, tid: str, serial: str | None) -> None:
+        """Map a terminal to its device serial at the TSM (None: unchecked)."""
+        self._db.execute("UPDATE terminals SET tsm_serial = ? WHERE tid = ?", (serial, tid))
+
     def add_account(
         self,
         pan: str,
@@ -379,7 +401,7 @@ class HostDb:
     def terminal(self, tid: str) -> Terminal | None:
         row = self._db.execute(
             "SELECT t.tid, t.mid, CASE WHEN m.status = 'active' THEN t.status ELSE 'closed' END,"
-            " t.batch_number, t.mac_key_ref, t.bdk_ref, t.dukpt_ikid, t.mac_scheme"
+            " t.batch_number, t.mac_key_ref, t.bdk_ref, t.dukpt_ikid, t.mac_scheme, t.tsm_serial"
             " FROM terminals t JOIN merchants m ON m.mid = t.mid WHERE t.tid = ?",
             (tid,),
         ).fetchone()

@@ -5,7 +5,9 @@ For every decoded 0100, 0200, 0220, 0400, 0420 and 0500 (and the repeats
 
 1. mandatory fields (``messages.MANDATORY``) → else 30;
 2. the terminal (field 41) must exist and be active, its merchant (field 42)
-   must be the terminal's → else 03 (unknown) or 58 (suspended);
+   must be the terminal's → else 03 (unknown) or 58 (suspended); with a TSM
+   (``ctx.devices``), its device must be ``active`` there → else 58 (91 when
+   the TSM cannot be reached and the host fails closed; devices.py);
 3. MAC: when the terminal MACs, the last 8 bytes of the request (field 64,
    or 128 with a secondary bitmap) must be the AES-CMAC of the bytes before
    them, verified by the HSM → else 63; the HSM unreachable → 91.  Scheme
@@ -129,6 +131,10 @@ class Processor:
             return await ctx.encode(self._reply(mti, request, codes.INVALID_MERCHANT), None)
         if terminal.status != "active":
             return await ctx.encode(self._reply(mti, request, codes.NOT_PERMITTED_TERMINAL), None)
+        if ctx.devices is not None:  # the device's status at the TSM (devices.py)
+            refused = await ctx.devices.refusal(terminal, f"{request['t']} stan {request['11']}")
+            if refused is not None:
+                return await ctx.encode(self._reply(mti, request, refused), None)
         token = ksn_token = None
         dukpt = terminal.mac_scheme == "dukpt"
         if dukpt or terminal.mac_key_ref:

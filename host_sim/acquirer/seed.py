@@ -165,6 +165,9 @@ def seed(
                 tid, merchant["mid"], refs.mac_key(tid) if mac else None, bdk_ref,
                 dukpt_ikid(index).hex().upper(), mac_scheme=mac_scheme if mac else "static",
             )  # fmt: skip
+        for tid, serial in data.get("tsm_serials", {}).items():
+            if not tid.startswith("_"):  # the demo terminal's SE, checked with --tsm
+                db.set_tsm_serial(tid, serial)
         issuer_refs: dict[str, str] = {}
         for name, account in sorted(data["accounts"].items()):
             facts = card_facts(name)

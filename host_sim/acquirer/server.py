@@ -95,6 +95,10 @@ class AcquirerHost:
         if self.processor is None:
             return self.respond(message, peer)
         mti = _read_mti(message, self.spec)
+        if mti == "0800" and self.processor.ctx.devices is not None:
+            refused = await self._network_refused(message, peer)
+            if refused is not None:
+                return refused
         if mti not in SERVED:
             return self.respond(message, peer)
         try:
@@ -116,6 +120,30 @@ class AcquirerHost:
             return wire
         self._record_wire(peer, mti, request, wire)
         return wire
+
+    async def _network_refused(self, message: bytes, peer: str) -> bytes | None:
+        """An 0800 from a terminal whose device the TSM does not vouch for
+        is answered with the gate's code (58, or 91 failing closed) and the
+        terminal is not signed on; None: served as usual."""
+        assert self.processor is not None and self.processor.ctx.devices is not None
+        try:
+            request = iso8583.decode(message, self.spec)
+        except DecodeError:
+            return None  # the format-error path
+        terminal = self.processor.ctx.db.terminal(request.get("41", ""))
+        if terminal is None:
+            return None
+        what = f"0800 {request.get('70', '')} stan {request.get('11', '')}"
+        code = await self.processor.ctx.devices.refusal(terminal, what)
+        if code is None:
+            return None
+        response = {"t": "0810", "39": code}
+        for number in network.ECHOED_FIELDS:
+            if number in request:
+                response[number] = request[number]
+        self.network_state.signed_on.discard(terminal.tid)
+        self._record(peer, "0800", request, response)
+        return iso8583.encode(response, self.spec)
 
     def _record_wire(self, peer: str, mti: str, request: dict[str, str], wire: bytes) -> None:
         self._record(peer, mti, request, {"39": getattr(wire, "code", "")})

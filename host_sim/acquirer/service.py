@@ -14,6 +14,7 @@ from pathlib import Path
 from host_sim.acquirer import seed as seeding
 from host_sim.acquirer.context import HostContext
 from host_sim.acquirer.db import HostDb
+from host_sim.acquirer.devices import DeviceGate
 from host_sim.acquirer.processor import Processor
 from host_sim.acquirer.security import Security
 from host_sim.acquirer.security_hsm import HsmSecurity
@@ -46,10 +47,13 @@ class HostService:
         zpk_ref: str | None = None,
         security: Security | None = None,
         more_hsms: tuple[tuple[str, int], ...] = (),
+        devices: DeviceGate | None = None,
     ) -> HostService:
         """Open the database, connect to the HSM (``SecurityUnavailable`` if
         it does not answer) and listen.  ``zpk_ref`` defaults to the TEST
-        ZPK under the TEST LMK (what ``payterm hsm`` runs with by default)."""
+        ZPK under the TEST LMK (what ``payterm hsm`` runs with by default).
+        ``devices``: the TSM's device status gate (``devices.py``), None to
+        check nothing."""
         db = HostDb(db_path)
         db.start_checkpointer()
         if security is None:
@@ -57,7 +61,7 @@ class HostService:
             hsm = HsmSecurity(hsm_host, hsm_port, zpk, hsm_header, hsm_connections, more=more_hsms)
             await hsm.connect()
             security = hsm
-        ctx = HostContext(db, security)
+        ctx = HostContext(db, security, devices=devices)
         acquirer = AcquirerHost(processor=Processor(ctx))
         server = await acquirer.start(host, port)
         sock = server.sockets[0].getsockname()

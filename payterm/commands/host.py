@@ -1,9 +1,12 @@
 """`payterm host`: the acquirer host (docs/acquirer.md).
 
-``payterm host [--host H] [--port P] [--hsm HOST:PORT] [--db FILE] [--seed]``
+``payterm host [--host H] [--port P] [--hsm HOST:PORT] [--db FILE] [--seed]
+[--tsm URL [--tsm-fail open|closed] [--tsm-ttl S] [--tsm-timeout S]]``
 opens the database (``--seed`` adds the TEST merchant, terminals and card
 accounts first), connects to the HSM, listens, prints one JSON line
-``{"host", "port", "db", "hsm"}`` on stdout and serves until SIGINT/SIGTERM.
+``{"host", "port", "db", "hsm", "tsm"?}`` on stdout and serves until
+SIGINT/SIGTERM. With ``--tsm`` the terminals mapped to a TSM device serial
+are checked against its device status (docs/acquirer.md).
 
 ``payterm host spec [--json]`` prints the PAYTERM_1987 spec as a pyiso8583
 spec dictionary (JSON).
@@ -29,9 +32,11 @@ from typing import Any
 
 from host_sim.acquirer import seed as seeding
 from host_sim.acquirer.db import HostDb, SchemaError
+from host_sim.acquirer.devices import DeviceGate
 from host_sim.acquirer.load import run_load
 from host_sim.acquirer.security import SecurityUnavailable
 from host_sim.acquirer.service import HostService
+from hsm_sim.tsm.status_client import TsmStatusClient
 from payterm.cli import BadInput
 from payterm.commands._io import emit_json
 from payterm.iso8583_pyiso import to_pyiso8583_spec
@@ -82,6 +87,15 @@ def _serve_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--terminals", type=int, default=64, help="with --seed")
     parser.add_argument("--load-cards", type=int, default=1024, help="with --seed")
     parser.add_argument("--log-level", default="WARNING", help="log level on stderr")
+    parser.add_argument("--tsm", help="the TSM's URL (http://HOST:PORT): check device status")
+    parser.add_argument(
+        "--tsm-fail",
+        choices=("open", "closed"),
+        default="open",
+        help="TSM unreachable: let requests through (open) or decline them 91 (closed)",
+    )
+    parser.add_argument("--tsm-ttl", type=float, default=60.0, help="seconds an answer is kept")
+    parser.add_argument("--tsm-timeout", type=float, default=2.0, help="seconds per TSM request")
 
 
 def _hsm_addresses(text: str) -> list[tuple[str, int]]:
@@ -129,8 +143,19 @@ def run_load_command(args: argparse.Namespace) -> int:
     return 0 if report["messages"] else 1
 
 
+def _device_gate(args: argparse.Namespace) -> DeviceGate | None:
+    if not args.tsm:
+        return None
+    try:
+        client = TsmStatusClient(args.tsm, ttl=args.tsm_ttl, timeout=args.tsm_timeout)
+    except ValueError as exc:
+        raise BadInput(f"--tsm: {exc}") from exc
+    return DeviceGate(client, fail_open=args.tsm_fail == "open")
+
+
 def run_serve(args: argparse.Namespace) -> int:
     addresses = _hsm_addresses(args.hsm)
+    devices = _device_gate(args)
     _check_counts(args.terminals, args.load_cards)
     logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr)
     if args.seed:
@@ -140,7 +165,7 @@ def run_serve(args: argparse.Namespace) -> int:
         seeding.seed(db, args.terminals, args.load_cards)
         db.close()
     try:
-        asyncio.run(_serve(args, addresses))
+        asyncio.run(_serve(args, addresses, devices))
     except SecurityUnavailable as exc:
         print(f"payterm host: cannot reach the HSM: {exc}", file=sys.stderr)
         return 1
@@ -150,7 +175,9 @@ def run_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _serve(args: argparse.Namespace, addresses: list[tuple[str, int]]) -> None:
+async def _serve(
+    args: argparse.Namespace, addresses: list[tuple[str, int]], devices: DeviceGate | None
+) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -160,10 +187,12 @@ async def _serve(args: argparse.Namespace, addresses: list[tuple[str, int]]) -> 
     service = await HostService.start(
         args.db, hsm_host, hsm_port, args.host, args.port,
         hsm_header=args.hsm_header.encode("ascii"), hsm_connections=args.hsm_connections,
-        more_hsms=tuple(more),
+        more_hsms=tuple(more), devices=devices,
     )  # fmt: skip
     line = {"host": service.address[0], "port": service.port, "db": args.db,
             "hsm": args.hsm}  # fmt: skip
+    if args.tsm:
+        line["tsm"] = args.tsm
     sys.stdout.write(json.dumps(line) + "\n")
     sys.stdout.flush()
     await stop.wait()
