@@ -152,6 +152,8 @@ class Rig:
         keys: dict[str, Any] | None = None,
         fiscal: dict[str, Any] | None = None,
         clock: int | None = None,
+        service_port: int | None = None,
+        service: dict[str, Any] | None = None,
     ) -> Run:
         """Run the terminal application through ``steps``; ``receipts``: how
         many the printer should have cut before this returns."""
@@ -174,6 +176,8 @@ class Rig:
             env["PAYTERM_SIM_NET0"] = f"127.0.0.1:{self.relay_port}"
             if se_port is not None:
                 env["PAYTERM_SIM_I2C0"] = f"127.0.0.1:{se_port}"
+            if service_port is not None:  # the technician's port: the board listens
+                env["PAYTERM_SIM_UART0"] = f"listen:127.0.0.1:{service_port}"
             if clock is not None:  # the board's RTC starts there (Unix seconds)
                 env["PAYTERM_SIM_CLOCK"] = str(clock)
             if slot is not None:
@@ -189,6 +193,8 @@ class Rig:
             }
             if fiscal is not None:  # the journal on fiscal.img in the rig's folder
                 session["fiscal"] = fiscal
+            if service is not None:
+                session["service"] = service
             proc = await asyncio.create_subprocess_exec(
                 mpytest.micropython_binary(),
                 "-X",

@@ -157,3 +157,76 @@ def test_a_day_without_z_report_refuses_sales_before_the_card(tmp_path: Path) ->
     assert len(late.traces) == 1 and late.traces[0]["stan"] == after["stan"]
     assert close["z_report"]["seq"] == 2
     assert after["result"] == "approved" and after["fiscal_seq"] == 3
+
+
+def test_the_running_terminal_exports_its_journal_over_the_service_port(tmp_path: Path) -> None:
+    """The app idles on its service port after the day's close; a technician
+    (`payterm fiscal export --port`, signed challenge) takes the export with
+    the secure element's signed trailer, which verifies without
+    --no-trailer; the terminal goes on once the technician logs out."""
+    import socket
+    import threading
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from tools.fiscal_export import public_point
+
+    tech = ec.generate_private_key(ec.SECP256R1())
+    key_file = tmp_path / "tech.pem"
+    key_file.write_bytes(
+        tech.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    export = tmp_path / "port.ptfx"
+    done: list[subprocess.CompletedProcess[str]] = []
+
+    def technician() -> None:
+        for _ in range(120):  # until the terminal idles on its port
+            proc = payterm("fiscal", "export", "--port", f"socket://127.0.0.1:{port}",
+                           "--key", str(key_file), "--out", str(export), "--timeout", "2")  # fmt: skip
+            if proc.returncode == 0:
+                done.append(proc)
+                return
+            threading.Event().wait(0.25)
+
+    async def go() -> Run:
+        se = SeServer(tmp_path / "se.json")
+        worker = threading.Thread(target=technician, daemon=True)
+        try:
+            async with running_rig(tmp_path) as rig:
+                worker.start()
+                return await rig.terminal(
+                    [
+                        {"op": "sale", "amount": 30000, "card": "tap"},
+                        {"op": "batch_close"},
+                        {"op": "service", "ms": 60000},
+                    ],
+                    nfc_card="visa_qvsdc",
+                    se_port=se.port,
+                    fiscal={"device_id": DEVICE, "fiscalise": True},
+                    service={"tech_key": public_point(tech.public_key()).hex()},
+                    service_port=port,
+                    clock=T0,
+                )
+        finally:
+            worker.join(60)
+            se.close()
+
+    run = asyncio.run(go())
+    sale, close, served = run.results
+    assert sale["fiscal_seq"] == 1 and close["z_report"]["seq"] == 2
+    assert served["technician"] is True and served["served"] >= 3, served
+    assert done, "the technician never got the export"
+    public_key = tmp_path / "se.pub"
+    public_key.write_text(fiscal_line(run)["public_key"])
+    verify = payterm("fiscal", "verify", str(export), "--pubkey", str(public_key))
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+    doc = json.loads(verify.stdout)
+    assert doc["signed_trailer"] is True and doc["records"] == 2 and doc["z_reports"] == 1

@@ -93,6 +93,35 @@ def emit_trace(head: "dict", trace: "Any") -> None:
     sys.stdout.write("\n")
 
 
+def open_service(board: "Any", se: "Any", fiscal: "Any", doc: "dict") -> "Any":
+    """The service port on the board's ``service`` UART: ``{"tech_key": the
+    technician's P-256 public point, hex}``; exports need the journal."""
+    from firmware.service.runner import make_service
+
+    if fiscal is None or se is None:
+        raise ValueError("service: the port serves the fiscal journal (session 'fiscal')")
+    return make_service(board, fiscal.journal, se, bytes.fromhex(doc["tech_key"]))
+
+
+def serve_port(service: "Any", clock: "Any", ms: int) -> "dict":
+    """``{"op": "service", "ms": N}``: the terminal idle, serving its
+    service port for up to N ms, or until a technician who logged in has
+    logged out (or the session ended)."""
+    if service is None:
+        raise ValueError("service: no service port in this session")
+    deadline = clock.ticks_ms() + ms
+    was_in = False
+    while clock.ticks_diff(deadline, clock.ticks_ms()) > 0:
+        if not service.poll():
+            clock.sleep_ms(5)
+        if service.authenticated:
+            was_in = True
+        elif was_in:
+            break
+    return {"kind": "service", "served": service.served, "errors": service.errors,
+            "technician": was_in}  # fmt: skip
+
+
 def last_preauth(batch: "Any") -> str:
     """The STAN of the session's last pre-authorisation ("" when none)."""
     stan = ""
@@ -207,6 +236,9 @@ def main() -> int:
         terminal = Terminal(session["terminal"], online, keys, ui, inputs, clock, os.urandom, batch,
                             nfc, contact, printer)  # fmt: skip
         terminal.fiscal = fiscal
+        service = None
+        if session.get("service"):  # the technician's port (docs/service.md)
+            service = open_service(board, se, fiscal, session["service"])
         if printer is not None:
             terminal.reserve_receipt_memory(RECEIPT_RESERVE)
         if session.get("traces", True):
@@ -229,6 +261,8 @@ def main() -> int:
                 result = terminal.void(step.get("stan"))
             elif op == "batch_close":
                 result = terminal.batch_close()
+            elif op == "service":
+                result = serve_port(service, clock, step.get("ms", 60000))
             else:
                 raise ValueError("unknown step %r" % op)
             inputs.pins = []
