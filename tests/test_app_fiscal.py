@@ -189,8 +189,9 @@ def test_the_running_terminal_exports_its_journal_over_the_service_port(tmp_path
 
     def technician() -> None:
         for _ in range(120):  # until the terminal idles on its port
-            proc = payterm("fiscal", "export", "--port", f"socket://127.0.0.1:{port}",
-                           "--key", str(key_file), "--out", str(export), "--timeout", "2")  # fmt: skip
+            url = f"socket://127.0.0.1:{port}"
+            proc = payterm("fiscal", "export", "--port", url, "--key", str(key_file),
+                           "--out", str(export), "--timeout", "2")  # fmt: skip
             if proc.returncode == 0:
                 done.append(proc)
                 return
