@@ -85,7 +85,7 @@ def test_dukpt_mac_under_the_published_mac_generation_keys():
 
 def test_pin_block_and_mac_share_one_ksn():
     k, ik = keys()
-    block, ksn = k.pin_block(bytearray(b"1234"), PAN)
+    _block, ksn = k.pin_block(bytearray(b"1234"), PAN)
     key = aes_dukpt.working_key(CryptolibAes, ik, ksn, aes_dukpt.USAGE_MAC_GENERATION)
     eq(k.mac(b"0200", ksn), aes_cmac.cmac(CryptolibAes(key), b"0200")[:8], "PIN's KSN")
     k.next_transaction()
