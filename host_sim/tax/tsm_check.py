@@ -6,7 +6,8 @@ URL``; docs/tax.md, "Device status at the TSM").
   with the same SE key, and a certificate given must be ``good``. A TSM
   that cannot be reached refuses the registration (503 ``tsm_unreachable``):
   registering is an administrator's act that can be repeated, and it is
-  where trust in the device starts, so it fails closed.
+  where trust in the device starts, so it fails closed. It always asks
+  the TSM (``fresh``): a cached ``active`` does not register a device.
 - Upload: records are always verified and stored (the law wants every
   record). A ``revoked`` device's upload is answered with ``tsm_status``
   ``revoked`` and a ``device_revoked`` alert; a TSM that cannot be reached
@@ -51,7 +52,7 @@ def check_registration(
 ) -> Status:
     """Raise ``TsmRefusal`` unless the TSM vouches for the device now."""
     serial = tsm_serial(device_id, certificate)
-    st = tsm.device(serial)
+    st = tsm.device(serial, fresh=True)
     if not st.reachable:
         raise TsmRefusal(503, "tsm_unreachable", f"the TSM's status of {serial}: {st.error}")
     if st.status == "revoked":
@@ -68,7 +69,7 @@ def check_registration(
         )
     if certificate is not None:
         cert = x509.load_pem_x509_certificate(certificate.encode())  # checked before
-        cs = tsm.certificate(format(cert.serial_number, "x"))
+        cs = tsm.certificate(format(cert.serial_number, "x"), fresh=True)
         if not cs.reachable:
             raise TsmRefusal(503, "tsm_unreachable", f"the TSM's certificate status: {cs.error}")
         if cs.status != "good":

@@ -10,6 +10,8 @@ Caching:
 - a ``revoked`` answer is kept for the life of the process: revocation is
   final at the TSM (a revoked device gets no renewal and no new enrolment),
   so a TSM that later goes down cannot make a known revocation be forgotten;
+- ``fresh=True`` asks the TSM whatever the cache holds (short of a known
+  revocation): for rare, trust-granting checks such as a registration;
 - when the TSM cannot be reached (connection refused, timeout, an HTTP
   error, an answer that is not a status), every lookup during the next
   ``retry`` seconds (5 by default) is answered ``unreachable`` at once
@@ -98,17 +100,19 @@ class TsmStatusClient:
         self._down_until = float("-inf")
         self._down_error = ""
 
-    def device(self, serial: str) -> Status:
-        """The device's status: active | revoked | unknown | unreachable."""
+    def device(self, serial: str, fresh: bool = False) -> Status:
+        """The device's status: active | revoked | unknown | unreachable.
+        ``fresh``: ask the TSM even when the cache could answer (a known
+        revocation still answers at once; the answer is cached)."""
         return self._lookup("device:" + serial, f"/v1/devices/{quote(serial, safe='')}/status",
-                            serial, DEVICE_STATUSES)  # fmt: skip
+                            serial, DEVICE_STATUSES, fresh)  # fmt: skip
 
-    def certificate(self, cert_serial: str) -> Status:
+    def certificate(self, cert_serial: str, fresh: bool = False) -> Status:
         """A certificate's status (serial number in hex): good | revoked |
         expired | unknown | unreachable."""
         cs = cert_serial.lower().lstrip("0") or "0"
         return self._lookup("cert:" + cs, f"/v1/certs/{quote(cs, safe='')}/status", cs,
-                            CERT_STATUSES)  # fmt: skip
+                            CERT_STATUSES, fresh)  # fmt: skip
 
     def cached(self, serial: str) -> Status | None:
         """The device's status when the cache can answer without the network
@@ -128,13 +132,15 @@ class TsmStatusClient:
             self._cache.clear()
             self._down_until = float("-inf")
 
-    def _lookup(self, key: str, path: str, subject: str, allowed: tuple[str, ...]) -> Status:
+    def _lookup(
+        self, key: str, path: str, subject: str, allowed: tuple[str, ...], fresh: bool
+    ) -> Status:
         now = self.clock()
         with self._lock:
             hit = self._cache.get(key)
-            if hit is not None and hit[0] > now:
+            if hit is not None and hit[0] > now and (not fresh or hit[1].status == "revoked"):
                 return _as_cached(hit[1])
-            if now < self._down_until:
+            if now < self._down_until and not fresh:
                 return Status(subject, UNREACHABLE, True, self._down_error)
         try:
             answer = self._get(path)
