@@ -441,6 +441,13 @@ class Journal:
             "locked": not self.header_ok,
         }
 
+    def records_after(self, seq, hint=None):
+        """A ``storage.Cursor`` on the records after ``seq``, in journal
+        order, one frame in RAM at a time (``next()`` -> (seq, raw) or None;
+        then ``segment``/``offset`` name the next frame: pass them as
+        ``hint`` next time to skip the search). Close it when done."""
+        return storage.records_after(self.fs, SEG_DIR, self.base.segment, seq, hint, self.seq)
+
     def export(self, out, now=None):
         """Write the export stream to ``out`` (a file open for writing)::
 

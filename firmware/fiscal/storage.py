@@ -195,11 +195,12 @@ class FrameReader:
     larger than the heap).  ``next()`` returns (offset, record bytes) or
     None at a clean end; ``bad`` names why a tail could not be read."""
 
-    def __init__(self, f):
+    def __init__(self, f, limit=None):
         self.f = f
         self.pos = 0
         self.bad = None
         self.bad_at = None
+        self.limit = limit  # the largest record read (None: any frame)
 
     def next(self):
         head = self.f.read(2)
@@ -213,6 +214,9 @@ class FrameReader:
         n = int.from_bytes(head, "big")
         if n == 0:
             self.bad = "empty frame"
+            return None
+        if self.limit is not None and n > self.limit:
+            self.bad = "frame of %d bytes, longer than a record" % n
             return None
         body = self.f.read(n + 4)
         if len(body) < n + 4:
@@ -229,7 +233,8 @@ class FrameReader:
         return not self.f.read(1)
 
 
-MAX_TORN = 2 + 6000 + 4
+MAX_RECORD = 6000  # above the largest record (4 597 bytes: 32-byte ID, 16 rates, 4 KiB payload)
+MAX_TORN = 2 + MAX_RECORD + 4
 
 
 def holds_frame(data):
@@ -271,3 +276,144 @@ def encode_trailer(body, counter, sig):
     # The secure element binds its counter into the signature
     # (docs/secure-element.md), so the counter is covered too.
     return body + put_uint(counter, 4, "sig_counter") + bytes([len(sig)]) + sig
+
+
+# -- reading records back (the tax uploader) ------------------------------------
+
+
+def record_seq(raw):
+    """The sequence number of a record's encoding, read in place (a frame
+    whose check matched holds a record the journal wrote)."""
+    if len(raw) < 5:
+        raise DecodeError("record cut short")
+    d = raw[4]
+    if len(raw) < 9 + d:
+        raise DecodeError("record cut short")
+    return int.from_bytes(raw[5 + d : 9 + d], "big")
+
+
+def record_prev_hash(raw):
+    d = raw[4] if len(raw) > 4 else 0
+    if len(raw) < 45 + d:
+        raise DecodeError("record cut short")
+    return raw[13 + d : 45 + d]
+
+
+class Cursor:
+    """The journal's records from a position on, one frame in RAM at a time
+    (a day's segment may be larger than the heap).
+
+    ``next()`` returns ``(seq, raw)`` or None at the journal's end; after
+    it, ``segment`` and ``offset`` name the next frame (kept, so that a
+    later cursor starts there: ``at(...)`` with that ``hint``). A frame
+    that does not check raises ``JournalDamaged``. ``close()`` closes the
+    open segment file; call it when done (``with`` works too)."""
+
+    def __init__(self, fs, seg_dir, last_segment):
+        self.fs = fs
+        self.seg_dir = seg_dir
+        self.last = last_segment
+        self.segment = 1
+        self.offset = 0
+        self.f = None
+        self.rd = None
+        self.back = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def _path(self, n):
+        return "%s/%08d" % (self.seg_dir, n)
+
+    def close(self):
+        if self.f is not None:
+            self.f.close()
+            self.f = None
+            self.rd = None
+
+    def _open(self, segment, offset):
+        self.close()
+        self.segment = segment
+        self.offset = offset
+        if segment > self.last or not self.fs.exists(self._path(segment)):
+            return False
+        self.f = self.fs.open(self._path(segment), "rb")
+        if offset:
+            self.f.seek(offset)
+        self.rd = FrameReader(self.f, MAX_RECORD)
+        self.rd.pos = offset
+        return True
+
+    def push_back(self, item):
+        """Give back the last ``next()`` result: the next call returns it."""
+        self.back = item
+
+    def next(self):
+        if self.back is not None:
+            item = self.back
+            self.back = None
+            return item
+        while True:
+            if self.f is None and not self._open(self.segment, self.offset):
+                return None
+            got = self.rd.next()
+            if got is not None:
+                self.offset = self.rd.pos
+                return record_seq(got[1]), got[1]
+            if self.rd.bad is not None:
+                raise JournalDamaged(
+                    "segment %d offset %d: %s" % (self.segment, self.rd.bad_at, self.rd.bad)
+                )
+            if self.segment >= self.last:
+                self.close()  # the end for now: later appends are read from here
+                return None
+            self._open(self.segment + 1, 0)
+
+    def _first_seq(self, n):
+        if not self.fs.exists(self._path(n)):
+            return None
+        with self.fs.open(self._path(n), "rb") as f:
+            got = FrameReader(f, MAX_RECORD).next()
+        return None if got is None else record_seq(got[1])
+
+    def _search(self, seq):
+        """Position on the first record after ``seq``: the last segment that
+        starts at or before it, then frame by frame."""
+        best = 1
+        for n in range(2, self.last + 1):
+            first = self._first_seq(n)
+            if first is None or first > seq + 1:
+                break
+            best = n
+        self._open(best, 0)
+        while True:
+            item = self.next()
+            if item is None or item[0] > seq:
+                self.back = item
+                return
+
+
+def records_after(fs, seg_dir, last_segment, seq, hint=None, last_seq=None):
+    """A ``Cursor`` on the first record after ``seq``. ``hint``: the
+    (segment, offset) a previous cursor ended on, used when the record
+    there is ``seq + 1`` (or, with ``last_seq == seq``, when it is the end);
+    otherwise the position is searched. Close the cursor when done."""
+    cur = Cursor(fs, seg_dir, last_segment)
+    if hint is not None and 1 <= hint[0] <= last_segment and hint[1] >= 0:
+        try:
+            cur._open(hint[0], hint[1])
+            item = cur.next()
+        except (JournalDamaged, DecodeError, OSError):
+            item = False
+        if item is None and last_seq is not None and last_seq == seq:
+            return cur
+        if item and item[0] == seq + 1:
+            cur.back = item
+            return cur
+    cur.close()
+    cur.back = None
+    cur._search(seq)
+    return cur
