@@ -265,6 +265,27 @@ class TsmClient(_http.HttpClient):
             raise _tsm.TsmError("the SE's KSN does not start with the TSM's IKID")
         return ksn
 
+    def report_version(self, ota):
+        """Report the image this device runs (``ota.state()``: active slot
+        and version) to the TSM, purpose ``report``: the SE signs
+        ``pop_digest("report", serial, challenge ‖ version u32 ‖ slot)``, so
+        the report cannot be altered or replayed. The TSM's answer
+        ``{"version", "ota_slot", "reported_at"}``."""
+        from binascii import hexlify
+
+        from firmware.secure import kbpk
+
+        self._need("se")
+        st = ota.state()
+        version, slot = st["version"], st["active"]
+        ch = self.challenge("report")
+        bound = version.to_bytes(4, "big") + slot.encode()
+        sig, counter = self.se.sign(kbpk.pop_digest("report", self.serial, _unhex(ch), bound), 0)
+        body = {"challenge": ch, "slot": 0, "counter": counter, "signature": hexlify(sig).decode()}
+        body["version"] = version
+        body["ota_slot"] = slot
+        return self.call("POST", "/v1/devices/%s/firmware" % self.serial, body)
+
 
 def _serial_ok(serial):
     return all("a" <= ch.lower() <= "z" or "0" <= ch <= "9" or ch in "._-" for ch in serial)
