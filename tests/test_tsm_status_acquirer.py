@@ -65,6 +65,7 @@ def test_acquirer_declines_a_revoked_device(
         tsm.close()
     text = caplog.text
     assert f"device {SERIAL_1} is revoked at the TSM (stolen)" in text
+    assert "device PTSE-NEVER-ENROLLED is unknown at the TSM" in text
     assert "0200 stan" in text and "declined 58" in text and "declined 91" in text
     assert "let through" in text
 
@@ -76,15 +77,17 @@ async def _scenario(
     await hsm.start()
     db_path = tmp_path / "host.db"
     db = HostDb(db_path)
-    seed.seed(db, 3, 4, mac_scheme="dukpt")
+    seed.seed(db, 4, 4, mac_scheme="dukpt")
     # the seed maps the demo terminal to the simulator's SE; here, to ours
     assert db.terminal("PT000001").tsm_serial == "PTSE-SIM-0001"  # type: ignore[union-attr]
     db.set_tsm_serial("PT000001", SERIAL_1)
     db.set_tsm_serial("PT000002", SERIAL_2)
+    db.set_tsm_serial("PT000004", "PTSE-NEVER-ENROLLED")
     db.close()
     service = await HostService.start(db_path, *hsm.address, devices=gate)
     link = await Link.open("127.0.0.1", service.port)
     t1, t2, t3 = SimTerminal(1), SimTerminal(2), SimTerminal(3)  # t3: not mapped
+    t4 = SimTerminal(4)  # mapped to a serial the TSM never enrolled
     card = SimCard.load_card(0)
 
     async def send(term: SimTerminal, wire: bytes) -> dict[str, str]:
@@ -103,6 +106,9 @@ async def _scenario(
         assert (await sale(t2, 1000))["39"] == "00"
         assert (await sale(t3, 1000))["39"] == "00"
         assert posted() == 3 and client.fetches == 2  # t3 is never checked
+        assert (await sale(t4, 1000))["39"] == "58"  # unknown at the TSM
+        assert (await send(t4, _sign_on(t4)))["39"] == "58"
+        assert posted() == 3 and client.fetches == 3
 
         tsm.revoke(SERIAL_1, "stolen")
         mono.t += 59  # the cached "active" still holds

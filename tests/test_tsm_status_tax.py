@@ -189,3 +189,40 @@ def _scenario(be: Backend, tsm: Tsm, client: TsmStatusClient, mono: Mono) -> Non
 
     # the audit chain holds every step
     assert be.client.admin("GET", "/v1/audit/verify").json()["valid"] is True
+
+
+def test_a_tsm_that_does_not_know_the_device_or_its_key(tmp_path: Path, tsm: Tsm) -> None:
+    """The backend trusts the CA of one TSM and asks another (a TSM that
+    enrolled the serial under another key, or whose database was lost)."""
+    (tmp_path / "other").mkdir()
+    (tmp_path / "empty").mkdir()
+    other, empty = Tsm(tmp_path / "other"), Tsm(tmp_path / "empty")
+    be = Backend(
+        tmp_path / "tax.sqlite",
+        Clock(time.time()),
+        ca=load_ca(tsm.keys.ca_pem.encode()),
+        tsm=TsmStatusClient(other.url, ttl=60),
+    )
+    try:
+        a = Device("PTSE-TAX-0011", "PT-TAX-K", 81)
+        a.cert = tsm.enrol(a.se, a.serial)["certificate"]
+        assert _code(_register(be, a)) == (403, "device_not_enrolled")
+        assert be.store.device(a.device_id) is None
+        other.enrol(SoftSigner(82), a.serial)  # the same serial, another SE key
+        assert _code(_register(be, a)) == (403, "tsm_key_mismatch")
+        # registered against the right TSM; then asked at upload by one that
+        # does not know it: stored, "unknown", alert device_not_active
+        be.config.tsm = TsmStatusClient(tsm.url)
+        assert _register(be, a).status == 201
+        be.config.tsm = TsmStatusClient(empty.url)
+        r = be.client.upload(a.device_id, [a.record()], a.se)
+        assert r.status == 200 and r.json()["accepted"] == 1
+        assert r.json()["tsm_status"] == "unknown"
+        (alert,) = be.client.alerts(a.device_id)
+        assert alert["kind"] == "device_not_active" and r.json()["alerts"] == [alert["id"]]
+        r, _uid = _clear(be, a)  # only a revocation refuses clearance
+        assert r.status == 201 and r.json()["tsm_status"] == "unknown"
+    finally:
+        be.close()
+        other.close()
+        empty.close()
