@@ -163,7 +163,8 @@ class TsmStatusClient:
         return result
 
     def _get(self, path: str) -> dict[str, object]:
-        self.fetches += 1
+        with self._lock:
+            self.fetches += 1
         conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
         try:
             conn.request("GET", self.base + path, headers={"Accept": "application/json"})
