@@ -264,6 +264,10 @@ class Uploader:
             raise DecodeError("status %d with %d records rejected" % (status, rejected))
         return stored, accepted, already, rejected, refused
 
+    @staticmethod
+    def _chains(first, seq, last_hash):
+        return first[0] == seq + 1 and storage.record_prev_hash(first[1]) == last_hash
+
     # -- the call --------------------------------------------------------------
     def upload(self, now):
         """Send what the backend has not acknowledged. A dict: ``sent``
@@ -285,18 +289,27 @@ class Uploader:
             "refused": None,
             "error": None,
         }
+        last = getattr(self.journal, "seq", None)
+        if not isinstance(last, int):
+            last = None
         hint = (segment, offset) if segment else None
         cur = self.journal.records_after(seq, hint)
         try:
             first = cur.next()
             if first is not None:
                 cur.push_back(first)
-                if seq and storage.record_prev_hash(first[1]) != last_hash:
-                    # the kept state is not this journal's: start again
-                    self.state_note = "upload state does not chain to seq %d" % first[0]
-                    cur.close()
-                    seq, last_hash = 0, ZERO_HASH
-                    cur = self.journal.records_after(0)
+            foreign = None
+            if last is not None and seq > last:
+                foreign = "upload state at seq %d, journal at %d" % (seq, last)
+            elif first is not None and seq and not self._chains(first, seq, last_hash):
+                foreign = "upload state does not chain to seq %d" % first[0]
+            if foreign is not None:
+                # the kept state is not this journal's: start again from 1
+                self.state_note = foreign
+                cur.close()
+                seq, last_hash = 0, ZERO_HASH
+                res["last_seq"] = 0
+                cur = self.journal.records_after(0)
             while True:
                 body, items = self._read_batch(cur, seq, last_hash)
                 if body is None:
@@ -329,7 +342,6 @@ class Uploader:
                     break
         finally:
             cur.close()
-        last = getattr(self.journal, "seq", None)
-        if isinstance(last, int):
+        if last is not None:
             res["pending"] = last - res["last_seq"]
         return res

@@ -536,6 +536,16 @@ def test_state_damaged_or_foreign_starts_again():
             (4, 1, 5),
             "foreign: from 1",
         )
+        # a state beyond the journal (another, longer journal's)
+        with STATE_FS.open("upload", "wb") as f:
+            f.write(up.encode_state(50, b"\x22" * 32, 3, 0, 0))
+        res = s.up.upload(s.t)
+        eq(
+            (res["already_submitted"], res["accepted"], res["last_seq"]),
+            (5, 0, 5),
+            "beyond: from 1",
+        )
+        eq(s.up.state_note, "upload state at seq 50, journal at 5", "said so")
         # a wrong position hint is searched past
         _seq, h, _seg, _off, _at = _state_file()
         with STATE_FS.open("upload", "wb") as f:
