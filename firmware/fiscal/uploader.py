@@ -47,6 +47,7 @@ to its hash), is dropped and the journal sent from its first record (the
 backend answers ``already_submitted`` for what it holds).
 """
 
+import gc
 import hashlib
 from binascii import b2a_base64, hexlify
 
@@ -311,6 +312,9 @@ class Uploader:
                 res["last_seq"] = 0
                 cur = self.journal.records_after(0)
             while True:
+                # the last batch's body and answer are garbage now: free them
+                # before the next batch (a small heap fragments otherwise)
+                gc.collect()
                 body, items = self._read_batch(cur, seq, last_hash)
                 if body is None:
                     break
