@@ -154,6 +154,7 @@ class Rig:
         clock: int | None = None,
         service_port: int | None = None,
         service: dict[str, Any] | None = None,
+        tax_port: int | None = None,
     ) -> Run:
         """Run the terminal application through ``steps``; ``receipts``: how
         many the printer should have cut before this returns."""
@@ -178,6 +179,8 @@ class Rig:
                 env["PAYTERM_SIM_I2C0"] = f"127.0.0.1:{se_port}"
             if service_port is not None:  # the technician's port: the board listens
                 env["PAYTERM_SIM_UART0"] = f"listen:127.0.0.1:{service_port}"
+            if tax_port is not None:  # the tax backend on the board's net2
+                env["PAYTERM_SIM_NET2"] = f"127.0.0.1:{tax_port}"
             if clock is not None:  # the board's RTC starts there (Unix seconds)
                 env["PAYTERM_SIM_CLOCK"] = str(clock)
             if slot is not None:
@@ -195,6 +198,8 @@ class Rig:
                 session["fiscal"] = fiscal
             if service is not None:
                 session["service"] = service
+            if tax_port is not None:
+                session["tax"] = {"deadline_ms": 10000}
             proc = await asyncio.create_subprocess_exec(
                 mpytest.micropython_binary(),
                 "-X",

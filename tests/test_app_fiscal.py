@@ -231,3 +231,78 @@ def test_the_running_terminal_exports_its_journal_over_the_service_port(tmp_path
     assert verify.returncode == 0, verify.stdout + verify.stderr
     doc = json.loads(verify.stdout)
     assert doc["signed_trailer"] is True and doc["records"] == 2 and doc["z_reports"] == 1
+
+
+def test_records_go_to_the_tax_backend_and_wait_in_the_journal_when_it_is_away(
+    tmp_path: Path,
+) -> None:
+    """A first day with the tax backend unreachable: the sales are recorded
+    and receipts carry their QR, the uploads report `unreachable`. The device
+    is registered (the SE key from the FISCAL line); the next day the
+    first sale's upload takes the whole queue: the backend holds every
+    record once, verified (chain, signatures, the Z report), and no alert
+    but the ones due."""
+    import socket
+
+    from tax_support import Backend, Clock
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        nobody = s.getsockname()[1]  # closed again: nothing listens there
+    tax = Backend(tmp_path / "tax.sqlite", Clock(T0 + 20 * 3600))
+    try:
+        steps = [
+            {"op": "sale", "amount": 30000, "card": "tap"},
+            {"op": "refund", "amount": 5000, "card": "tap"},
+            {"op": "batch_close"},
+        ]
+
+        async def two_days() -> tuple[Run, Run]:
+            se = SeServer(tmp_path / "se.json")
+            try:
+                async with running_rig(tmp_path) as rig:
+                    offline = await rig.terminal(
+                        steps,
+                        nfc_card="visa_qvsdc",
+                        se_port=se.port,
+                        fiscal={"device_id": DEVICE, "fiscalise": True},
+                        tax_port=nobody,
+                        clock=T0,
+                    )
+                    # the tax authority registers the device (its SE key)
+                    point = fiscal_line(offline)["public_key"]
+                    assert tax.client.register(DEVICE, point).status == 201
+                    online = await rig.terminal(
+                        steps,
+                        nfc_card="visa_qvsdc",
+                        se_port=se.port,
+                        fiscal={"device_id": DEVICE},
+                        tax_port=tax.running.port,
+                        clock=T0 + 20 * 3600,
+                    )
+                    return offline, online
+            finally:
+                se.close()
+
+        offline, online = asyncio.run(two_days())
+        sale, refund, close = offline.results
+        assert (sale["fiscal_seq"], refund["fiscal_seq"], close["z_report"]["seq"]) == (1, 2, 3)
+        # the first failure defers the next upload (the refund's); the
+        # day's close tries again
+        kinds = [got["upload"]["error"]["kind"] for got in (sale, refund, close)]
+        assert kinds == ["unreachable", "deferred", "unreachable"], kinds
+        assert all(got["upload"].get("last_seq", 0) == 0 for got in (sale, refund, close))
+        sale, refund, close = online.results
+        assert sale["fiscal_seq"] == 4
+        assert sale["upload"] == {"accepted": 4, "already_submitted": 0, "rejected": 0,
+                                  "last_seq": 4, "pending": 0}  # fmt: skip
+        assert refund["upload"]["accepted"] == 1 and refund["upload"]["last_seq"] == 5
+        assert close["upload"]["accepted"] == 1 and close["upload"]["last_seq"] == 6
+        status = tax.client.device(DEVICE).json()
+        assert (status["records"], status["last_seq"]) == (6, 6)
+        seqs = [row[0] for row in tax.store.db.execute(
+            "SELECT seq FROM records WHERE device_id = ? ORDER BY seq", (DEVICE,))]  # fmt: skip
+        assert seqs == [1, 2, 3, 4, 5, 6]  # each once
+        assert tax.client.alerts(DEVICE) == []
+    finally:
+        tax.close()

@@ -195,6 +195,11 @@ class MachineBoard:
             self._open["status"] = Indicators(bz, pwm, led_list, leds.get("active_low", False))
         return self._open["status"]
 
+    def dialer(self, role):
+        """No network stack is wired on the physical boards yet (their
+        ``tax``/``tsm`` devices are data only, docs/boards.md)."""
+        raise ValueError("%s: no network link for %r on this board yet" % (self.name, role))
+
     def rtc(self):
         if self._rtc is None:
             self._rtc = HwRtc()

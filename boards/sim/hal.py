@@ -184,6 +184,14 @@ class Board:
             self._open["status"] = StatusChannel(host, port, dev["names"], self.name)
         return self._open["status"]
 
+    def dialer(self, role):
+        """A connection opener for the device ``role`` on a ``net`` bus
+        (``tax``, ``tsm``): each call a new stream (boards/sim/net.py
+        ``Dialer``), for request/response protocols such as HTTP."""
+        from boards.sim.net import Dialer
+
+        return Dialer(self, self.device(role)["bus"])
+
     def rtc(self):
         return self._rtc
 

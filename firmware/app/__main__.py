@@ -51,7 +51,7 @@ if TYPE_CHECKING:
 KEEP = ("kind", "amount", "result", "message", "code", "auth_code", "rrn", "stan", "kernel",
         "outcome", "contact_outcome", "reason", "reversed", "pan_masked", "cvm_text", "signature",
         "printer_error", "batch", "totals", "preauth_stan", "queued", "fiscal_seq",
-        "fiscal_error")  # fmt: skip
+        "fiscal_error", "upload")  # fmt: skip
 
 
 def emit(kind: str, doc: "dict") -> None:
@@ -154,13 +154,15 @@ def open_keys(se: "Any", doc: "dict") -> "Any":
     return SoftKeys(mac, bytes.fromhex(doc["ik"]), bytes.fromhex(doc["ikid"]))
 
 
-def open_fiscal(board: "Any", clock: "Any", se: "Any", doc: "dict") -> "Any":
+def open_fiscal(board: "Any", clock: "Any", se: "Any", doc: "dict", tax: "Any") -> "Any":
     """The fiscal journal on the board's fiscal flash, signed by the SE:
     ``{"device_id", "fiscalise": bool, "rate_bp", "z_limit_s"}``.  With
     ``fiscalise`` (a new terminal's first run) an erased flash gets its file
     system, the SE its signing key and the flash its journal; an existing
     journal is only ever opened.  Prints ``FISCAL {"device_id",
-    "public_key", "status"}``."""
+    "public_key", "status"}``.  ``tax`` (``{"deadline_ms"}``, or None): the
+    records go to the tax backend on the board's ``tax`` link as they are
+    written (firmware/fiscal/uploader.py)."""
     from firmware.app.fiscal_link import FiscalLink
     from firmware.fiscal.journal import Journal
 
@@ -181,7 +183,16 @@ def open_fiscal(board: "Any", clock: "Any", se: "Any", doc: "dict") -> "Any":
     journal = Journal.open(fs.sub("journal"), se, now, z_limit_s=doc.get("z_limit_s", 86400))
     emit("FISCAL", {"device_id": journal.device_id, "public_key": _hex(public),
                     "status": journal.status()})  # fmt: skip
-    return FiscalLink(journal, clock, doc.get("rate_bp", 1600))
+    uploader = None
+    if tax is not None:  # the tax backend on the board's ``tax`` link (docs/tax.md)
+        from firmware.fiscal.uploader import Uploader
+        from firmware.net.http import HttpClient
+
+        dial = board.dialer("tax")
+        http = HttpClient(dial, dial.authority, clock, tax.get("deadline_ms", 30000),
+                          peer="tax backend")  # fmt: skip
+        uploader = Uploader(http, journal, se, journal.device_id, fs)
+    return FiscalLink(journal, clock, doc.get("rate_bp", 1600), uploader=uploader)
 
 
 def main() -> int:
@@ -201,7 +212,9 @@ def main() -> int:
         if session["keys"].get("se") or session.get("fiscal"):
             se = open_se(board, clock)
         keys = open_keys(se, session["keys"])
-        fiscal = open_fiscal(board, clock, se, session["fiscal"]) if session.get("fiscal") else None
+        fiscal = None
+        if session.get("fiscal"):
+            fiscal = open_fiscal(board, clock, se, session["fiscal"], session.get("tax"))
         online = Online(board.bus_for("acquirer"), PAYTERM_1987, keys, clock,
                         session.get("host_timeout_ms", 15000))  # fmt: skip
         screen = None

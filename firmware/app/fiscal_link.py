@@ -7,7 +7,12 @@ failed): a card must never be charged for a sale the law does not let the
 terminal record.  An approved sale, refund or completion becomes one signed
 record (one line at the terminal's tax rate, method card) whose QR the
 receipt carries; a void is a void event naming the record; batch close
-makes the Z report.
+makes the Z report.  With an uploader (firmware/fiscal/uploader.py) each
+record goes to the tax backend once the receipt is out, and what the
+backend has not acknowledged (the terminal was offline) goes with the
+next one: the journal is the queue.  After a failed upload the next ones
+wait ``retry_s`` (the cashier does not wait for a link that is down after
+every receipt); the day's close always tries.
 """
 
 from firmware.fiscal.errors import FiscalError, MemoryFull, ZOverdue
@@ -23,8 +28,12 @@ if TYPE_CHECKING:
 
 class FiscalLink:
     def __init__(self, journal: "Any", clock: "Any", rate_bp: int = 1600,
-                 label: str = "CARD PAYMENT") -> None:  # fmt: skip
+                 label: str = "CARD PAYMENT", uploader: "Any" = None,
+                 retry_s: int = 300) -> None:  # fmt: skip
         self.journal = journal
+        self.uploader = uploader
+        self.retry_s = retry_s
+        self.retry_at = 0  # no upload tried before this time (after a failure)
         self.clock = clock  # now() -> Unix seconds (the board's RTC)
         self.rate_bp = rate_bp
         self.label = label
@@ -55,3 +64,29 @@ class FiscalLink:
 
     def z_report(self) -> "Any":
         return self.journal.z_report(self.clock.now())
+
+    def upload(self, force: bool = False) -> "dict | None":
+        """Send what the tax backend has not acknowledged; a short report
+        (``accepted``, ``already_submitted``, ``rejected``, ``last_seq``,
+        ``pending``, ``error``), None without an uploader.  Never raises:
+        a backend that is away or answers badly leaves the records queued
+        in the journal for the next call.  Within ``retry_s`` of a failure
+        nothing is tried (``error`` kind ``deferred``) unless ``force``."""
+        if self.uploader is None:
+            return None
+        now = self.clock.now()
+        if not force and now < self.retry_at:
+            return {"error": {"kind": "deferred", "message": "next try in %d s"
+                              % (self.retry_at - now)}}  # fmt: skip
+        try:
+            res = self.uploader.upload(now)
+        except Exception as exc:  # DecodeError, HttpRefused: reported, retried later
+            self.retry_at = now + self.retry_s
+            return {"error": {"kind": "failed", "message": str(exc)}}
+        self.retry_at = now + self.retry_s if res.get("error") else 0
+        out = {}
+        for key in ("accepted", "already_submitted", "rejected", "last_seq", "pending",
+                    "refused", "error"):  # fmt: skip
+            if res.get(key) is not None:
+                out[key] = res[key]
+        return out

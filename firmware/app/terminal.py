@@ -217,6 +217,10 @@ class Terminal:
         self.ui.show(txn["message"], txn["amount"])
         if txn.get("card") is not None:
             self._print(txn)
+        if txn.get("fiscal_seq") is not None:  # real time, once the receipt is out
+            upload = self.fiscal.upload()
+            if upload is not None:
+                txn["upload"] = upload
             card = txn["card"]
             txn["pan_masked"] = receipt_mod.mask_pan(card.get("pan"))
             txn["card"] = None  # the PAN leaves RAM with the transaction
@@ -582,6 +586,9 @@ class Terminal:
                     "seq": z.seq,
                     "z_number": self.fiscal.journal.status()["z_number"],
                 }
+                upload = self.fiscal.upload(force=True)  # the day's close always tries
+                if upload is not None:
+                    out["upload"] = upload
             except Exception as exc:  # FiscalError: reported, the batch stands
                 out["z_error"] = str(exc)
         return out
