@@ -53,6 +53,10 @@ def receipt_checks(run: Run, pan: str, auth_code: str) -> None:
     assert "CUSTOMER COPY" in run.receipts[1].text
 
 
+def masked(pan: str) -> str:
+    return "*" * (len(pan) - 4) + pan[-4:]
+
+
 def trace_checks(run: Run, pan: str, stans: list[str]) -> dict[str, Any]:
     """The app exported one EMV trace per card transaction (TRACE lines,
     firmware/app/trace_export.py): commands and answers alternate, the PAN
@@ -110,6 +114,7 @@ async def _contactless_online(tmp_path: Path, profile: str, kernel: int) -> None
         ]
         assert rig.balance(pan) == before - 30000
         receipt_checks(run, pan, result["auth_code"])
+        assert result["pan_masked"] == masked(pan)  # and the card's data left RAM with it
         assert [s["message"] for s in run.screens][-2:] == ["approved", "idle"]
         peers_decode(run)
         trace = trace_checks(run, pan, [result["stan"]])
@@ -199,6 +204,7 @@ def test_contact_online_pin_approval_then_wrong_pin_declined(tmp_path: Path) -> 
                 "55",
                 "incorrect_pin",
             )
+            assert ok["pan_masked"] == wrong["pan_masked"] == masked(pan)
             first, second = run.requests
             for req in (first, second):
                 assert len(req["52"]) == 32 and req["53"][:4] == "0402"

@@ -217,13 +217,13 @@ class Terminal:
         self.ui.show(txn["message"], txn["amount"])
         if txn.get("card") is not None:
             self._print(txn)
+            card = txn["card"]
+            txn["pan_masked"] = receipt_mod.mask_pan(card.get("pan"))
+            txn["card"] = None  # the PAN leaves RAM with the transaction
         if txn.get("fiscal_seq") is not None:  # real time, once the receipt is out
             upload = self.fiscal.upload()
             if upload is not None:
                 txn["upload"] = upload
-            card = txn["card"]
-            txn["pan_masked"] = receipt_mod.mask_pan(card.get("pan"))
-            txn["card"] = None  # the PAN leaves RAM with the transaction
         self.amount = None
         self.ui.show("idle")
         return txn
