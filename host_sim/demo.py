@@ -129,14 +129,28 @@ def jod(fils: int) -> str:
 
 
 async def _morning_of_sales(result: DemoResult, out_dir: Path) -> None:
-    from host_sim.morning import MORNING, run_morning
+    from host_sim.morning import run_morning
 
     db_path = out_dir / "host.db"
     terminal_dir = out_dir / "terminal"  # the board's run folder: fiscal.img, se.json
     terminal_dir.mkdir(exist_ok=True)
     for stale in ("fiscal.img", "se.json"):  # a new terminal, fiscalised by this run
         (terminal_dir / stale).unlink(missing_ok=True)
-    morning = await run_morning(db_path, workdir=terminal_dir)
+    tax = TaxAuthority.start(out_dir / "tax.sqlite", terminal_dir / "se.json")
+    try:
+        morning = await run_morning(
+            db_path, workdir=terminal_dir, tax_endpoint=f"127.0.0.1:{tax.port}"
+        )
+        _check_morning(result, morning, out_dir, terminal_dir)
+        _check_tax(result, morning, tax)
+    finally:
+        tax.stop()
+
+
+def _check_morning(result: DemoResult, morning: Any, out_dir: Path, terminal_dir: Path) -> None:
+    from host_sim.morning import MORNING
+
+    db_path = out_dir / "host.db"
     results = [r for r in morning.results if r.get("kind") in ("sale", "refund")]
     others = {r["kind"]: r for r in morning.results if r.get("kind") not in ("sale", "refund")}
     done = morning.code == 0 and "DONE" in morning.stdout and not morning.errors
@@ -493,6 +507,86 @@ def _check_fiscal(
         f"{path.name}: {verdict.records} records, types {verdict.types},"
         f" {verdict.signatures_checked} signatures"
         + ("" if verdict.ok else f"; {verdict.problem}"),
+    )
+
+
+@dataclass
+class TaxAuthority:
+    """The tax backend for the demo (host_sim/tax, uvicorn on loopback,
+    SQLite at ``DIR/tax.sqlite``), with the terminal's device registered
+    beforehand: at the factory the secure element made its signing key
+    (slot 0) and the authority registered its public key."""
+
+    store: Any
+    running: Any
+    client: Any
+    public_key: str
+
+    @classmethod
+    def start(cls, db: Path, se_state: Path) -> TaxAuthority:
+        import secrets
+
+        from host_sim.morning import FISCAL_DEVICE
+        from host_sim.runner.bank import open_secure_element
+        from host_sim.tax.app import Config, create_app
+        from host_sim.tax.client import TaxClient
+        from host_sim.tax.server import Running
+        from host_sim.tax.store import TaxStore
+        from protocols import se_app
+
+        engine = open_secure_element(se_state)  # the factory's personalisation
+        status, public = engine.execute(se_app.CMD_GENERATE_KEY, bytes([0]))
+        if status != 0:
+            raise RuntimeError(f"the SE refused to make its signing key (status {status:#04x})")
+        for stale in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
+            stale.unlink(missing_ok=True)
+        token = secrets.token_urlsafe(16)
+        store = TaxStore(str(db))
+        running = Running(create_app(store, Config(token)))
+        client = TaxClient(running.url, token)
+        answer = client.register(FISCAL_DEVICE, public.hex())
+        if answer.status != 201:
+            running.stop()
+            store.close()
+            raise RuntimeError(f"tax backend refused the registration: {answer!r}")
+        return cls(store, running, client, public.hex())
+
+    @property
+    def port(self) -> int:
+        return int(self.running.port)
+
+    def stop(self) -> None:
+        self.running.stop()
+        self.store.close()
+
+
+def _check_tax(result: DemoResult, morning: Any, tax: TaxAuthority) -> None:
+    """What the tax backend holds after the morning: every record the
+    terminal wrote (each upload's answer in its RESULT), once, verified
+    (chain, signatures, counters, the Z report's root), no alert, the audit
+    log's chain intact."""
+    from host_sim.morning import FISCAL_DEVICE
+
+    uploads = [r["upload"] for r in morning.results if r.get("upload") is not None]
+    seqs = [u.get("last_seq") for u in uploads]
+    accepted = sum(int(u.get("accepted", 0)) for u in uploads)
+    device = tax.client.device(FISCAL_DEVICE).json()
+    alerts = tax.client.alerts(FISCAL_DEVICE)
+    audit = tax.client.admin("GET", "/v1/audit/verify").json()
+    errors = [u["error"] for u in uploads if u.get("error")]
+    result.artefacts["tax_db"] = str(tax.store.path)
+    result.add(
+        "tax: every record uploaded as it was written, verified, no alert",
+        bool(uploads)
+        and not errors
+        and seqs == list(range(1, len(uploads) + 1))
+        and accepted == device.get("records") == device.get("last_seq") == len(uploads)
+        and str(morning.fiscal.get("public_key", "")).lower() == tax.public_key.lower()
+        and alerts == []
+        and bool(audit.get("valid", audit.get("ok"))),
+        f"{len(uploads)} uploads (records {seqs}), backend holds {device.get('records')}"
+        f" (last seq {device.get('last_seq')}), alerts {len(alerts)}, audit {audit}"
+        + (f"; errors {errors}" if errors else ""),
     )
 
 

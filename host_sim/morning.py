@@ -76,10 +76,11 @@ def terminal_identity() -> dict[str, str]:
 FISCAL_DEVICE = "PT-DEMO-0001"  # the fiscal device ID (the tax authority's)
 
 
-def session(sales: tuple[Sale, ...]) -> dict[str, Any]:
+def session(sales: tuple[Sale, ...], tax: bool = False) -> dict[str, Any]:
     """The app's session: the MAC key as a key loader injects it, the PIN
     in the secure element (the runner's SE holds terminal 1's DUKPT key),
-    the fiscal journal made on this first run."""
+    the fiscal journal made on this first run (its records uploaded to
+    the tax backend on the board's tax link with ``tax``)."""
     steps: list[dict[str, Any]] = [{"op": "sign_on"}]
     for sale in sales:
         step: dict[str, Any] = {"op": sale.op, "amount": sale.amount, "card": sale.interface}
@@ -87,7 +88,7 @@ def session(sales: tuple[Sale, ...]) -> dict[str, Any]:
             step["pins"] = list(sale.pins)
         steps.append(step)
     steps.append({"op": "batch_close"})
-    return {
+    doc: dict[str, Any] = {
         "terminal": terminal_identity(),
         "keys": {"se": True, "mac": seed.terminal_mac_key(seed.tid_of(1)).hex()},
         "host_timeout_ms": 10000,
@@ -95,6 +96,9 @@ def session(sales: tuple[Sale, ...]) -> dict[str, Any]:
         "fiscal": {"device_id": FISCAL_DEVICE, "fiscalise": True},
         "steps": steps,
     }
+    if tax:
+        doc["tax"] = {"deadline_ms": 10000}
+    return doc
 
 
 def mask_pan(text: str, pan: str) -> str:
@@ -216,10 +220,14 @@ class Cardholders:
 
 
 async def run_morning(
-    db_path: Path, sales: tuple[Sale, ...] | None = None, workdir: Path | None = None
+    db_path: Path,
+    sales: tuple[Sale, ...] | None = None,
+    workdir: Path | None = None,
+    tax_endpoint: str | None = None,
 ) -> Morning:
     """The whole morning (``MORNING`` unless ``sales``) in one firmware run;
-    the host's database at ``db_path`` (replaced: a fresh seed)."""
+    the host's database at ``db_path`` (replaced: a fresh seed); the tax
+    backend at ``tax_endpoint`` ("host:port") when given."""
     sales = MORNING if sales is None else sales
     morning = Morning(traces=[[] for _ in sales])
     holders = Cardholders(sales, morning)
@@ -228,7 +236,8 @@ async def run_morning(
         stale.unlink(missing_ok=True)
     folder = tempfile.TemporaryDirectory(prefix="payterm-morning-")
     session_path = Path(folder.name) / "session.json"  # it holds the TEST MAC key: not kept
-    session_path.write_text(json.dumps(session(sales), ensure_ascii=False), encoding="utf-8")
+    text = json.dumps(session(sales, tax=tax_endpoint is not None), ensure_ascii=False)
+    session_path.write_text(text, encoding="utf-8")
     printers: list[Any] = []
 
     def on_emulators(emus: Emulators) -> None:
@@ -247,6 +256,7 @@ async def run_morning(
         db_path=db_path,
         workdir=workdir,
         handle_signals=False,
+        endpoints={"net2": tax_endpoint} if tax_endpoint else {},
     )
     ready: Callable[[dict[str, Any]], None] = morning.ready.update
     try:

@@ -59,6 +59,8 @@ class RunOptions:
     db_path: Path | None = None  # keep the host's database there (default: the run folder)
     se_state: Path | None = None  # the SE's state file (default: the run folder)
     heap: str | None = None  # -X heapsize (default: the board's memory.heap)
+    # more buses wired to services the caller runs, e.g. {"net2": "127.0.0.1:8470"}
+    endpoints: dict[str, str] = field(default_factory=dict)
 
 
 def _default_out(text: str) -> None:
@@ -131,7 +133,7 @@ async def run_async(
             cmd, env = firmware_command(
                 options.app,
                 heap,
-                emus.endpoints,
+                {**emus.endpoints, **options.endpoints},
                 options.firmware_path,
                 options.extra_path,
                 options.app_args,
