@@ -23,7 +23,6 @@ if TYPE_CHECKING:
 
 CARD_WAIT_MS = 5000
 OFFLINE_CODE = {"contactless": "Y1", "contact": "Y1"}
-OFFLINE_AFTER_FAILED_ONLINE = "Y3"
 
 
 def wipe(buf: "Any") -> None:
@@ -33,40 +32,6 @@ def wipe(buf: "Any") -> None:
 
 def _bcd2(n: int) -> int:
     return ((n // 10) << 4) | (n % 10)
-
-
-class KernelUi:
-    """The contact kernel's cardholder interface: application choice, offline
-    PIN into VERIFY, online PIN enciphered at once by the keys."""
-
-    def __init__(self, terminal: "Terminal") -> None:
-        self.t = terminal
-        self.kernel: "Any" = None
-        self.pin_block: "tuple[bytes, bytes] | None" = None
-
-    def choose_application(self, candidates: "Any") -> int:
-        return 0
-
-    def confirm_application(self, candidate: "Any") -> bool:
-        return True
-
-    def offline_pin(self, tries: "int | None") -> "bytearray | None":
-        self.t.ui.show("pin", self.t.amount)
-        return self.t.inputs.pin()
-
-    def online_pin(self) -> bool:
-        self.t.ui.show("pin", self.t.amount)
-        pin = self.t.inputs.pin()
-        if pin is None:
-            return False
-        pan = self.kernel.store.get(0x5A) if self.kernel is not None else None
-        if not pan:
-            wipe(pin)
-            return False
-        self.pin_block = self.t.keys.pin_block(
-            pin, cards_mod.card_from_tags({0x5A: pan}.get, "contact")["pan"]
-        )
-        return True
 
 
 class Terminal:
@@ -425,89 +390,12 @@ class Terminal:
         return txn
 
     def _sale_insert(self, amount: int, kind: str) -> "dict":
+        """The chip flow (firmware/app/insert.py, imported when a card is in)."""
         if not self._card_present():
             return self._result(kind, amount, "declined", "no_card")
-        try:
-            self.contact.power_on()
-        except Exception:  # CardAbsent (pulled meanwhile), CardTimeout, a bad ATR
-            return self._result(kind, amount, "declined", "card_error")
-        from firmware.emv.config import default_config
-        from firmware.emv.contact.kernel import (
-            APPROVED,
-            NOT_ACCEPTED,
-            ONLINE_REQUEST,
-            ContactKernel,
-            HostResponse,
-        )
+        from firmware.app.insert import sale_insert
 
-        kui = KernelUi(self)
-
-        def clock6() -> "tuple":
-            dt = self._dt()
-            return (dt[0], dt[1], dt[2], dt[4], dt[5], dt[6])
-
-        kernel = ContactKernel(self.contact, default_config(), clock6, self.rng, kui)
-        kui.kernel = kernel
-        self.trace = kernel.trace
-        try:
-            outcome = kernel.start(
-                amount=amount, transaction_type=0x20 if kind == "refund" else 0x00
-            )
-            card = cards_mod.card_from_tags(kernel.store.get, "contact")
-            txn = self._base_txn(kind, amount, card if card.get("pan") else None)
-            if kind == "refund" and card.get("pan"):
-                if outcome.result == ONLINE_REQUEST:
-                    outcome = kernel.complete(None)  # end the card's session
-                self._decide(txn, self._authorise(txn, None, None))
-            elif outcome.result == ONLINE_REQUEST:
-                icc = kernel.online_data()
-                if outcome.offline_pin:
-                    txn["cvm_text"] = "PIN VERIFIED"
-                elif kui.pin_block is not None:
-                    txn["cvm_text"] = "PIN VERIFIED ONLINE"
-                answer = self._authorise(txn, icc, kui.pin_block)
-                if answer is None:
-                    outcome = kernel.complete(None)
-                    if outcome.result == APPROVED:
-                        self._offline_approval(txn, icc, OFFLINE_AFTER_FAILED_ONLINE)
-                    else:
-                        txn.update(result="declined", message="host_timeout")
-                else:
-                    auth, scripts = cards_mod.issuer_data(answer.get("55"))
-                    arc = answer.get("39", "05").encode()
-                    outcome = kernel.complete(
-                        HostResponse(arc=arc, auth_data=auth, scripts=scripts)
-                    )
-                    self._decide(txn, answer)
-                    if txn["result"] == "approved" and outcome.result != APPROVED:
-                        # the card refused what the host approved: give it back
-                        self._reverse(txn["request"], msgs.REVERSAL_CARD_DECLINED)
-                        txn.update(result="declined", message="declined_card")
-            elif outcome.result == APPROVED:
-                if outcome.offline_pin:
-                    txn["cvm_text"] = "PIN VERIFIED"
-                self._offline_approval(txn, kernel.online_data(), OFFLINE_CODE["contact"])
-            elif outcome.result == NOT_ACCEPTED:
-                txn.update(result="declined", message="not_accepted")
-            elif outcome.result == "declined":
-                expired = len(outcome.tvr) > 1 and outcome.tvr[1] & 0x40
-                txn.update(
-                    result="declined", message="expired_card" if expired else "declined_card"
-                )
-            else:
-                gone = not self._card_present()
-                txn.update(result="declined", message="card_removed" if gone else "card_error")
-            txn["tvr"] = outcome.tvr
-            txn["tsi"] = outcome.tsi
-            txn["signature"] = outcome.signature
-            txn["contact_outcome"] = outcome.result
-            txn["reason"] = outcome.reason
-            return txn
-        finally:
-            try:
-                self.contact.power_off()
-            except Exception:
-                pass
+        return sale_insert(self, amount, kind)
 
     # -- void ------------------------------------------------------------
     def void(self, stan: "str | None" = None) -> "dict":

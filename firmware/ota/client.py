@@ -50,6 +50,7 @@ from firmware.ota import OtaError
 from firmware.ota import params as _params
 from firmware.ota import tsm as _tsm
 from protocols.errors import DecodeError
+from protocols.tsm_proof import pop_digest
 
 MAX_PACKAGE = 16 * 1024 * 1024
 PEER = "TSM"
@@ -273,14 +274,12 @@ class TsmClient(_http.HttpClient):
         ``{"version", "ota_slot", "reported_at"}``."""
         from binascii import hexlify
 
-        from firmware.secure import kbpk
-
         self._need("se")
         st = ota.state()
         version, slot = st["version"], st["active"]
         ch = self.challenge("report")
         bound = version.to_bytes(4, "big") + slot.encode()
-        sig, counter = self.se.sign(kbpk.pop_digest("report", self.serial, _unhex(ch), bound), 0)
+        sig, counter = self.se.sign(pop_digest("report", self.serial, _unhex(ch), bound), 0)
         body = {"challenge": ch, "slot": 0, "counter": counter, "signature": hexlify(sig).decode()}
         body["version"] = version
         body["ota_slot"] = slot

@@ -6,29 +6,17 @@ HTTP is the caller's business (the board's network); these functions build
 and consume the JSON bodies.
 """
 
-import hashlib
 from binascii import a2b_base64, hexlify
 
-POP_DOMAIN = b"PTTSM-POP1"
+from protocols.tsm_proof import pop_digest
+
+# what this module proves (transport-key and report: firmware/secure/kbpk.py,
+# firmware/ota/client.py)
 PURPOSES = ("enrol", "renew", "dukpt")
 
 
 class TsmError(Exception):
     """A TSM answer the terminal cannot use."""
-
-
-def pop_digest(purpose, serial, challenge):
-    """SHA-256("PTTSM-POP1" ‖ purpose ‖ 00 ‖ serial ‖ 00 ‖ challenge): the
-    digest the SE signs to answer a TSM challenge."""
-    if purpose not in PURPOSES:
-        raise ValueError("unknown purpose %s" % purpose)
-    h = hashlib.sha256(POP_DOMAIN)
-    h.update(purpose.encode())
-    h.update(b"\0")
-    h.update(serial.encode())
-    h.update(b"\0")
-    h.update(challenge)
-    return h.digest()
 
 
 def _unhex(text):
@@ -43,6 +31,8 @@ def _unhex(text):
 def proof(se, purpose, serial, challenge_hex, slot=0):
     """The proof fields for a TSM request: the SE signs the challenge's
     digest (its counter moves on)."""
+    if purpose not in PURPOSES:
+        raise ValueError("unknown purpose %s" % purpose)
     digest = pop_digest(purpose, serial, _unhex(challenge_hex))
     sig, counter = se.sign(digest, slot=slot)
     return {

@@ -12,31 +12,19 @@ functions build and consume the JSON bodies.
    and returns the body of ``POST /v1/devices/{serial}/dukpt/confirm`` and
    the first KSN.
 
-The proof digest is the one of ``firmware.ota.tsm.pop_digest``:
+The proof digest is ``protocols.tsm_proof.pop_digest``:
 SHA-256("PTTSM-POP1" | purpose | 00 | serial | 00 | challenge | bound),
 where ``bound`` is the key-agreement key for ``transport-key`` and empty
 otherwise.  MicroPython subset.
 """
 
-import hashlib
 from binascii import hexlify, unhexlify
 
-POP_DOMAIN = b"PTTSM-POP1"
+from protocols.tsm_proof import pop_digest
 
 
 class KbpkError(Exception):
     """A TSM answer the terminal cannot use."""
-
-
-def pop_digest(purpose, serial, challenge, bound=b""):
-    h = hashlib.sha256(POP_DOMAIN)
-    h.update(purpose.encode())
-    h.update(b"\0")
-    h.update(serial.encode())
-    h.update(b"\0")
-    h.update(challenge)
-    h.update(bound)
-    return h.digest()
 
 
 def _unhex(text, what, n=None):

@@ -35,25 +35,16 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from protocols import se_app
 from protocols.se_app import signed_message
+from protocols.tsm_proof import PURPOSES, pop_digest
 from tools import ota_package
 
 from . import transport
 from .keys import TsmKeys
 from .store import TsmStore
 
-POP_DOMAIN = b"PTTSM-POP1"
-PURPOSES = ("enrol", "renew", "dukpt", "transport-key", "report")
 PARAMS_KIND = "payterm-params/1"
 PARAMS_SECTIONS = ("aids", "capks", "limits", "tax_rates")
 MAX_PACKAGE = 16 * 1024 * 1024
-
-
-def pop_digest(purpose: str, serial: str, challenge: bytes) -> bytes:
-    """The digest a device's SE signs to prove possession of its key:
-    SHA-256("PTTSM-POP1" ‖ purpose ‖ 00 ‖ serial ‖ 00 ‖ challenge)."""
-    return hashlib.sha256(
-        POP_DOMAIN + purpose.encode() + b"\0" + serial.encode() + b"\0" + challenge
-    ).digest()
 
 
 class ApiError(Exception):
