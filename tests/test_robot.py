@@ -28,7 +28,7 @@ def _run(
         "variable": [f"PAYTERM:{PAYTERM}", *variables],
         "loglevel": "INFO",
         "console": "quiet",
-        "report": None,
+        "report": "NONE",
     }
     if test is not None:
         options["test"] = test
@@ -63,9 +63,10 @@ def test_terminal_suite(tmp_path: Path) -> None:
     """`payterm fw run --app firmware.app -- SESSION.json`: sign-on, a tap
     and an insert approved online with auth codes, the batch closed;
     `payterm fw traces --out`: one file per card transaction, no PAN in
-    clear; a bad TRACE line: exit 2 naming the line."""
+    clear, the PIN in no RESULT or UI line and masked in the VERIFY; a bad
+    TRACE line: exit 2 naming the line."""
     rc, tests = _run("terminal", tmp_path)
-    _all_passed(rc, tests, tmp_path, 7)
+    _all_passed(rc, tests, tmp_path, 8)
 
 
 def test_service_suite(tmp_path: Path) -> None:

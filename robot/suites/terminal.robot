@@ -14,9 +14,11 @@ ${TAP_CARD}         visa_qvsdc
 ${CONTACT_CARD}     contact_offline_pin
 # the Visa-like card is served by the contactless Kernel 3 (qVSDC)
 ${TAP_KERNEL}       3
+# contact_offline_pin's PIN (host_sim/cards)
+${PIN}              1234
 ${STEPS}            [{"op": "sign_on"},
 ...                  {"op": "sale", "amount": 30000, "card": "tap"},
-...                  {"op": "sale", "amount": 60000, "card": "insert", "pins": ["1234"]},
+...                  {"op": "sale", "amount": 60000, "card": "insert", "pins": ["${PIN}"]},
 ...                  {"op": "batch_close"}]
 # a trace whose APDU is lower-case hex: not what the terminal writes
 ${BAD_TRACE}        TRACE {"interface": "contact", "kind": "sale", "result": "approved",
@@ -86,6 +88,17 @@ No File Holds A PAN In Clear
         Should Not Contain    ${text}    ${pan}    msg=the PAN in clear in the app log
     END
 
+The PIN Is Never Written
+    # the screens and results never carry it; in the trace, VERIFY's PIN block is masked
+    ${text}=    Get File    ${APP_LOG}
+    ${lines}=    Get Lines Not Starting With TRACE    ${text}
+    Should Not Contain    ${lines}    ${PIN}
+    ${traces}=    Output Lines    ${APP_LOG}    TRACE
+    ${verify}=    Evaluate
+    ...    [a["hex"] for t in $traces for a in t["apdus"] if a["hex"].startswith("0020")]
+    Length Should Be    ${verify}    1    msg=one offline PIN VERIFY in the contact trace
+    Should Match Regexp    ${verify}[0]    ^0020008008[*]{16}$
+
 A Bad TRACE Line Is Bad Input
     ${bad}=    Set Variable    ${OUTPUT DIR}/terminal/bad-trace.log
     Copy File    ${APP_LOG}    ${bad}
@@ -105,6 +118,11 @@ Run The Terminal
     Set Suite Variable    ${APP_LOG}    ${OUTPUT DIR}/terminal/app.log
     Run Firmware    ${APP_LOG}    --app    firmware.app    --card    ${TAP_CARD}
     ...    --contact-card    ${CONTACT_CARD}    --timeout    90    --    ${session}
+
+Get Lines Not Starting With TRACE
+    [Arguments]    ${text}
+    ${lines}=    Evaluate    "\\n".join(x for x in $text.splitlines() if not x.startswith("TRACE "))
+    RETURN    ${lines}
 
 Approved Online
     [Arguments]    ${result}    ${amount}
