@@ -249,3 +249,99 @@ def test_gw_cached_derivation_equals_the_plain_one(counter: int, aes256: bool) -
     ksn = bytes.fromhex(DUKPT["initial_key_id"]) + counter.to_bytes(4, "big")
     for usage in (aes_dukpt.USAGE_MAC_GENERATION, aes_dukpt.USAGE_MAC_BOTH):
         assert dukpt_mac_key(bdk, ksn, usage) == dukpt_aes.working_key(bdk, ksn, usage)
+
+
+# -- the HSM's in-memory caches and C-speed paths ------------------------------
+
+_IKIDS = [bytes.fromhex(DUKPT["initial_key_id"]), bytes(range(8)), bytes(range(1, 9))]
+_BDKS = [bytes(range(16)), bytes(range(1, 17)), bytes(range(32))]
+_USAGES = [0x2000, 0x2001, 0x2002]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(range(len(_BDKS))),
+            st.sampled_from(range(len(_IKIDS))),
+            st.integers(1, 0xFFFFFFFF).filter(lambda c: bin(c).count("1") <= 16),
+            st.sampled_from(_USAGES),
+        ),
+        min_size=1,
+        max_size=12,
+    ),
+    st.binary(max_size=64),
+)
+def test_dukpt_caches_never_answer_for_another_bdk_ksn_or_usage(
+    calls: list[tuple[int, int, int, int]], message: bytes
+) -> None:
+    """Interleaved GW/GY work for several BDKs, initial key IDs, counters
+    and usages (neighbouring counters share intermediate keys in the cache):
+    every cached CMAC key MACs as the key derived from scratch for exactly
+    that BDK, KSN and usage, and differs from its neighbours'."""
+    from hsm_sim.commands.mac import dukpt_cmac_key, dukpt_mac_key
+    from hsm_sim.crypto import aes, dukpt_aes
+    from protocols.crypto import aes_dukpt
+
+    seen: dict[tuple[bytes, bytes, int], bytes] = {}
+    for b, i, counter, usage in calls + calls[::-1]:
+        bdk, ksn = _BDKS[b], _IKIDS[i] + counter.to_bytes(4, "big")
+        plain = aes_dukpt.working_key(
+            aes.AesBlock, dukpt_aes.initial_key(bdk, _IKIDS[i]), ksn, usage
+        )
+        assert dukpt_mac_key(bdk, ksn, usage) == plain
+        assert dukpt_aes.cached_working_key(bdk, ksn, usage) == plain
+        assert dukpt_cmac_key(bdk, ksn, usage).mac(message) == aes.cmac(plain, message)
+        seen[(bdk, ksn, usage)] = plain
+    # different (BDK, KSN, usage), different key: no entry stood for another
+    assert len(set(seen.values())) == len(seen)
+
+
+def test_dukpt_cache_refuses_an_invalid_ksn_and_caches_nothing() -> None:
+    from hsm_sim.commands.mac import dukpt_cmac_key
+
+    bdk = _BDKS[0]
+    for counter in (0, 0x0001FFFF):  # counter 0; 17 one-bits
+        ksn = _IKIDS[0] + counter.to_bytes(4, "big")
+        for _ in range(2):
+            with pytest.raises(HsmError) as info:
+                dukpt_cmac_key(bdk, ksn, 0x2000)
+            assert info.value.code == "15"
+
+
+@settings(max_examples=100, deadline=None)
+@given(key=st.sampled_from([16, 24, 32]).flatmap(lambda n: st.binary(min_size=n, max_size=n)),
+       data=st.binary(max_size=80))  # fmt: skip
+def test_fast_aes_block_and_cmac_key_equal_pycryptodome(key: bytes, data: bytes) -> None:
+    from hsm_sim.crypto import aes
+
+    block = (data + bytes(16))[:16]
+    fast, slow = aes.FastAesBlock(key), aes.AesBlock(key)
+    assert fast.encrypt_block(block) == slow.encrypt_block(block)
+    assert fast.decrypt_block(block) == slow.decrypt_block(block)
+    assert aes.AesCmacKey(key).mac(data) == aes.cmac(key, data) == _cmac(key, data, True)
+    with pytest.raises(ValueError):
+        fast.encrypt_block(block[:15])
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    mk=st.binary(min_size=16, max_size=16),
+    r=st.binary(min_size=8, max_size=8),
+    blocks=st.binary(min_size=8, max_size=8).map(lambda b: b * 3),
+)
+def test_fast_tdes_and_session_keys_equal_the_crypto_modules(
+    mk: bytes, r: bytes, blocks: bytes
+) -> None:
+    """KQ's session keys and TDES on ``cryptography`` equal
+    ``hsm_sim.crypto`` (pycryptodome), degenerate keys (K1 = K2) included."""
+    from hsm_sim.commands.emv import common_session_key
+    from hsm_sim.crypto import des, emv_kd
+
+    assert common_session_key(mk, r) == emv_kd.derive_common_sk(mk, r)
+    for key in (mk, mk[:8] * 2, mk[:8], mk + mk[:8]):
+        assert _fast.tdes_ecb(key, blocks) == des.encrypt_ecb(key, blocks)
+    degenerate = mk[:8] * 2  # K = K': algorithm 3 is then single DES CBC-MAC
+    assert _fast.retail_mac(degenerate, blocks, 1) == mac.retail_mac(degenerate, blocks, 1)
+    with pytest.raises(ValueError):
+        _fast.tdes_ecb(mk, blocks[:7])

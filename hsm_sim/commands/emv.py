@@ -22,7 +22,7 @@ from collections import OrderedDict
 from hsm_sim import errors as errs
 from hsm_sim.commands import _fast
 from hsm_sim.commands._base import Context, Handler, Reader, hexu
-from hsm_sim.crypto import emv_ac, emv_kd
+from hsm_sim.crypto import emv_ac, emv_kd, keys
 from hsm_sim.errors import HsmError
 
 # ICC master keys by (IMK, PAN, PSN, option): a card's master key is the
@@ -44,15 +44,29 @@ def _icc_mk(imk: bytes, pan: str, psn: str, option: str) -> bytes:
     return hit
 
 
+def common_session_key(icc_mk: bytes, r: bytes) -> bytes:
+    """``emv_kd.derive_common_sk`` on the C-speed TDES of ``_fast``: both
+    halves in one ECB call under the card's master key."""
+    if len(icc_mk) != 16 or len(r) != 8:
+        raise ValueError("common session key: 16-byte master key and 8-byte R")
+    f1 = r[:2] + b"\xf0" + r[3:]
+    f2 = r[:2] + b"\x0f" + r[3:]
+    return keys.adjust_parity(_fast.tdes_ecb(icc_mk, f1 + f2))
+
+
 def ac_keys(imk: bytes, pan: str, psn: str, atc: bytes, cvn: int, un: bytes) -> tuple[bytes, bytes]:
     """(ICC MK, AC key) as ``emv_ac.ac_keys``, with the ICC MK cached."""
     profile = emv_ac.profile(cvn)
     icc_mk = _icc_mk(imk, pan, psn, profile["option"])
     if profile["session"] == "none":
         return icc_mk, icc_mk
+    if len(atc) != 2:
+        raise ValueError("ATC must be 2 bytes")
     if profile["session"] == "common":
-        return icc_mk, emv_kd.ac_session_key(icc_mk, atc)
-    return icc_mk, emv_kd.mastercard_session_key(icc_mk, atc, un)
+        return icc_mk, common_session_key(icc_mk, atc + bytes(6))
+    if len(un) != 4:
+        raise ValueError("unpredictable number must be 4 bytes")
+    return icc_mk, common_session_key(icc_mk, atc + b"\x00\x00" + un)
 
 
 def kq(ctx: Context, r: Reader) -> str:

@@ -29,9 +29,8 @@ from Crypto.Hash import CMAC
 
 from hsm_sim import errors as errs
 from hsm_sim.commands._base import Context, Handler, Reader, hexu
-from hsm_sim.commands.pin import _aes_initial_key
-from hsm_sim.crypto import mac
-from hsm_sim.crypto.aes import AesBlock
+from hsm_sim.crypto import dukpt_aes, mac
+from hsm_sim.crypto.aes import AesCmacKey
 from hsm_sim.errors import HsmError
 from protocols.crypto import aes_dukpt
 
@@ -82,15 +81,23 @@ def _compute(r: Reader, modes: str) -> tuple[bytes, int]:
 
 
 def _cmac(value: bytes, is_aes: bool, message: bytes) -> bytes:
-    """CMAC by pycryptodome's C implementation (the hot path: tests check it
-    against ``cryptography`` and the project's own CMAC); TDES keys that
-    pycryptodome refuses (K1 = K2 or K2 = K3) go through ``hsm_sim.crypto.mac``."""
+    """CMAC by C implementations (the hot path: tests check it against
+    ``cryptography`` and the project's own CMAC): AES by ``cryptography``'s
+    CMAC, its subkeys kept per key; TDES by pycryptodome's, TDES keys that
+    pycryptodome refuses (K1 = K2 or K2 = K3) through ``hsm_sim.crypto.mac``."""
+    if is_aes:
+        return _aes_cmac_key(value).mac(message)
     try:
         state = _cmac_state(value, is_aes).copy()
     except ValueError:
         return mac.aes_cmac_mac(value, message) if is_aes else mac.tdes_cmac(value, message)
     state.update(message)
     return bytes(state.digest())
+
+
+@lru_cache(maxsize=1024)
+def _aes_cmac_key(value: bytes) -> AesCmacKey:
+    return AesCmacKey(value)
 
 
 @lru_cache(maxsize=1024)
@@ -121,35 +128,24 @@ DUKPT_MAC_USAGES = {
 }
 
 
-@lru_cache(maxsize=65536)
-def _derivation_key(ik: bytes, ikid: bytes, partial: int) -> bytes:
-    """The X9.24-3 intermediate derivation key of the counter bits
-    ``partial``: the one of ``partial`` without its lowest one-bit, one step
-    on (the derivation walks the counter's one-bits high to low).  Cached:
-    a terminal's consecutive KSNs share all but their last steps, as its own
-    future-key registers do, so a new KSN costs about one step."""
-    if partial == 0:
-        return ik
-    low = partial & -partial
-    base = _derivation_key(ik, ikid, partial ^ low)
-    kt = aes_dukpt.key_type_for(ik)
-    data = aes_dukpt.derivation_data(aes_dukpt.USAGE_KEY_DERIVATION, kt, ikid, partial)
-    return aes_dukpt.derive_key(AesBlock, base, kt, data)
+def dukpt_mac_key(bdk: bytes, ksn: bytes, usage: int) -> bytes:
+    """The AES DUKPT MAC working key of a KSN (never stored): the initial
+    key and the intermediate derivation keys come from the in-memory caches
+    of ``hsm_sim.crypto.dukpt_aes`` (a terminal's next KSN costs one step
+    and the working key)."""
+    if not aes_dukpt.ksn_is_valid(ksn):
+        raise HsmError(errs.INVALID_INPUT, reason="KSN counter is not a valid AES DUKPT counter")
+    return dukpt_aes.cached_working_key(bdk, ksn, usage)
 
 
 @lru_cache(maxsize=4096)
-def dukpt_mac_key(bdk: bytes, ksn: bytes, usage: int) -> bytes:
-    """The AES DUKPT MAC working key of a KSN, kept in memory only (never
-    stored): the host's GY on a request and its GW on the answer come for the
-    same KSN milliseconds apart."""
-    if not aes_dukpt.ksn_is_valid(ksn):
-        raise HsmError(errs.INVALID_INPUT, reason="KSN counter is not a valid AES DUKPT counter")
-    ikid, counter = aes_dukpt.split_ksn(ksn)
-    ik = _aes_initial_key(bdk, ikid)
-    idk = _derivation_key(ik, ikid, counter)
-    return aes_dukpt.working_key_from(
-        AesBlock, idk, ikid, counter, usage, aes_dukpt.key_type_for(bdk)
-    )
+def dukpt_cmac_key(bdk: bytes, ksn: bytes, usage: int) -> AesCmacKey:
+    """The CMAC state of ``dukpt_mac_key``, kept in memory only, keyed by
+    the BDK, the whole KSN and the usage: the host's GY on a request and its
+    GW on the answer come for the same KSN milliseconds apart, so the
+    answer's MAC costs no derivation and no CMAC subkeys.  An invalid KSN
+    raises before anything is cached."""
+    return AesCmacKey(dukpt_mac_key(bdk, ksn, usage))
 
 
 def _dukpt_compute(r: Reader) -> tuple[bytes, int]:
@@ -161,10 +157,7 @@ def _dukpt_compute(r: Reader) -> tuple[bytes, int]:
     message = read_message(r, input_format)
     if not bdk.is_aes:
         raise HsmError(errs.INVALID_ALGORITHM, reason="BDK: DUKPT MAC needs an AES BDK")
-    key = dukpt_mac_key(bdk.value, ksn, usage)
-    state = CMAC.new(key, ciphermod=AES)
-    state.update(message)
-    return bytes(state.digest()), size
+    return dukpt_cmac_key(bdk.value, ksn, usage).mac(message), size
 
 
 def gw(ctx: Context, r: Reader) -> str:

@@ -11,12 +11,11 @@ error reasons never hold one.
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from functools import lru_cache
 
 from hsm_sim import errors as errs
 from hsm_sim.commands._base import Context, Handler, Key, Reader, hexu
-from hsm_sim.crypto import des, dukpt_tdes, pinblock, pinverify, tr31
+from hsm_sim.crypto import des, dukpt_aes, dukpt_tdes, pinblock, pinverify, tr31
 from hsm_sim.crypto.aes import AesBlock
 from hsm_sim.errors import HsmError
 from protocols.crypto import aes_dukpt, pin_format4
@@ -24,8 +23,6 @@ from protocols.errors import DecodeError, EncodeError
 
 FORMATS = {"01": 0, "05": 1, "34": 2, "47": 3, "48": 4}
 PIN_USAGES = ("P0",)
-_IK_CACHE: OrderedDict[tuple[bytes, bytes], bytes] = OrderedDict()
-_IK_CACHE_SIZE = 1024
 
 
 def _format(r: Reader, what: str) -> tuple[str, int]:
@@ -142,16 +139,6 @@ def cc(ctx: Context, r: Reader) -> str:
     return _translate_command(r, "source ZPK")
 
 
-def _aes_initial_key(bdk: bytes, ikid: bytes) -> bytes:
-    hit = _IK_CACHE.get((bdk, ikid))
-    if hit is None:
-        hit = aes_dukpt.initial_key(AesBlock, bdk, ikid)
-        _IK_CACHE[(bdk, ikid)] = hit
-        if len(_IK_CACHE) > _IK_CACHE_SIZE:
-            _IK_CACHE.popitem(last=False)
-    return hit
-
-
 def dukpt_pin_key(bdk: Key, ksn: bytes) -> Key:
     """The PIN encryption key for a KSN, as a working key (never stored)."""
     if bdk.is_aes:
@@ -159,9 +146,9 @@ def dukpt_pin_key(bdk: Key, ksn: bytes) -> Key:
             raise HsmError(
                 errs.INVALID_INPUT, reason="KSN counter is not a valid AES DUKPT counter"
             )
-        ikid, _counter = aes_dukpt.split_ksn(ksn)
-        ik = _aes_initial_key(bdk.value, ikid)
-        value = aes_dukpt.working_key(AesBlock, ik, ksn, aes_dukpt.USAGE_PIN_ENCRYPTION, None)
+        # the initial and intermediate keys from the HSM's in-memory caches
+        # (the request's GY derived this KSN's a moment ago)
+        value = dukpt_aes.cached_working_key(bdk.value, ksn, aes_dukpt.USAGE_PIN_ENCRYPTION)
     else:
         if len(bdk.value) != 16:
             raise HsmError(errs.INCOMPATIBLE_KEY_LENGTH, reason="TDES BDK must be double length")

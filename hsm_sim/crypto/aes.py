@@ -3,12 +3,20 @@
 ``AesBlock`` is the CPython counterpart of the firmware's
 ``protocols.crypto.cryptolib_aes.CryptolibAes``: ``AesBlock`` (the class) is
 the factory that ``protocols.crypto.aes_dukpt`` takes, and an instance is the
-cipher ``protocols.crypto.aes_cmac`` takes.
+cipher ``protocols.crypto.aes_cmac`` takes.  ``FastAesBlock`` is the same
+interface over ``cryptography`` (OpenSSL): one ECB context per key, made in
+about a third of pycryptodome's time — the HSM's DUKPT derivations use it.
+``AesCmacKey`` is an AES-CMAC key with its subkeys computed once, copied
+for each message (the HSM's M6/M8 and GW/GY hot path).
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from Crypto.Cipher import AES
+from cryptography.hazmat.primitives import cmac as _cmac
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from protocols.crypto import aes_cmac
 
@@ -37,6 +45,49 @@ class AesBlock:
 
     def decrypt_block(self, block: bytes) -> bytes:
         return bytes(self._ecb.decrypt(bytes(block)))
+
+
+class FastAesBlock:
+    """``AesBlock``'s interface over ``cryptography``'s AES-ECB contexts
+    (ECB keeps no state between blocks, so one context serves every
+    block; the decryption context is made on first use)."""
+
+    block_size = BLOCK
+
+    def __init__(self, key: bytes) -> None:
+        _check_key(key)
+        self._key = bytes(key)
+        self._enc: Any = Cipher(algorithms.AES(self._key), modes.ECB()).encryptor()
+        self._dec: Any = None
+
+    def encrypt_block(self, block: bytes) -> bytes:
+        if len(block) != BLOCK:
+            raise ValueError(f"AES block must be 16 bytes, not {len(block)}")
+        return bytes(self._enc.update(bytes(block)))
+
+    def decrypt_block(self, block: bytes) -> bytes:
+        if len(block) != BLOCK:
+            raise ValueError(f"AES block must be 16 bytes, not {len(block)}")
+        if self._dec is None:
+            self._dec = Cipher(algorithms.AES(self._key), modes.ECB()).decryptor()
+        return bytes(self._dec.update(bytes(block)))
+
+
+class AesCmacKey:
+    """AES-CMAC (RFC 4493) under one key: the subkeys are computed once and
+    the state copied for each message (``cryptography``, OpenSSL)."""
+
+    __slots__ = ("_proto",)
+
+    def __init__(self, key: bytes) -> None:
+        _check_key(key)
+        self._proto: Any = _cmac.CMAC(algorithms.AES(bytes(key)))
+
+    def mac(self, data: bytes) -> bytes:
+        """The full 16-byte CMAC of ``data`` (truncate for shorter MACs)."""
+        state = self._proto.copy()
+        state.update(data)
+        return bytes(state.finalize())
 
 
 def encrypt_ecb(key: bytes, data: bytes) -> bytes:

@@ -21,9 +21,13 @@ def _odd(byte: int) -> bool:
     return bin(byte).count("1") % 2 == 1
 
 
+# Each byte value with its low bit set so that the byte has odd parity.
+_ODD_PARITY = bytes(b if _odd(b) else b ^ 1 for b in range(256))
+
+
 def adjust_parity(key: bytes) -> bytes:
     """Set each byte's low bit so the byte has odd parity (DES keys)."""
-    return bytes(b if _odd(b) else b ^ 1 for b in key)
+    return bytes(key).translate(_ODD_PARITY)
 
 
 def has_odd_parity(key: bytes) -> bool:
