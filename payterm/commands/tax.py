@@ -19,11 +19,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from host_sim.tax.app import Config, create_app
-from host_sim.tax.devices import load_ca
-from host_sim.tax.server import bind, make_server
-from host_sim.tax.store import TaxStore
-from hsm_sim.tsm.status_client import TsmStatusClient
 from payterm.cli import BadInput
 from payterm.commands._io import admin_token
 
@@ -51,6 +46,14 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # fastapi and uvicorn are imported when the backend runs, not with every
+    # `payterm` command (they cost 0.2 s of start-up)
+    from host_sim.tax.app import Config, create_app
+    from host_sim.tax.devices import load_ca
+    from host_sim.tax.server import bind, make_server
+    from host_sim.tax.store import TaxStore
+    from hsm_sim.tsm.status_client import TsmStatusClient
+
     token, generated = admin_token(args.admin_token_file, "PAYTERM_TAX_ADMIN_TOKEN")
     printed_token = token if generated else None
     ca = None
