@@ -274,3 +274,16 @@ def test_database_failure_is_96_and_rolls_back(tmp_path: Path) -> None:
         assert (await h.send(h.term.financial("0200", "00", 500, card)))["39"] == "00"
 
     run(tmp_path, scenario)
+
+
+def test_auth_codes_are_six_uniform_characters_of_the_alphabet() -> None:
+    """One CSPRNG draw per code written in base 34: every character of the
+    alphabet turns up in every position, nothing else ever does, and codes
+    do not repeat in a few thousand."""
+    from host_sim.acquirer.context import AUTH_CODE_ALPHABET, HostContext
+
+    codes_seen = [HostContext.new_auth_code() for _ in range(4000)]
+    assert all(len(code) == 6 for code in codes_seen)
+    for position in range(6):
+        assert {code[position] for code in codes_seen} == set(AUTH_CODE_ALPHABET)
+    assert len(set(codes_seen)) > 3990  # 34**6 ≈ 1.5e9: collisions are rare

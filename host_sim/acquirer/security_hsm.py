@@ -211,15 +211,31 @@ class HsmSecurity:
 
     async def exchange(self, code: str, fields: str) -> tuple[str, str]:
         """One command: (error code, response fields)."""
-        if not self._pipes:
-            await self.connect()
-        pipe = await self._pick()
+        pipe = self._next_open()
+        if pipe is None:
+            if not self._pipes:
+                await self.connect()
+            pipe = await self._pick()
         self.calls += 1
         try:
             return await pipe.send(code, fields)
         except (OSError, TimeoutError, hsm.HsmError) as exc:
             pipe._fail(ConnectionError("HSM connection dropped"))
             raise SecurityUnavailable(f"HSM {code}: {type(exc).__name__}") from None
+
+    def _next_open(self) -> _Pipe | None:
+        """The next connection, round robin, when it is open (the usual
+        case, with no coroutine); None sends the caller to ``_pick``, which
+        looks at the same connection again and reopens it."""
+        count = len(self._pipes)
+        if not count:
+            return None
+        index = (self._next + 1) % count
+        pipe = self._pipes[index]
+        if pipe.closed:
+            return None
+        self._next = index
+        return pipe
 
     async def _pick(self) -> _Pipe:
         """The next connection, round robin; a broken one is reopened, and
