@@ -28,6 +28,8 @@ CMD_GET_KSN = 0x24
 CMD_KA_PUBLIC_KEY = 0x25
 CMD_KBPK_NONCE = 0x26
 CMD_KEY_AGREE = 0x27
+CMD_DATA_WRAP = 0x28
+CMD_DATA_UNWRAP = 0x29
 
 COMMANDS = (
     (CMD_GENERATE_KEY, "GENERATE_KEY"),
@@ -48,6 +50,8 @@ COMMANDS = (
     (CMD_KA_PUBLIC_KEY, "KA_PUBLIC_KEY"),
     (CMD_KBPK_NONCE, "KBPK_NONCE"),
     (CMD_KEY_AGREE, "KEY_AGREE"),
+    (CMD_DATA_WRAP, "DATA_WRAP"),
+    (CMD_DATA_UNWRAP, "DATA_UNWRAP"),
 )
 
 KEY_SLOTS = 4  # ECDSA P-256 key slots 0..3
@@ -64,6 +68,18 @@ CHALLENGE_LEN = 16
 KA_NONCE_LEN = 16  # KBPK_NONCE
 KEY_AGREE_LEN = PUBLIC_KEY_LEN + RAW_SIGNATURE_LEN  # TSM ephemeral key | signature
 KEY_AGREE_RESPONSE_LEN = PUBLIC_KEY_LEN + MAC_LEN  # SE key-agreement key | MacTag
+
+# DATA_WRAP / DATA_UNWRAP (data at rest under the SE's storage key):
+# blob = version u8 | nonce (12) | ciphertext (as long as the data) | tag (16),
+# AES-256-GCM, AAD = "PTSE-WRAP1" | purpose u8 | serial (ASCII).
+WRAP_VERSION = 1
+WRAP_NONCE_LEN = 12
+WRAP_TAG_LEN = 16
+WRAP_OVERHEAD = 1 + WRAP_NONCE_LEN + WRAP_TAG_LEN  # 29
+# The longest request is DATA_UNWRAP: purpose (1) + blob (29 + data), and it
+# must fit one frame (protocols.se_frame.MAX_PAYLOAD, 1024): 1024 - 30 = 994.
+MAX_WRAP = 994
+WRAP_DOMAIN = b"PTSE-WRAP1"
 
 SIG_RAW = 0
 SIG_DER = 1
@@ -191,3 +207,23 @@ def kc_mac_data(serial: str, ephemeral: bytes, nonce: bytes) -> bytes:
     lv("payterm-tsm") | lv(SE nonce) | lv(TSM ephemeral key)``; the MacTag
     is AES-CMAC (16 bytes) under the confirmation key."""
     return KC_LABEL + _lv(serial.encode()) + _lv(KA_TSM_ID) + _lv(nonce) + _lv(ephemeral)
+
+
+def wrap_aad(purpose: int, serial: str) -> bytes:
+    """The associated data of a DATA_WRAP blob: ``"PTSE-WRAP1" | purpose u8 |
+    serial (ASCII)`` (the serial last, so no length is needed)."""
+    if not 0 <= purpose <= 0xFF:
+        raise EncodeError("purpose must be a byte", field="purpose")
+    return WRAP_DOMAIN + bytes((purpose,)) + serial.encode()
+
+
+def split_blob(blob: bytes) -> "tuple[bytes, bytes, bytes]":
+    """(nonce, ciphertext, tag) of a DATA_WRAP blob; DecodeError on an
+    unknown version or a length outside 1..MAX_WRAP bytes of data."""
+    n = len(blob) - WRAP_OVERHEAD
+    if n < 1 or n > MAX_WRAP:
+        raise DecodeError("blob of %d bytes" % len(blob), offset=len(blob), field="blob")
+    if blob[0] != WRAP_VERSION:
+        raise DecodeError("blob version %d" % blob[0], offset=0, field="version")
+    end = 1 + WRAP_NONCE_LEN
+    return bytes(blob[1:end]), bytes(blob[end : end + n]), bytes(blob[end + n :])

@@ -3,7 +3,8 @@
 ``SecureElementApp(driver)`` wraps ``firmware.drivers.se.SecureElement``
 (docs/se.md) with the application commands of docs/secure-element.md:
 device keys and signatures for the fiscal journal, certificate slots, the
-tamper lock, and the PIN pad's DUKPT (PIN blocks, MACs).  Keys never leave
+tamper lock, the PIN pad's DUKPT (PIN blocks, MACs), and data at rest
+enciphered under the element's storage key (``wrap`` / ``unwrap``).  Keys never leave
 the element; this side only ever sees public keys, signatures, PIN blocks,
 MACs and KSNs.
 
@@ -18,6 +19,13 @@ from firmware.secure.errors import SeAppError, SeBadInput, SeKeyMissing, SeLocke
 from protocols import se_app as sa
 from protocols import se_frame as sf
 from protocols.errors import DecodeError
+
+
+class SeUnwrapError(SeBadInput):
+    """A DATA_WRAP blob that cannot be opened: malformed (length, version;
+    ``status`` None, found here) or refused by the element (BAD_PARAMETER:
+    its tag does not verify: another element, another purpose, an altered
+    byte).  The data in it is lost; other blobs are not affected."""
 
 
 def _wipe(buf):
@@ -230,4 +238,45 @@ class SecureElementApp:
     def _ksn(self, body):
         if len(body) != sa.KSN_LEN:
             raise SeAppError("KSN of %d bytes" % len(body))
+        return body
+
+    # -- data at rest (storage key) --------------------------------------------------------
+    def wrap(self, purpose, data):
+        """The blob (``version | nonce 12 | ciphertext | tag 16``, 29 bytes
+        longer than ``data``) of 1..MAX_WRAP bytes enciphered with
+        AES-256-GCM under the element's storage key, bound to ``purpose``
+        (0..255) and to this element.  The request buffer is wiped."""
+        n = len(data)
+        if not 0 <= purpose <= 0xFF:
+            raise ValueError("purpose must be 0..255")
+        if not 1 <= n <= sa.MAX_WRAP:
+            raise ValueError("wrap 1..%d bytes" % sa.MAX_WRAP)
+        payload = bytearray(1 + n)
+        payload[0] = purpose
+        payload[1:] = data
+        try:
+            body = self._call(sa.CMD_DATA_WRAP, payload)
+        finally:
+            _wipe(payload)
+        if len(body) != n + sa.WRAP_OVERHEAD or body[0] != sa.WRAP_VERSION:
+            raise SeAppError("DATA_WRAP answer of %d bytes" % len(body))
+        return body
+
+    def unwrap(self, purpose, blob):
+        """The data of a blob ``wrap(purpose, ...)`` made on this element.
+        SeUnwrapError when the blob is malformed or does not verify,
+        SeKeyMissing when the element has no storage key, SeLocked while
+        tamper-locked."""
+        if not 0 <= purpose <= 0xFF:
+            raise ValueError("purpose must be 0..255")
+        try:
+            sa.split_blob(blob)
+        except DecodeError as e:
+            raise SeUnwrapError("malformed blob: %s" % e)
+        try:
+            body = self._call(sa.CMD_DATA_UNWRAP, bytes((purpose,)) + bytes(blob))
+        except SeBadInput as e:
+            raise SeUnwrapError("blob refused: %s" % e, e.status, e.name)
+        if len(body) != len(blob) - sa.WRAP_OVERHEAD:
+            raise SeAppError("DATA_UNWRAP answer of %d bytes" % len(body))
         return body

@@ -4,7 +4,8 @@ and the PIN pad's AES DUKPT originator.
 
 - ``engine``: request frame in, response frame out (``Engine.open(path)``);
 - ``bus``: the sim board's I2C-over-TCP framing in front of it (asyncio);
-- ``signer``, ``tamper``, ``pinpad``: the command groups;
+- ``signer``, ``tamper``, ``pinpad``, ``kagree``, ``vault`` (DATA_WRAP /
+  DATA_UNWRAP): the command groups;
 - ``storage``: the state file (the chip's memory), secrets wrapped under a
   device master key; ``ecdsa_keys``: P-256; ``testkeys``: TEST personalisation.
 """

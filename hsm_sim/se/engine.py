@@ -17,7 +17,7 @@ import secrets
 from collections.abc import Callable
 from pathlib import Path
 
-from hsm_sim.se import kagree, pinpad, signer, tamper, testkeys
+from hsm_sim.se import kagree, pinpad, signer, tamper, testkeys, vault
 from hsm_sim.se.errors import CommandFailed
 from hsm_sim.se.storage import Storage, StorageError
 from protocols import se_app
@@ -45,6 +45,7 @@ def _info(engine: Engine, payload: bytes) -> bytes:
         "curve": "P-256",
         "ka_key": bool(engine.store.data.get("ka")),
         "kbpk": str(engine.store.data.get("kbpk_source") or "personalisation"),
+        "storage_key": vault.has_key(engine),
     }
     return json.dumps(info, sort_keys=True).encode()
 
@@ -83,6 +84,8 @@ HANDLERS: dict[int, Handler] = {
     se_app.CMD_KA_PUBLIC_KEY: kagree.ka_public_key,
     se_app.CMD_KBPK_NONCE: kagree.kbpk_nonce,
     se_app.CMD_KEY_AGREE: kagree.key_agree,
+    se_app.CMD_DATA_WRAP: vault.data_wrap,
+    se_app.CMD_DATA_UNWRAP: vault.data_unwrap,
 }
 
 
