@@ -63,13 +63,15 @@ def session_keys() -> dict[str, str]:
 
 class Relay:
     """terminal <-> host, frame by frame; records the requests; ``lose``
-    decides, per request, whether the host's answer is dropped."""
+    decides, per request, whether the host's answer is dropped, ``cut``
+    whether the request itself never reaches the host (the line is down)."""
 
     def __init__(self, host_port: int) -> None:
         self.host_port = host_port
         self.requests: list[bytes] = []
         self.lost: list[bytes] = []
         self.lose: Callable[[dict[str, str]], bool] = lambda _m: False
+        self.cut: Callable[[dict[str, str]], bool] = lambda _m: False
         self.server: asyncio.Server | None = None
 
     async def start(self) -> int:
@@ -83,6 +85,9 @@ class Relay:
                 head = await r.readexactly(2)
                 body = await r.readexactly(int.from_bytes(head, "big"))
                 self.requests.append(body)
+                if self.cut(iso8583.decode(body, PAYTERM_1987)):
+                    self.lost.append(body)
+                    continue
                 hw.write(head + body)
                 rhead = await hr.readexactly(2)
                 rbody = await hr.readexactly(int.from_bytes(rhead, "big"))

@@ -306,3 +306,63 @@ def test_records_go_to_the_tax_backend_and_wait_in_the_journal_when_it_is_away(
         assert tax.client.alerts(DEVICE) == []
     finally:
         tax.close()
+
+
+def test_a_reversal_owed_when_the_power_goes_is_sent_after_the_restart(tmp_path: Path) -> None:
+    """The host approves a tap but its answer is lost, and the line is down
+    for the reversal and its repeat: the terminal is switched off owing the
+    reversal. It was kept on the fiscal flash, sealed by the
+    secure element (no PAN in clear in any file); the next run finds it and
+    delivers it first: the host gives the money back, once."""
+    pan = seed.card_facts("visa_qvsdc").pan
+
+    async def go() -> tuple[Run, Run, int, int, list[Any]]:  # runs, moved, back, host rows
+        se = SeServer(tmp_path / "se.json")
+        try:
+            async with running_rig(tmp_path) as rig:
+                before = rig.balance(pan)
+                rig.relay.lose = lambda m: m["t"] == "0200"  # approved, the answer lost
+                rig.relay.cut = lambda m: m["t"] in ("0400", "0401")  # then the line is down
+                first = await rig.terminal(
+                    [{"op": "sale", "amount": 30000, "card": "tap"}],
+                    nfc_card="visa_qvsdc",
+                    se_port=se.port,
+                    fiscal={"device_id": DEVICE, "fiscalise": True},
+                    host_timeout_ms=1000,
+                    clock=T0,
+                )
+                charged = rig.balance(pan)
+                rig.relay.lose = rig.relay.cut = lambda m: False
+                second = await rig.terminal(
+                    [{"op": "sign_on"}, {"op": "forward"}],
+                    nfc_card=None,
+                    se_port=se.port,
+                    fiscal={"device_id": DEVICE},
+                    clock=T0 + 600,
+                )
+                rows = rig.sql(
+                    "SELECT mti, response_code, status FROM transactions"
+                    " WHERE tid = 'PT000001' ORDER BY id"
+                )
+                return first, second, charged - before, rig.balance(pan) - before, rows
+        finally:
+            se.close()
+
+    first, second, moved, back, rows = asyncio.run(go())
+    (sale,) = first.results
+    assert (sale["result"], sale["message"], sale["reversed"]) == (
+        "declined",
+        "host_timeout",
+        True,
+    )
+    assert "fiscal_seq" not in sale  # nothing was sold
+    assert moved == -30000  # the host posted the sale it approved
+    sealed = list((tmp_path / "fiscal.img").read_bytes().split(pan.encode()))
+    assert len(sealed) == 1, "the PAN is on the flash in clear"
+    owed = [json.loads(x[5:]) for x in second.stdout.splitlines() if x.startswith("OWED ")]
+    assert owed == [{"reversals": 1, "advices": 0, "stan": 2, "unreadable": []}], second.stdout
+    _sign_on, forwarded = second.results
+    assert forwarded["reversals"] == 1 and forwarded["advices"] == 0
+    assert second.requests[1]["t"] == "0401" and second.requests[1]["11"] == "000002"
+    assert rows == [("0200", "00", "reversed"), ("0400", "00", "reversal")]
+    assert back == 0  # the money given back, once

@@ -192,7 +192,22 @@ def open_fiscal(board: "Any", clock: "Any", se: "Any", doc: "dict", tax: "Any") 
         http = HttpClient(dial, dial.authority, clock, tax.get("deadline_ms", 30000),
                           peer="tax backend")  # fmt: skip
         uploader = Uploader(http, journal, se, journal.device_id, fs)
-    return FiscalLink(journal, clock, doc.get("rate_bp", 1600), uploader=uploader)
+    link = FiscalLink(journal, clock, doc.get("rate_bp", 1600), uploader=uploader)
+    link.fs = fs
+    return link
+
+
+def open_owed(fiscal: "Any", se: "Any") -> "Any":
+    """What the terminal owes the host, sealed by the SE on the fiscal
+    flash (firmware/app/owed.py); None without the flash."""
+    if fiscal is None or se is None:
+        return None
+    from firmware.app.owed import OwedStore
+
+    fs = fiscal.fs
+    if "owed" not in fs.listdir():
+        fs.mkdir("owed")
+    return OwedStore(fs.sub("owed"), se)
 
 
 def main() -> int:
@@ -245,7 +260,11 @@ def main() -> int:
             printer.load_font()
         inputs = ScriptInput()
         ui = Ui(screen, emit)
-        batch = Batch(session.get("batch", 1))
+        owed = open_owed(fiscal, se)
+        batch = Batch(session.get("batch", 1), owed)
+        if owed is not None:
+            emit("OWED", {"reversals": len(batch.reversals), "advices": len(batch.advices),
+                          "stan": batch._stan, "unreadable": owed.unreadable})  # fmt: skip
         terminal = Terminal(session["terminal"], online, keys, ui, inputs, clock, os.urandom, batch,
                             nfc, contact, printer)  # fmt: skip
         terminal.fiscal = fiscal

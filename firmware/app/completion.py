@@ -46,7 +46,7 @@ def complete(terminal: "Any", stan: str, amount: int) -> "dict":
     code = answer.get("39") if answer is not None else None
     txn["code"] = code
     if answer is None:
-        terminal.batch.advices.append(msg)
+        terminal.batch.owe("advices", msg)
         txn.update(result="approved", message="approved_offline", queued=True)
     elif code == "00":
         txn.update(result="approved", message="approved", rrn=answer.get("37"))

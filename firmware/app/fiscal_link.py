@@ -31,6 +31,7 @@ class FiscalLink:
                  label: str = "CARD PAYMENT", uploader: "Any" = None,
                  retry_s: int = 300) -> None:  # fmt: skip
         self.journal = journal
+        self.fs: "Any" = None  # the fiscal flash's Files (the owed messages live there too)
         self.uploader = uploader
         self.retry_s = retry_s
         self.retry_at = 0  # no upload tried before this time (after a failure)

@@ -92,7 +92,7 @@ class Terminal:
     def _reverse(self, original: "dict", reason: str) -> None:
         """Queue an 0400 for ``original`` and try to deliver it now."""
         msg = msgs.reversal(original, self.batch.next_stan(), self._dt(), reason)
-        self.batch.reversals.append(msg)
+        self.batch.owe("reversals", msg)
         self.batch.mark_reversed(original["11"])
         self.forward()
 
@@ -108,9 +108,9 @@ class Terminal:
                 except HostLinkError:
                     answer = None
                 if answer is None:
-                    msg["t"] = msg["t"][:3] + "1"  # the next try is a repeat
+                    self.batch.retry(name, msg)  # the next try is a repeat
                     return sent
-                queue.pop(0)
+                self.batch.answered(name)
                 sent[name] += 1
         return sent
 
@@ -161,7 +161,7 @@ class Terminal:
                 if r["stan"] == txn["stan"]:
                     request = r["request"]
                     if r["offline"] and request in self.batch.advices:
-                        self.batch.advices.remove(request)
+                        self.batch.withdraw("advices", request)
                         r["status"] = "reversed"
                     elif not r["offline"]:
                         self._reverse(request, msgs.REVERSAL_FISCAL)
@@ -317,7 +317,7 @@ class Terminal:
                                  txn["card"], icc, None, self.batch.batch_field())  # fmt: skip
         stan = self.batch.next_stan()
         advice = msgs.advice(mti_req, stan, self._dt(), code)
-        self.batch.advices.append(advice)
+        self.batch.owe("advices", advice)
         self.batch.add({"kind": txn["kind"], "amount": txn["amount"], "stan": stan, "mti": "0220",
                         "status": "approved", "offline": True, "request": advice})  # fmt: skip
         txn["stan"] = stan
@@ -411,7 +411,7 @@ class Terminal:
             return {"kind": "void", "result": "declined", "message": "nothing to void"}
         original = record["request"]
         if original in self.batch.advices:
-            self.batch.advices.remove(original)
+            self.batch.withdraw("advices", original)
             record["status"] = "reversed"
             code: "str | None" = "00"
         else:
@@ -421,7 +421,7 @@ class Terminal:
             if code == "00":
                 record["status"] = "reversed"
             elif code is None:
-                self.batch.reversals.append(rev)  # owed: delivered before the next one
+                self.batch.owe("reversals", rev)  # owed: delivered before the next one
                 record["status"] = "reversed"
         result = "approved" if record["status"] == "reversed" else "declined"
         fiscal_void = None
