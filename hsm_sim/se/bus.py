@@ -8,8 +8,9 @@ Each TCP connection is one I2C bus with the secure element at ``addr``
 
 A write to the SE is one request frame (docs/se.md): the engine answers it
 at once and the response is held with a read pointer.  A 3-byte read starts
-the response from the top; longer reads continue where the last stopped and
-are padded with FF past its end.  RESEND rewinds without running anything.
+the response from the top once the whole response has been read (any other
+read continues where the last stopped); reads are padded with FF past its
+end.  RESEND rewinds without running anything.
 Before any request a read answers NO_RESPONSE.  Other addresses NACK; an
 unknown op gets a bus error and the connection is closed (its length field
 cannot be trusted).
@@ -57,7 +58,10 @@ class Target:
         self.pointer = 0
 
     def read(self, n: int) -> bytes:
-        if n == sf.HEADER:
+        # A 3-byte read after the whole response starts it again from the top
+        # (docs/se.md); right after the header it is the body of a response
+        # with a 1-byte payload (RANDOM of 1, DATA_UNWRAP of 1 byte).
+        if n == sf.HEADER and self.pointer >= len(self.response):
             self.pointer = 0
         out = self.response[self.pointer : self.pointer + n]
         self.pointer += n
