@@ -1,7 +1,8 @@
 """Tamper lock and the TSM's authenticated unlock (docs/secure-element.md).
 
 TAMPER_EVENT (from the board's tamper switch) locks the element: every
-signing, key-generation and PIN/MAC/DUKPT command then answers NOT_ALLOWED.
+signing, key-generation, PIN/MAC/DUKPT and DATA_WRAP/DATA_UNWRAP command
+then answers NOT_ALLOWED (keys, the storage key included, are kept).
 Only UNLOCK clears the lock: an AES-CMAC under the TSM unlock key (held
 wrapped in the state) over ``protocols.se_app.unlock_message(serial,
 challenge, tamper count)``, where the challenge is the one the last
