@@ -41,7 +41,9 @@ from protocols.iso8583_specs import PAYTERM_1987
 
 # Bytes held from boot for the receipts (Terminal.reserve_receipt_memory): a
 # bilingual receipt's pieces and rasters take about 12 KB; the rest is room
-# for the Arabic shaping's lists.
+# for the Arabic shaping's lists.  Taken once the firmware is loaded: the
+# block then sits high in the heap, and given up it joins the free space
+# above it (taken first, at the bottom, it would be a 32 KB hole alone).
 RECEIPT_RESERVE = 32 * 1024
 
 TYPE_CHECKING = False

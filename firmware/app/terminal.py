@@ -115,13 +115,16 @@ class Terminal:
         return sent
 
     def reserve_receipt_memory(self, size: int) -> None:
-        """Hold ``size`` bytes in one block, taken at boot while the heap is
-        whole, and give it up only while a receipt is built and printed.
-        A sale leaves its survivors (the batch record, the queues) scattered
-        over the heap: with half of it free, no block of 2.5 KB may be left
-        for the receipt's Arabic rasters.  The reserve is such a block."""
+        """Hold ``size`` bytes in one block, taken at boot, and give it up
+        only while a receipt is built and printed.  A sale leaves its
+        survivors (the batch record, the queues) scattered over the heap:
+        with half of it free, no block of 2.5 KB may be left for the
+        receipt's Arabic rasters.  The reserve is such a block."""
         self._reserve_size = size
-        self._reserve = bytearray(size)
+        try:
+            self._reserve = bytearray(size)
+        except MemoryError:  # a heap too small for it: run without
+            self._reserve = None
 
     def _print(self, txn: "dict") -> None:
         if self.printer is None:
