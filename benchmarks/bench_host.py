@@ -13,10 +13,13 @@ Three processes on this machine, as they would be deployed:
    every request MACed (AES-CMAC), every answer's MAC checked.
 
 Every authorisation is checked end to end: the host verifies the request
-MAC (HSM M8), the ARQC (HSM KQ), the online PIN where there is one (HSM G0 +
-EC), posts it in SQLite (WAL) with its journal row, and MACs its answer (HSM
-M6).  Reported: the load tool's JSON (messages/s, ARQC authorisations/s, p50,
-p95, p99) for each run, best and median of the runs.
+MAC (the seeded terminals MAC under AES DUKPT: HSM GY with the KSN of field
+53), the ARQC (HSM KQ), the online PIN where there is one (HSM G0 + EC),
+posts it in SQLite (WAL) with its journal row, and MACs its answer (HSM GW,
+the request's KSN).  Reported: the load tool's JSON (messages/s, ARQC
+authorisations/s, p50, p95, p99) for each run with the 1-minute load
+average before and after it (the machine may be shared: the figure tracks
+what other processes leave free), best and median of the runs.
 
     python -m benchmarks.bench_host [--seconds 10] [--runs 3] [--terminals 64] [--hsms 1]
 """
@@ -82,6 +85,7 @@ def run(
             )  # fmt: skip
             try:
                 for index in range(runs):
+                    load_before = os.getloadavg()[0]
                     out = subprocess.run(
                         _payterm("host", "load", "--port", str(info["port"]),
                                  "--terminals", str(terminals), "--seconds", str(seconds),
@@ -89,6 +93,7 @@ def run(
                         check=True, capture_output=True, text=True,
                     )  # fmt: skip
                     report = json.loads(out.stdout)
+                    report["loadavg_1min"] = [load_before, os.getloadavg()[0]]
                     results.append(report)
                     print(json.dumps(_summary(report)), file=sys.stderr)
             finally:
@@ -119,6 +124,7 @@ def _summary(report: dict[str, Any]) -> dict[str, Any]:
         "response_codes": report["response_codes"],
         "errors": report["errors"],
         "mac_failures": report["mac_failures"],
+        "loadavg_1min_before_after": [round(x, 2) for x in report["loadavg_1min"]],
     }
 
 

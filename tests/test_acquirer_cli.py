@@ -208,3 +208,17 @@ def test_serve_with_seed_writes_the_test_data_first(tmp_path: Path) -> None:
             stop(host)
     finally:
         stop(hsm)
+
+
+def test_bench_host_runs_the_three_processes_and_reports_each_run() -> None:
+    """``benchmarks.bench_host`` end to end, small: HSM, host and load as
+    processes; every answer 00 and MAC-checked, the load average noted."""
+    from benchmarks import bench_host
+
+    result = bench_host.run(seconds=1.0, runs=1, terminals=4, connections=1)
+    (only,) = result["runs"]
+    assert only["errors"] == 0 and only["mac_failures"] == 0
+    assert set(only["response_codes"]) == {"00"}
+    assert only["arqc_authorisations_per_second"] > 0
+    assert len(only["loadavg_1min_before_after"]) == 2
+    assert result["median_arqc_authorisations_per_second"] == only["arqc_authorisations_per_second"]
