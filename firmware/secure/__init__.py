@@ -6,6 +6,7 @@ from firmware.secure.errors import (
     SeKeyMissing,
     SeLocked,
     SeNotAllowed,
+    SeUnwrapError,
 )
 from firmware.secure.se_app import SecureElementApp
 
@@ -15,5 +16,6 @@ __all__ = [
     "SeKeyMissing",
     "SeLocked",
     "SeNotAllowed",
+    "SeUnwrapError",
     "SecureElementApp",
 ]
