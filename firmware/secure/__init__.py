@@ -6,9 +6,8 @@ from firmware.secure.errors import (
     SeKeyMissing,
     SeLocked,
     SeNotAllowed,
-    SeUnwrapError,
 )
-from firmware.secure.se_app import SecureElementApp
+from firmware.secure.se_app import SecureElementApp, SeUnwrapError
 
 __all__ = [
     "SeAppError",
