@@ -6,8 +6,9 @@ the factory that ``protocols.crypto.aes_dukpt`` takes, and an instance is the
 cipher ``protocols.crypto.aes_cmac`` takes.  ``FastAesBlock`` is the same
 interface over ``cryptography`` (OpenSSL): one ECB context per key (a key
 and a block in 3.8 µs against pycryptodome's 5.2); the HSM's DUKPT
-derivations use it.  ``AesCmacKey`` is an AES-CMAC key with its subkeys computed once, copied
-for each message (the HSM's M6/M8 and GW/GY hot path).
+derivations use it.  ``AesCmacKey`` is an AES-CMAC key with its subkeys
+computed once, copied for each message (the HSM's M6/M8 and GW/GY hot
+path).
 """
 
 from __future__ import annotations
