@@ -76,15 +76,7 @@ class Wire:
 def dukpt_block(ikid: bytes = IKID, bdk: bytes = BDK, kbpk: bytes = TEST_KBPK) -> str:
     """The TR-31 (version D, B1) block of the terminal's initial DUKPT key,
     as a TSM would send it."""
-    header = tr31.Header(
-        version="D",
-        key_usage="B1",
-        algorithm="A",
-        mode_of_use="X",
-        exportability="N",
-        blocks=[("IK", ikid.hex().upper())],
-    )
-    return tr31.wrap(kbpk, header, dukpt_aes.initial_key(bdk, ikid))
+    return tr31.dukpt_initial_key_block(kbpk, dukpt_aes.initial_key(bdk, ikid), ikid)
 
 
 def secret_hexes(*keys: bytes) -> list[str]:

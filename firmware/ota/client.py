@@ -11,14 +11,9 @@ link fails (ETIMEDOUT/EAGAIN count as a timeout); ``deinit()`` or
 ``close()``. On the sim board that is ``boards.sim.net.Dialer(board,
 "net1")``. One request per connection (``Connection: close``).
 
-Responses are parsed strictly and with bounds: status line and header lines
-of at most ``MAX_LINE`` bytes, at most ``MAX_HEADERS`` header fields, ASCII
-only; a body delimited by ``Content-Length`` or ``Transfer-Encoding:
-chunked`` (both, neither on a response that has a body, another transfer
-coding, a negative or non-decimal length, a bad chunk size line or a chunk
-not followed by CRLF: ``DecodeError``). JSON bodies are read whole up to
-``max_json`` bytes; an OTA package is streamed into ``Ota.install`` 512
-bytes at a time and never held in RAM.
+Responses are parsed by the shared client (firmware/net/http.py: strict,
+bounded, ``DecodeError`` on anything malformed); an OTA package is
+streamed into ``Ota.install`` 512 bytes at a time and never held in RAM.
 
 Errors: ``TsmUnreachable`` (no connection), ``TsmTimeout`` (the stream's
 timeout, or the request's deadline when the board gives a clock),

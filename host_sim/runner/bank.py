@@ -135,8 +135,7 @@ def dukpt_key_block(index: int = 1, kbpk: bytes = TEST_KBPK) -> str:
     """Terminal ``index``'s DUKPT initial key (from the TEST BDK) as the TR-31
     version D block (B1, AES, optional block IK) a TSM sends the SE."""
     ikid = seed.dukpt_ikid(index)
-    header = tr31.Header("D", "B1", "A", "X", "00", "N", blocks=[("IK", ikid.hex().upper())])
-    return tr31.wrap(kbpk, header, dukpt_aes.initial_key(seed.test_bdk(), ikid))
+    return tr31.dukpt_initial_key_block(kbpk, dukpt_aes.initial_key(seed.test_bdk(), ikid), ikid)
 
 
 def open_secure_element(state: Path, terminal_index: int = 1) -> Engine:

@@ -376,6 +376,15 @@ def wrap(
     return text + enc.hex().upper() + mac.hex().upper()
 
 
+def dukpt_initial_key_block(kbpk: bytes, initial_key: bytes, ikid: bytes) -> str:
+    """An AES DUKPT initial key as a TSM loads it into a PIN pad or secure
+    element: version D, usage B1, algorithm A, mode X, not exportable, its
+    initial key ID in optional block IK (X9.24-3, X9.143)."""
+    header = Header(version="D", key_usage="B1", algorithm="A", mode_of_use="X",
+                    exportability="N", blocks=[("IK", ikid.hex().upper())])  # fmt: skip
+    return wrap(kbpk, header, initial_key)
+
+
 def decrypt_key_data(kbpk: bytes, block: str) -> tuple[Header, bytes]:
     """Authenticate and decrypt a key block; the clear key data with padding."""
     block = block.strip()

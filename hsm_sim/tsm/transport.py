@@ -95,15 +95,7 @@ def agree(
         serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
     )
     kbpk, kck = derive(eph, ka_public, se_app.ka_fixed_info(serial, ephemeral, ka_public, nonce))
-    header = tr31.Header(
-        version="D",
-        key_usage="B1",
-        algorithm="A",
-        mode_of_use="X",
-        exportability="N",
-        blocks=[("IK", ikid.hex().upper())],
-    )
-    block = tr31.wrap(kbpk, header, dukpt_aes.initial_key(bdk, ikid))
+    block = tr31.dukpt_initial_key_block(kbpk, dukpt_aes.initial_key(bdk, ikid), ikid)
     expected = tag_digest(mac_tag(kck, serial, ephemeral, nonce))
     signature = sign_raw(key_loading_key, se_app.key_agree_message(ephemeral, nonce, serial))
     return Agreement(block, ephemeral, signature, expected)
