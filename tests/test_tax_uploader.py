@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from http_support import free_port, read_http_request
 from se_support import SeServer
 from tax_support import DAY, T0, Backend, backend
 
@@ -204,7 +205,7 @@ class DropRelay:
             except OSError:
                 return
             with conn:
-                request = self._read_request(conn)
+                request = read_http_request(conn)
                 self.seen.append(request)
                 with socket.create_connection(("127.0.0.1", self.upstream)) as up:
                     up.sendall(request)
@@ -213,32 +214,8 @@ class DropRelay:
                         answer += chunk
                 self.answers.append(answer)
 
-    @staticmethod
-    def _read_request(conn: socket.socket) -> bytes:
-        data = b""
-        while b"\r\n\r\n" not in data:
-            chunk = conn.recv(4096)
-            if not chunk:
-                return data
-            data += chunk
-        head, _, body = data.partition(b"\r\n\r\n")
-        length = 0
-        for line in head.split(b"\r\n")[1:]:
-            name, _, value = line.partition(b":")
-            if name.strip().lower() == b"content-length":
-                length = int(value)
-        while len(body) < length:
-            body += conn.recv(4096)
-        return head + b"\r\n\r\n" + body
-
     def close(self) -> None:
         self.sock.close()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Terminal:
@@ -323,7 +300,7 @@ def test_real_time_offline_days_lost_answer_power_cut(
     tax.clock.now = T0 + 80000
 
     # (b) three days offline: the backend is unreachable (nothing listens)
-    off = term.run(OFFLINE, T0, net2=f"127.0.0.1:{_free_port()}", DAYS=[1, 2, 3])
+    off = term.run(OFFLINE, T0, net2=f"127.0.0.1:{free_port()}", DAYS=[1, 2, 3])
     assert len(off) == 18
     assert {r["error"] for r in off} == {"unreachable"}
     assert [r["pending"] for r in off] == list(range(1, 19))  # the journal is the queue
@@ -399,7 +376,7 @@ def test_backend_gone_mid_catch_up(tmp_path: Path, se_server: SeServer, tax: Bac
     term = Terminal(tmp_path, se_server.port, tax.running.port)
     _registered(tax, term)
     tax.clock.now = T0 + 3600
-    off = term.run(OFFLINE, T0, net2=f"127.0.0.1:{_free_port()}", DAYS=[0])
+    off = term.run(OFFLINE, T0, net2=f"127.0.0.1:{free_port()}", DAYS=[0])
     assert [r["pending"] for r in off] == [1, 2, 3, 4, 5, 6]
     # the backend goes away after the first batch: a relay that serves one
     # request and then nothing listens
@@ -428,7 +405,7 @@ class OneShotRelay(DropRelay):
             except OSError:
                 return
             with conn:
-                request = self._read_request(conn)
+                request = read_http_request(conn)
                 if not first:
                     continue
                 first = False

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from http_support import free_port, read_http_request
 from se_support import SeServer
 
 import boards
@@ -165,26 +166,8 @@ class Relay:
             with conn:
                 self._one(conn)
 
-    @staticmethod
-    def _read_request(conn: socket.socket) -> bytes:
-        data = b""
-        while b"\r\n\r\n" not in data:
-            chunk = conn.recv(4096)
-            if not chunk:
-                return data
-            data += chunk
-        head, _, body = data.partition(b"\r\n\r\n")
-        length = 0
-        for line in head.split(b"\r\n")[1:]:
-            name, _, value = line.partition(b":")
-            if name.strip().lower() == b"content-length":
-                length = int(value)
-        while len(body) < length:
-            body += conn.recv(4096)
-        return head + b"\r\n\r\n" + body
-
     def _one(self, conn: socket.socket) -> None:
-        request = self._read_request(conn)
+        request = read_http_request(conn)
         self.seen.append(request)
         with socket.create_connection(("127.0.0.1", self.upstream)) as up:
             up.sendall(request)
@@ -293,12 +276,6 @@ class Device:
         return mpytest.json_lines(proc.stdout)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _timed(fn: Callable[[], Any]) -> tuple[Any, float]:
     t0 = time.monotonic()
     return fn(), time.monotonic() - t0
@@ -399,7 +376,7 @@ def test_enrol_params_ota_refusals_and_chunked(
     assert booted["state"] == {"active": "a", "version": 2, "min_version": 2}
 
     # the TSM is down: a clear error, nothing changes
-    (down,) = dev.run(DOWN, f"127.0.0.1:{_free_port()}", OTA_HEAP)
+    (down,) = dev.run(DOWN, f"127.0.0.1:{free_port()}", OTA_HEAP)
     assert down["params"]["error"] == "TsmUnreachable", down
     assert "unreachable" in down["params"]["message"]
     assert down["ota"]["error"] == "TsmUnreachable"
