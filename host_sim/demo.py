@@ -136,12 +136,13 @@ async def _morning_of_sales(result: DemoResult, out_dir: Path) -> None:
     terminal_dir.mkdir(exist_ok=True)
     for stale in ("fiscal.img", "se.json"):  # a new terminal, fiscalised by this run
         (terminal_dir / stale).unlink(missing_ok=True)
-    tax = TaxAuthority.start(out_dir / "tax.sqlite", terminal_dir / "se.json")
+    tax = await TaxAuthority.start(out_dir, terminal_dir)
     try:
         morning = await run_morning(
             db_path, workdir=terminal_dir, tax_endpoint=f"127.0.0.1:{tax.port}"
         )
         _check_morning(result, morning, out_dir, terminal_dir)
+        _check_enrolment(result, morning, tax)
         _check_tax(result, morning, tax)
     finally:
         tax.stop()
@@ -512,44 +513,69 @@ def _check_fiscal(
 
 @dataclass
 class TaxAuthority:
-    """The tax backend for the demo (host_sim/tax, uvicorn on loopback,
-    SQLite at ``DIR/tax.sqlite``), with the terminal's device registered
-    beforehand: at the factory the secure element made its signing key
-    (slot 0) and the authority registered its public key."""
+    """The authorities of the demo, on loopback: the TSM (hsm_sim/tsm, SQLite
+    at ``DIR/tsm.sqlite``) and the tax backend (host_sim/tax, SQLite at
+    ``DIR/tax.sqlite``), which trusts the TSM's CA and asks it for device
+    status.  At the "factory" the terminal enrols: its secure element makes
+    its signing key and the TSM certifies it (``firmware.ota.enrol`` under
+    MicroPython through the board runner); the tax authority then registers
+    the device with that certificate."""
 
     store: Any
     running: Any
     client: Any
+    tsm_store: Any
+    tsm: Any
     public_key: str
+    enrolment: dict[str, Any]
+    folder: Path
 
     @classmethod
-    def start(cls, db: Path, se_state: Path) -> TaxAuthority:
+    async def start(cls, folder: Path, terminal_dir: Path) -> TaxAuthority:
         import secrets
 
         from host_sim.morning import FISCAL_DEVICE
-        from host_sim.runner.bank import open_secure_element
         from host_sim.tax.app import Config, create_app
         from host_sim.tax.client import TaxClient
         from host_sim.tax.server import Running
         from host_sim.tax.store import TaxStore
-        from protocols import se_app
+        from hsm_sim.tsm import app as tsm_app
+        from hsm_sim.tsm.keys import TsmKeys
+        from hsm_sim.tsm.status_client import TsmStatusClient
+        from hsm_sim.tsm.store import TsmStore
 
-        engine = open_secure_element(se_state)  # the factory's personalisation
-        status, public = engine.execute(se_app.CMD_GENERATE_KEY, bytes([0]))
-        if status != 0:
-            raise RuntimeError(f"the SE refused to make its signing key (status {status:#04x})")
-        for stale in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
-            stale.unlink(missing_ok=True)
-        token = secrets.token_urlsafe(16)
-        store = TaxStore(str(db))
-        running = Running(create_app(store, Config(token)))
-        client = TaxClient(running.url, token)
-        answer = client.register(FISCAL_DEVICE, public.hex())
-        if answer.status != 201:
-            running.stop()
-            store.close()
-            raise RuntimeError(f"tax backend refused the registration: {answer!r}")
-        return cls(store, running, client, public.hex())
+        for name in ("tax.sqlite", "tsm.sqlite"):
+            db = folder / name
+            for stale in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
+                stale.unlink(missing_ok=True)
+        keys = TsmKeys.generate()
+        tsm_store = TsmStore(str(folder / "tsm.sqlite"))
+        tsm = Running(tsm_app.create_app(tsm_store, keys, tsm_app.Config(secrets.token_hex(16))))
+        store: Any = None
+        running: Any = None
+        try:
+            enrolment = await _enrol(terminal_dir, FISCAL_DEVICE, tsm.port)
+            token = secrets.token_urlsafe(16)
+            store = TaxStore(str(folder / "tax.sqlite"))
+            config = Config(token, ca=keys.ca_cert, tsm=TsmStatusClient(tsm.url))
+            running = Running(create_app(store, config))
+            client = TaxClient(running.url, token)
+            answer = client.register(
+                FISCAL_DEVICE, enrolment["public_key"], certificate=enrolment["certificate"]
+            )
+            if answer.status != 201:
+                raise RuntimeError(f"tax backend refused the registration: {answer!r}")
+        except BaseException:
+            for server in (running, tsm):
+                if server is not None:
+                    server.stop()
+            for opened in (store, tsm_store):
+                if opened is not None:
+                    opened.close()
+            raise
+        return cls(
+            store, running, client, tsm_store, tsm, enrolment["public_key"], enrolment, folder
+        )
 
     @property
     def port(self) -> int:
@@ -558,6 +584,77 @@ class TaxAuthority:
     def stop(self) -> None:
         self.running.stop()
         self.store.close()
+        self.tsm.stop()
+        self.tsm_store.close()
+
+
+async def _enrol(terminal_dir: Path, serial: str, tsm_port: int) -> dict[str, Any]:
+    """The factory step: ``firmware.ota.enrol SERIAL`` on the sim board with
+    its secure element (the runner's bank) and its ``tsm`` link."""
+    import tempfile
+
+    from host_sim.runner import RunOptions, run_async
+
+    out: list[str] = []
+    err: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="payterm-factory-") as tmp:
+        options = RunOptions(
+            app="firmware.ota.enrol",
+            app_args=(serial,),
+            nfc_cards=[],
+            contact_card=None,
+            timeout=60.0,
+            db_path=Path(tmp) / "host.db",
+            workdir=terminal_dir,
+            handle_signals=False,
+            endpoints={"net1": f"127.0.0.1:{tsm_port}"},
+        )
+        code = await run_async(options, None, out.append, err.append)
+    lines = [x for x in "".join(out).splitlines() if x.startswith("ENROLLED ")]
+    if code != 0 or not lines:
+        raise RuntimeError(
+            f"enrolment failed (exit {code}): {''.join(out)[-400:]}{''.join(err)[-400:]}"
+        )
+    doc: dict[str, Any] = json.loads(lines[0][9:])
+    return doc
+
+
+def _check_enrolment(result: DemoResult, morning: Any, tax: TaxAuthority) -> None:
+    """The device's lifecycle so far: the TSM certified the secure element's
+    key (X.509 from its CA), the tax authority registered the device with
+    that certificate, the TSM says it is active, and the key that signed the
+    day's records is the certified one."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    from host_sim.morning import FISCAL_DEVICE
+
+    enrol = tax.enrolment
+    cert = x509.load_pem_x509_certificate(str(enrol["certificate"]).encode())
+    point = cert.public_key().public_bytes(
+        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+    )
+    device = tax.client.device(FISCAL_DEVICE).json()
+    status = json.loads(_http_get(f"{tax.tsm.url}/v1/devices/{FISCAL_DEVICE}/status"))
+    signing = str(morning.fiscal.get("public_key", "")).lower()
+    pem = tax.folder / "device-cert.pem"
+    pem.write_text(str(enrol["certificate"]))
+    result.artefacts["device_certificate"] = str(pem)
+    result.add(
+        "tsm: the secure element's key certified, the device registered with its certificate",
+        point.hex() == str(enrol["public_key"]).lower() == signing
+        and FISCAL_DEVICE in str(device.get("certificate_subject"))
+        and status.get("status") == "active",
+        f"certificate {enrol.get('cert_serial')} for {cert.subject.rfc4514_string()},"
+        f" TSM status {status.get('status')}, tax registration {device.get('status')}",
+    )
+
+
+def _http_get(url: str) -> str:
+    from urllib.request import urlopen
+
+    with urlopen(url, timeout=10) as answer:
+        return str(answer.read().decode())
 
 
 def _check_tax(result: DemoResult, morning: Any, tax: TaxAuthority) -> None:

@@ -43,6 +43,7 @@ MORNING = [
     "fiscal: a signed record per approved sale and refund, Z report at the batch close",
     "fiscal: receipt QR codes read by zbar verify offline",
     "fiscal: journal exported from the flash image verifies",
+    "tsm: the secure element's key certified, the device registered with its certificate",
     "tax: every record uploaded as it was written, verified, no alert",
 ]
 
@@ -172,6 +173,15 @@ def _fiscal_export_verifies(folder: Path, artefacts: dict[str, Any], approved: i
     finally:
         conn.close()
     assert seqs == list(range(1, approved + 2))
+    # the device certificate the TSM issued certifies the key that signed the journal
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    cert = x509.load_pem_x509_certificate(Path(artefacts["device_certificate"]).read_bytes())
+    point = cert.public_key().public_bytes(
+        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+    )
+    assert point.hex() == Path(key).read_text().strip().lower()
 
 
 def test_a_sale_that_goes_wrong_fails_the_demo(

@@ -134,12 +134,9 @@ def last_preauth(batch: "Any") -> str:
 
 
 def open_se(board: "Any", clock: "Any") -> "Any":
-    from firmware.drivers.se import SecureElement
-    from firmware.secure import SecureElementApp
+    from firmware.secure import for_board
 
-    driver = SecureElement(board.bus_for("secure_element"),
-                           board.device("secure_element")["addr"], clock)  # fmt: skip
-    return SecureElementApp(driver)
+    return for_board(board, clock)
 
 
 def open_keys(se: "Any", doc: "dict") -> "Any":

@@ -9,6 +9,17 @@ from firmware.secure.errors import (
 )
 from firmware.secure.se_app import SecureElementApp, SeUnwrapError
 
+
+def for_board(board, clock=None):
+    """The secure element of ``board`` (its ``secure_element`` device on
+    its bus) as a SecureElementApp."""
+    from firmware.drivers.se import SecureElement
+
+    dev = board.device("secure_element")
+    bus = board.bus_for("secure_element")
+    return SecureElementApp(SecureElement(bus, dev["addr"], clock or board.rtc()))
+
+
 __all__ = [
     "SeAppError",
     "SeBadInput",
@@ -17,4 +28,5 @@ __all__ = [
     "SeNotAllowed",
     "SeUnwrapError",
     "SecureElementApp",
+    "for_board",
 ]

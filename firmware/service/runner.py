@@ -12,13 +12,9 @@ JOURNAL_DIR = "journal"
 
 
 def secure_element(board):
-    from firmware.drivers.se import SecureElement
-    from firmware.secure import SecureElementApp
+    from firmware.secure import for_board
 
-    dev = board.device("secure_element")
-    return SecureElementApp(
-        SecureElement(board.bus_for("secure_element"), dev["addr"], board.rtc())
-    )
+    return for_board(board)
 
 
 def open_journal(board, signer, journal_dir=JOURNAL_DIR):
