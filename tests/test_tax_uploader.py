@@ -36,7 +36,10 @@ from tools import mpytest
 
 DEV = "PT-SIM-0042"
 HEAP = boards.load("sim")["memory"]["heap"]
-CATCH_UP_HEAP = "256K"  # the catch-up in a small heap (most of it is the source-compiled firmware)
+# the catch-up in a small heap (most of it is the source-compiled firmware);
+# 256K passed here but failed once on a clean CI clone (a receive buffer at
+# the fragmentation edge), so the test keeps 64K of slack above that
+CATCH_UP_HEAP = "320K"
 
 HEADER = """
 import json, sys, boards
