@@ -1,6 +1,7 @@
 """Small pieces for tests that stand between a terminal and an HTTP
 service (relays that drop, cut or alter answers): reading one whole
-HTTP/1.1 request off a socket, and a loopback port nobody listens on."""
+HTTP/1.1 request off a socket, and a loopback port that refuses
+connections."""
 
 from __future__ import annotations
 
@@ -30,8 +31,18 @@ def read_http_request(conn: socket.socket) -> bytes:
     return head + b"\r\n\r\n" + body
 
 
-def free_port() -> int:
-    """A loopback port that was free a moment ago (closed again)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+class RefusingPort:
+    """A loopback port held bound but not listening: connections to it are
+    refused for as long as this lives, and no other process can take it
+    meanwhile (a port merely found free may be reused by a parallel test)."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = int(self.sock.getsockname()[1])
+
+    def __enter__(self) -> RefusingPort:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.sock.close()

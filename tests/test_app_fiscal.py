@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from app_support import Run, running_rig
+from http_support import RefusingPort
 from pyzbar import pyzbar
 from se_support import SeServer
 
@@ -242,13 +243,11 @@ def test_records_go_to_the_tax_backend_and_wait_in_the_journal_when_it_is_away(
     first sale's upload takes the whole queue: the backend holds every
     record once, verified (chain, signatures, the Z report), and no alert
     but the ones due."""
-    import socket
 
     from tax_support import Backend, Clock
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        nobody = s.getsockname()[1]  # closed again: nothing listens there
+    refusing = RefusingPort()  # the tax backend's address while it is away
+    nobody = refusing.port
     tax = Backend(tmp_path / "tax.sqlite", Clock(T0 + 20 * 3600))
     try:
         steps = [
@@ -306,6 +305,7 @@ def test_records_go_to_the_tax_backend_and_wait_in_the_journal_when_it_is_away(
         assert tax.client.alerts(DEVICE) == []
     finally:
         tax.close()
+        refusing.sock.close()
 
 
 def test_a_reversal_owed_when_the_power_goes_is_sent_after_the_restart(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from http_support import free_port
+from http_support import RefusingPort
 
 from host_sim.runner import RunOptions, run_async
 from host_sim.tax.server import Running
@@ -62,7 +62,8 @@ def test_enrolled_against_the_tsm_then_refused_without_it(tmp_path: Path) -> Non
     assert point.hex() == done["public_key"]
     assert "PT-ENROL-1" in cert.subject.rfc4514_string()
 
-    code, lines = enrol(tmp_path, "PT-ENROL-1", free_port())
+    with RefusingPort() as away:
+        code, lines = enrol(tmp_path, "PT-ENROL-1", away.port)
     assert code == 1
     assert [line["kind"] for line in lines] == ["ENROL_FAILED"]
     assert lines[0]["error"] == "TsmUnreachable", lines

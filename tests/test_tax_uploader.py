@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from http_support import free_port, read_http_request
+from http_support import RefusingPort, read_http_request
 from se_support import SeServer
 from tax_support import DAY, T0, Backend, backend
 
@@ -303,7 +303,8 @@ def test_real_time_offline_days_lost_answer_power_cut(
     tax.clock.now = T0 + 80000
 
     # (b) three days offline: the backend is unreachable (nothing listens)
-    off = term.run(OFFLINE, T0, net2=f"127.0.0.1:{free_port()}", DAYS=[1, 2, 3])
+    with RefusingPort() as away:  # the backend is away: the link is refused
+        off = term.run(OFFLINE, T0, net2=f"127.0.0.1:{away.port}", DAYS=[1, 2, 3])
     assert len(off) == 18
     assert {r["error"] for r in off} == {"unreachable"}
     assert [r["pending"] for r in off] == list(range(1, 19))  # the journal is the queue
@@ -379,7 +380,8 @@ def test_backend_gone_mid_catch_up(tmp_path: Path, se_server: SeServer, tax: Bac
     term = Terminal(tmp_path, se_server.port, tax.running.port)
     _registered(tax, term)
     tax.clock.now = T0 + 3600
-    off = term.run(OFFLINE, T0, net2=f"127.0.0.1:{free_port()}", DAYS=[0])
+    with RefusingPort() as away:
+        off = term.run(OFFLINE, T0, net2=f"127.0.0.1:{away.port}", DAYS=[0])
     assert [r["pending"] for r in off] == [1, 2, 3, 4, 5, 6]
     # the backend goes away after the first batch: a relay that serves one
     # request and then nothing listens

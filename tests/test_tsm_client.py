@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from http_support import free_port, read_http_request
+from http_support import RefusingPort, read_http_request
 from se_support import SeServer
 
 import boards
@@ -376,7 +376,8 @@ def test_enrol_params_ota_refusals_and_chunked(
     assert booted["state"] == {"active": "a", "version": 2, "min_version": 2}
 
     # the TSM is down: a clear error, nothing changes
-    (down,) = dev.run(DOWN, f"127.0.0.1:{free_port()}", OTA_HEAP)
+    with RefusingPort() as away:  # the TSM is down
+        (down,) = dev.run(DOWN, f"127.0.0.1:{away.port}", OTA_HEAP)
     assert down["params"]["error"] == "TsmUnreachable", down
     assert "unreachable" in down["params"]["message"]
     assert down["ota"]["error"] == "TsmUnreachable"
