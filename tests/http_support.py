@@ -6,6 +6,7 @@ connections."""
 from __future__ import annotations
 
 import socket
+import threading
 
 
 def read_http_request(conn: socket.socket) -> bytes:
@@ -45,4 +46,45 @@ class RefusingPort:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.sock.close()
+
+
+class HttpRelay:
+    """A man in the middle on loopback between a terminal and an HTTP
+    service: one connection a request (the terminal's HTTP client closes
+    each). ``_one(conn)`` serves a connection; this one passes the answer
+    through. Subclasses drop, cut or alter it. ``seen``: the requests."""
+
+    def __init__(self, upstream: int) -> None:
+        self.upstream = upstream
+        self.seen: list[bytes] = []
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = int(self.sock.getsockname()[1])
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with conn:
+                self._one(conn)
+
+    def forward(self, conn: socket.socket) -> bytes:
+        """The terminal's request sent upstream; the whole answer."""
+        request = read_http_request(conn)
+        self.seen.append(request)
+        with socket.create_connection(("127.0.0.1", self.upstream)) as up:
+            up.sendall(request)
+            answer = b""
+            while chunk := up.recv(65536):
+                answer += chunk
+        return answer
+
+    def _one(self, conn: socket.socket) -> None:
+        conn.sendall(self.forward(conn))
+
+    def close(self) -> None:
         self.sock.close()

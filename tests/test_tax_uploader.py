@@ -21,13 +21,12 @@ public key through the admin API.
 from __future__ import annotations
 
 import socket
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from http_support import RefusingPort, read_http_request
+from http_support import HttpRelay, RefusingPort, read_http_request
 from se_support import SeServer
 from tax_support import DAY, T0, Backend, backend
 
@@ -187,38 +186,17 @@ if not res["cut"]:
 """
 
 
-class DropRelay:
+class DropRelay(HttpRelay):
     """Forwards each request to the backend, reads the whole answer, and
     closes the terminal's connection without sending any of it: the answer
     is lost after the backend stored the records."""
 
     def __init__(self, upstream: int) -> None:
-        self.upstream = upstream
-        self.seen: list[bytes] = []
         self.answers: list[bytes] = []
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
+        super().__init__(upstream)
 
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            with conn:
-                request = read_http_request(conn)
-                self.seen.append(request)
-                with socket.create_connection(("127.0.0.1", self.upstream)) as up:
-                    up.sendall(request)
-                    answer = b""
-                    while chunk := up.recv(65536):
-                        answer += chunk
-                self.answers.append(answer)
-
-    def close(self) -> None:
-        self.sock.close()
+    def _one(self, conn: socket.socket) -> None:
+        self.answers.append(self.forward(conn))
 
 
 class Terminal:
@@ -398,25 +376,12 @@ def test_backend_gone_mid_catch_up(tmp_path: Path, se_server: SeServer, tax: Bac
     assert _kinds(tax) == []
 
 
-class OneShotRelay(DropRelay):
+class OneShotRelay(HttpRelay):
     """Passes the first request and its answer; later connections are
     accepted and closed with no answer (the backend went away)."""
 
-    def _serve(self) -> None:
-        first = True
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            with conn:
-                request = read_http_request(conn)
-                if not first:
-                    continue
-                first = False
-                with socket.create_connection(("127.0.0.1", self.upstream)) as up:
-                    up.sendall(request)
-                    answer = b""
-                    while chunk := up.recv(65536):
-                        answer += chunk
-                conn.sendall(answer)
+    def _one(self, conn: socket.socket) -> None:
+        if self.seen:
+            self.seen.append(read_http_request(conn))
+            return
+        conn.sendall(self.forward(conn))

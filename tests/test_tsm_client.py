@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import json
 import socket
-import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -22,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from http_support import RefusingPort, read_http_request
+from http_support import HttpRelay, RefusingPort
 from se_support import SeServer
 
 import boards
@@ -141,40 +140,19 @@ finish()
 """
 
 
-class Relay:
+class Relay(HttpRelay):
     """A man in the middle on loopback: forwards each request to the TSM,
     reads the whole answer, and sends it back altered: ``flip`` a byte at
     body offset N, ``cut`` after N body bytes, ``chunked`` re-encoding
     (chunks of N bytes), or ``pass``."""
 
     def __init__(self, upstream: int, mode: str = "pass", n: int = 0) -> None:
-        self.upstream = upstream
         self.mode = mode
         self.n = n
-        self.seen: list[bytes] = []
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            with conn:
-                self._one(conn)
+        super().__init__(upstream)
 
     def _one(self, conn: socket.socket) -> None:
-        request = read_http_request(conn)
-        self.seen.append(request)
-        with socket.create_connection(("127.0.0.1", self.upstream)) as up:
-            up.sendall(request)
-            answer = b""
-            while chunk := up.recv(65536):
-                answer += chunk
-        head, _, body = answer.partition(b"\r\n\r\n")
+        head, _, body = self.forward(conn).partition(b"\r\n\r\n")
         if self.mode == "flip" and len(body) > self.n:
             body = body[: self.n] + bytes([body[self.n] ^ 0x01]) + body[self.n + 1 :]
         elif self.mode == "cut":
@@ -190,9 +168,6 @@ class Relay:
                 + b"0\r\nX-End: 1\r\n\r\n"
             )
         conn.sendall(head + b"\r\n\r\n" + body)
-
-    def close(self) -> None:
-        self.sock.close()
 
 
 @pytest.fixture
