@@ -92,7 +92,8 @@ def test_round_trip_over_the_bus_matches_aes_gcm(se: tuple[SeServer, Wire], stat
     ):
         blob = _ok(wire, sa.CMD_DATA_WRAP, bytes((purpose,)) + data)
         assert len(blob) == len(data) + 29 and blob[0] == 1
-        assert data not in blob
+        if len(data) >= 16:  # a short value can occur in random bytes by chance
+            assert data not in blob
         assert _ok(wire, sa.CMD_DATA_UNWRAP, bytes((purpose,)) + blob) == data
         blobs.append((purpose, data, blob))
     key = _storage_key(state)
