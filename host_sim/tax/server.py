@@ -3,10 +3,13 @@ port 0 works and the caller learns the port before serving starts)."""
 
 from __future__ import annotations
 
+import json
 import signal
 import socket
+import sys
 import threading
 from types import FrameType
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
@@ -34,6 +37,23 @@ class _Server(uvicorn.Server):
 
 def make_server(app: FastAPI) -> uvicorn.Server:
     return _Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on"))
+
+
+def serve_announced(app: FastAPI, host: str, port: int, extra: dict[str, Any]) -> None:
+    """Bind, print one JSON line ``{"host", "port", "url", "openapi",
+    **extra}`` on stdout (port 0: the port chosen), then serve until
+    SIGINT/SIGTERM (the `payterm tax` and `payterm tsm` commands)."""
+    sock = bind(host, port)
+    try:
+        bound_host, bound_port = sock.getsockname()[:2]
+        url = f"http://{bound_host}:{bound_port}"
+        info = {"host": bound_host, "port": bound_port, "url": url}
+        info["openapi"] = url + "/openapi.json"
+        sys.stdout.write(json.dumps({**info, **extra}) + "\n")
+        sys.stdout.flush()
+        make_server(app).run(sockets=[sock])
+    finally:
+        sock.close()
 
 
 class Running:

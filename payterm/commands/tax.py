@@ -14,8 +14,6 @@ upload and invoice clearance (docs/tax.md, "Device status at the TSM").
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     # `payterm` command (they cost 0.2 s of start-up)
     from host_sim.tax.app import Config, create_app
     from host_sim.tax.devices import load_ca
-    from host_sim.tax.server import bind, make_server
+    from host_sim.tax.server import serve_announced
     from host_sim.tax.store import TaxStore
     from hsm_sim.tsm.status_client import TsmStatusClient
 
@@ -73,25 +71,13 @@ def run(args: argparse.Namespace) -> int:
     store = TaxStore(args.db)
     cfg = Config(token, ca, args.silent_limit, args.z_limit, args.monitor_every, tsm=tsm)
     app = create_app(store, cfg)
-    sock = bind(args.host, args.port)
-    host, port = sock.getsockname()[:2]
-    url = f"http://{host}:{port}"
-    info: dict[str, Any] = {
-        "host": host,
-        "port": port,
-        "url": url,
-        "openapi": url + "/openapi.json",
-        "db": args.db,
-    }
+    extra: dict[str, Any] = {"db": args.db}
     if args.tsm:
-        info["tsm"] = args.tsm
+        extra["tsm"] = args.tsm
     if printed_token is not None:
-        info["admin_token"] = printed_token
-    sys.stdout.write(json.dumps(info) + "\n")
-    sys.stdout.flush()
+        extra["admin_token"] = printed_token
     try:
-        make_server(app).run(sockets=[sock])  # uvicorn stops on SIGINT/SIGTERM
+        serve_announced(app, args.host, args.port, extra)  # stops on SIGINT/SIGTERM
     finally:
-        sock.close()
         store.close()
     return 0

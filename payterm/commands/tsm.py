@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +52,7 @@ def _serve_options(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from host_sim.tax.server import bind, make_server
+    from host_sim.tax.server import serve_announced
     from hsm_sim.tsm.app import Config, create_app
     from hsm_sim.tsm.keys import TsmKeys
     from hsm_sim.tsm.store import TsmStore
@@ -69,27 +67,17 @@ def run(args: argparse.Namespace) -> int:
         raise BadInput(str(e)) from e
     store = TsmStore(args.db)
     app = create_app(store, keys, Config(token, cert_days=args.cert_days))
-    sock = bind(args.host, args.port)
-    host, port = sock.getsockname()[:2]
-    url = f"http://{host}:{port}"
-    info: dict[str, Any] = {
-        "host": host,
-        "port": port,
-        "url": url,
-        "openapi": url + "/openapi.json",
+    extra: dict[str, Any] = {
         "db": args.db,
         "keys": args.keys,
         "ca": keys.ca_pem,
         "release_key": keys.release_public.hex(),
     }
     if printed is not None:
-        info["admin_token"] = printed
-    sys.stdout.write(json.dumps(info) + "\n")
-    sys.stdout.flush()
+        extra["admin_token"] = printed
     try:
-        make_server(app).run(sockets=[sock])
+        serve_announced(app, args.host, args.port, extra)
     finally:
-        sock.close()
         store.close()
     return 0
 
