@@ -497,7 +497,7 @@ class Card:
                 raise CardReply(SW_WRONG_LENGTH)
             if self.pin_tries == 0:
                 raise CardReply(SW_PIN_BLOCKED)
-            pin = _plain_pin(c.data)
+            pin = cryptogram.offline_pin(c.data)
             if pin is None:
                 raise CardReply(SW_WRONG_DATA)
         else:
@@ -515,7 +515,7 @@ class Card:
             except oda.OdaError:
                 raise CardReply(SW_WRONG_DATA) from None
             ok = plain[0] == 0x7F and plain[9:17] == challenge
-            pin = _plain_pin(plain[1:9]) if ok else None
+            pin = cryptogram.offline_pin(plain[1:9]) if ok else None
             s.offline_pin_enciphered = True
         s.offline_pin_performed = True
         if pin is not None and pin == self.pin:
@@ -852,17 +852,3 @@ def _masked(tvr: bytes, mask: Any) -> bool:
         return False
     bits = bytes.fromhex(str(mask))
     return any(a & b for a, b in zip(tvr, bits, strict=False))
-
-
-def _plain_pin(block: bytes) -> str | None:
-    """The PIN of an offline PIN block (2, N, PIN, F fill) or None."""
-    text = block.hex().upper()
-    if len(text) != 16 or text[0] != "2":
-        return None
-    length = int(text[1], 16)
-    if not 4 <= length <= 12:
-        return None
-    pin = text[2 : 2 + length]
-    if not pin.isdigit() or text[2 + length :] != "F" * (14 - length):
-        return None
-    return pin

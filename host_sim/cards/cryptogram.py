@@ -23,7 +23,8 @@ from __future__ import annotations
 import hmac
 from collections.abc import Mapping
 
-from hsm_sim.crypto import emv_ac, emv_kd, emv_sm
+from hsm_sim.crypto import emv_ac, emv_kd, emv_sm, pinblock
+from protocols.errors import DecodeError
 
 # Book 3 CID bits b8-b7 / GENERATE AC P1 bits b8-b7.
 AAC = 0x00
@@ -185,7 +186,7 @@ def decipher_pin(
         block = emv_sm.decrypt_data(sk_smc, enciphered, "mastercard", 8)
     except ValueError:
         return None
-    return _format2_pin(block)
+    return offline_pin(block)
 
 
 def _vis_pin(icc_mk_ac: bytes, block: bytes, current: str | None) -> str | None:
@@ -205,14 +206,10 @@ def _vis_pin(icc_mk_ac: bytes, block: bytes, current: str | None) -> str | None:
     return digits[:length]
 
 
-def _format2_pin(block: bytes) -> str | None:
-    text = block.hex().upper()
-    if len(text) != 16 or text[0] != "2":
+def offline_pin(block: bytes) -> str | None:
+    """The PIN of a plaintext ISO 9564 format 2 block (2, N, PIN, F fill),
+    as VERIFY and PIN CHANGE carry it to the card; None when it is not one."""
+    try:
+        return pinblock.decode(2, block)
+    except DecodeError:
         return None
-    length = int(text[1], 16)
-    if not 4 <= length <= 12:
-        return None
-    pin = text[2 : 2 + length]
-    if not pin.isdigit() or text[2 + length :] != "F" * (14 - length):
-        return None
-    return pin
