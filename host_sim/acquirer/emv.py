@@ -22,18 +22,7 @@ from hsm_sim.crypto import emv_ac
 from protocols import tlv
 from protocols.errors import DecodeError
 
-AC_TAGS: tuple[tuple[int, int], ...] = (
-    (0x9F02, 6),
-    (0x9F03, 6),
-    (0x9F1A, 2),
-    (0x95, 5),
-    (0x5F2A, 2),
-    (0x9A, 3),
-    (0x9C, 1),
-    (0x9F37, 4),
-    (0x82, 2),
-    (0x9F36, 2),
-)
+AC_TAGS = emv_ac.AC_DATA_TAGS  # what the card MACs, before its IAD part
 CID_ARQC = 0x80
 # Card status update (method 2): byte 2 bit 8 = approve (docs/cards.md).
 CSU_APPROVE = bytes.fromhex("00800000")
@@ -83,17 +72,10 @@ def parse_request(field55_hex: str) -> IccRequest:
 def ac_data(cvn: int, icc: IccRequest) -> bytes:
     """The transaction data the card MACed for cryptogram version ``cvn``."""
     data = b"".join(icc.store[tag] for tag, _length in AC_TAGS)
-    profile = emv_ac.profile(cvn)
-    iad = icc.iad
-    if profile["scheme"] == "visa":
-        if profile["iad"] == "cvr":
-            if len(iad) < 7:
-                raise IccDataError("CVN 10 IAD too short for the CVR")
-            return data + iad[3:7]
-        return data + iad
-    if len(iad) < 8:
-        raise IccDataError("Mastercard IAD too short for the CVR")
-    return data + iad[2:8]
+    try:
+        return data + emv_ac.iad_part(cvn, icc.iad)
+    except ValueError as e:
+        raise IccDataError(str(e)) from None
 
 
 def arpc_method(cvn: int) -> int:

@@ -31,17 +31,6 @@ AAC = 0x00
 TC = 0x40
 ARQC = 0x80
 
-AC_DATA_TAGS = (
-    (0x9F02, 6),
-    (0x9F03, 6),
-    (0x9F1A, 2),
-    (0x95, 5),
-    (0x5F2A, 2),
-    (0x9A, 3),
-    (0x9C, 1),
-    (0x9F37, 4),
-)
-
 
 class IccKeys:
     """The ICC master keys for AC, SM integrity and SM confidentiality."""
@@ -74,11 +63,9 @@ def _field(store: Mapping[int, bytes], tag: int, length: int) -> bytes:
 
 def ac_input(cvn: int, store: Mapping[int, bytes], aip: bytes, atc: bytes, iad: bytes) -> bytes:
     """The data the card MACs for its cryptogram (see the module notes)."""
-    data = b"".join(_field(store, tag, length) for tag, length in AC_DATA_TAGS)
-    data += aip + atc
-    if scheme(cvn) == "visa":
-        return data + (iad[3:7] if emv_ac.profile(cvn)["iad"] == "cvr" else iad)
-    return data + iad[2:8]
+    values = {**store, 0x82: aip, 0x9F36: atc}
+    data = b"".join(_field(values, tag, length) for tag, length in emv_ac.AC_DATA_TAGS)
+    return data + emv_ac.iad_part(cvn, iad)
 
 
 def application_cryptogram(

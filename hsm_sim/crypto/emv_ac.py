@@ -69,6 +69,27 @@ VISA_AC_TAGS: tuple[tuple[str, int], ...] = (
 )
 
 
+# The same list with tags as numbers (the card and the host read TLV stores).
+AC_DATA_TAGS: tuple[tuple[int, int], ...] = tuple((int(t, 16), n) for t, n in VISA_AC_TAGS)
+
+
+def iad_part(cvn: int, iad: bytes) -> bytes:
+    """What of the issuer application data a cryptogram of version ``cvn``
+    covers after the tags: CVN 10 the CVR (IAD bytes 4-7), CVN 18/22 the
+    whole IAD, the Mastercard CVNs the CVR (bytes 3-8).  ValueError when
+    the IAD is too short to hold it."""
+    prof = profile(cvn)
+    if prof["scheme"] == "visa":
+        if prof["iad"] != "cvr":
+            return iad
+        if len(iad) < 7:
+            raise ValueError("CVN 10 IAD too short for the CVR (bytes 4-7)")
+        return iad[3:7]
+    if len(iad) < 8:
+        raise ValueError("Mastercard IAD too short for the CVR (bytes 3-8)")
+    return iad[2:8]
+
+
 def profile(cvn: int) -> dict[str, Any]:
     try:
         return CVN_PROFILES[cvn]
@@ -202,10 +223,5 @@ def visa_ac_data(cvn: int, tags: Mapping[str, bytes]) -> bytes:
     iad = tags.get("9F10")
     if iad is None:
         raise ValueError("tag 9F10 (issuer application data) is missing")
-    if prof["iad"] == "cvr":
-        if len(iad) < 7:
-            raise ValueError("CVN 10 IAD must hold the 4-byte CVR at bytes 4-7")
-        parts.append(iad[3:7])
-    else:
-        parts.append(iad)
+    parts.append(iad_part(cvn, iad))
     return b"".join(parts)
