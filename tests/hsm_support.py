@@ -16,20 +16,14 @@ from hsm_sim import lmk as lmk_mod
 from hsm_sim.crypto import keys, tr31
 from hsm_sim.keystore import Keystore
 from hsm_sim.server import HsmServer
+from hsm_sim.testkeys import block_under_test_lmk
 
 TEST_LMK = bytes.fromhex(lmk_mod.TEST_LMK_HEX)
 
 
-def lmk_block(
-    usage: str,
-    key: bytes,
-    algorithm: str = "T",
-    mode: str = "N",
-    export: str = "E",
-    version: str = "00",
-) -> str:
-    """``S`` + a version D key block under the test LMK, made by the test."""
-    return "S" + tr31.wrap(TEST_LMK, tr31.Header("D", usage, algorithm, mode, version, export), key)
+# ``S`` + a version D key block under the test LMK (usage, key, algorithm,
+# mode, export, version), as the HSM's own test-key import makes it
+lmk_block = block_under_test_lmk
 
 
 def unwrap_lmk(block: str) -> tuple[tr31.Header, bytes]:
