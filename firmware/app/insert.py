@@ -8,7 +8,8 @@ slot (docs/app.md "Sale by insert")."""
 
 from firmware.app import cards as cards_mod
 from firmware.app import messages as msgs
-from firmware.app.terminal import OFFLINE_CODE, wipe
+from firmware.app.keys import wipe
+from firmware.app.terminal import OFFLINE_CODE
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -25,11 +25,6 @@ CARD_WAIT_MS = 5000
 OFFLINE_CODE = {"contactless": "Y1", "contact": "Y1"}
 
 
-def wipe(buf: "Any") -> None:
-    for i in range(len(buf)):
-        buf[i] = 0
-
-
 def _bcd2(n: int) -> int:
     return ((n // 10) << 4) | (n % 10)
 
