@@ -136,7 +136,7 @@ async def _morning_of_sales(result: DemoResult, out_dir: Path) -> None:
     terminal_dir.mkdir(exist_ok=True)
     for stale in ("fiscal.img", "se.json"):  # a new terminal, fiscalised by this run
         (terminal_dir / stale).unlink(missing_ok=True)
-    tax = await TaxAuthority.start(out_dir, terminal_dir)
+    tax = await Authorities.start(out_dir, terminal_dir)
     try:
         morning = await run_morning(
             db_path, workdir=terminal_dir, tax_endpoint=f"127.0.0.1:{tax.port}"
@@ -512,7 +512,7 @@ def _check_fiscal(
 
 
 @dataclass
-class TaxAuthority:
+class Authorities:
     """The authorities of the demo, on loopback: the TSM (hsm_sim/tsm, SQLite
     at ``DIR/tsm.sqlite``) and the tax backend (host_sim/tax, SQLite at
     ``DIR/tax.sqlite``), which trusts the TSM's CA and asks it for device
@@ -531,7 +531,7 @@ class TaxAuthority:
     folder: Path
 
     @classmethod
-    async def start(cls, folder: Path, terminal_dir: Path) -> TaxAuthority:
+    async def start(cls, folder: Path, terminal_dir: Path) -> Authorities:
         import secrets
 
         from host_sim.morning import FISCAL_DEVICE
@@ -619,7 +619,7 @@ async def _enrol(terminal_dir: Path, serial: str, tsm_port: int) -> dict[str, An
     return doc
 
 
-def _check_enrolment(result: DemoResult, morning: Any, tax: TaxAuthority) -> None:
+def _check_enrolment(result: DemoResult, morning: Any, tax: Authorities) -> None:
     """The device's lifecycle so far: the TSM certified the secure element's
     key (X.509 from its CA), the tax authority registered the device with
     that certificate, the TSM says it is active, and the key that signed the
@@ -628,6 +628,7 @@ def _check_enrolment(result: DemoResult, morning: Any, tax: TaxAuthority) -> Non
     from cryptography.hazmat.primitives import serialization
 
     from host_sim.morning import FISCAL_DEVICE
+    from hsm_sim.tsm.status_client import TsmStatusClient
 
     enrol = tax.enrolment
     cert = x509.load_pem_x509_certificate(str(enrol["certificate"]).encode())
@@ -635,7 +636,7 @@ def _check_enrolment(result: DemoResult, morning: Any, tax: TaxAuthority) -> Non
         serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
     )
     device = tax.client.device(FISCAL_DEVICE).json()
-    status = json.loads(_http_get(f"{tax.tsm.url}/v1/devices/{FISCAL_DEVICE}/status"))
+    status = TsmStatusClient(tax.tsm.url).device(FISCAL_DEVICE, fresh=True)
     signing = str(morning.fiscal.get("public_key", "")).lower()
     pem = tax.folder / "device-cert.pem"
     pem.write_text(str(enrol["certificate"]))
@@ -644,20 +645,13 @@ def _check_enrolment(result: DemoResult, morning: Any, tax: TaxAuthority) -> Non
         "tsm: the secure element's key certified, the device registered with its certificate",
         point.hex() == str(enrol["public_key"]).lower() == signing
         and FISCAL_DEVICE in str(device.get("certificate_subject"))
-        and status.get("status") == "active",
+        and status.status == "active",
         f"certificate {enrol.get('cert_serial')} for {cert.subject.rfc4514_string()},"
-        f" TSM status {status.get('status')}, tax registration {device.get('status')}",
+        f" TSM status {status.status}, tax registration {device.get('status')}",
     )
 
 
-def _http_get(url: str) -> str:
-    from urllib.request import urlopen
-
-    with urlopen(url, timeout=10) as answer:
-        return str(answer.read().decode())
-
-
-def _check_tax(result: DemoResult, morning: Any, tax: TaxAuthority) -> None:
+def _check_tax(result: DemoResult, morning: Any, tax: Authorities) -> None:
     """What the tax backend holds after the morning: every record the
     terminal wrote (each upload's answer in its RESULT), once, verified
     (chain, signatures, counters, the Z report's root), no alert, the audit

@@ -191,9 +191,7 @@ def open_fiscal(board: "Any", clock: "Any", se: "Any", doc: "dict", tax: "Any") 
         http = HttpClient(dial, dial.authority, clock, tax.get("deadline_ms", 30000),
                           peer="tax backend")  # fmt: skip
         uploader = Uploader(http, journal, se, journal.device_id, fs)
-    link = FiscalLink(journal, clock, doc.get("rate_bp", 1600), uploader=uploader)
-    link.fs = fs
-    return link
+    return FiscalLink(journal, clock, doc.get("rate_bp", 1600), uploader=uploader, fs=fs)
 
 
 def open_owed(fiscal: "Any", se: "Any") -> "Any":

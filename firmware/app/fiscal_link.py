@@ -29,9 +29,9 @@ if TYPE_CHECKING:
 class FiscalLink:
     def __init__(self, journal: "Any", clock: "Any", rate_bp: int = 1600,
                  label: str = "CARD PAYMENT", uploader: "Any" = None,
-                 retry_s: int = 300) -> None:  # fmt: skip
+                 retry_s: int = 300, fs: "Any" = None) -> None:  # fmt: skip
         self.journal = journal
-        self.fs: "Any" = None  # the fiscal flash's Files (the owed messages live there too)
+        self.fs = fs  # the fiscal flash's Files (the owed messages live there too)
         self.uploader = uploader
         self.retry_s = retry_s
         self.retry_at = 0  # no upload tried before this time (after a failure)
