@@ -19,6 +19,7 @@ reported, never sent, never deleted by the terminal.
 """
 
 import json
+from binascii import hexlify
 
 PURPOSE = 1  # the SE wrap purpose of owed messages
 CHUNK = 900  # bytes of JSON per sealed piece (the SE wraps at most 994)
@@ -33,7 +34,7 @@ def _encode(msg: "dict") -> bytes:
     doc = {}
     for k in msg:
         v = msg[k]
-        doc[k] = {"x": "".join("%02x" % b for b in v)} if isinstance(v, (bytes, bytearray)) else v
+        doc[k] = {"x": hexlify(v).decode()} if isinstance(v, (bytes, bytearray)) else v
     return json.dumps(doc, separators=(",", ":")).encode()
 
 

@@ -13,14 +13,11 @@ the SE's certificate slot).  Prints ``ENROLLED {"serial", "public_key"
 
 import json
 import sys
+from binascii import hexlify
 
 import boards
 from firmware.ota.client import TsmClient
 from firmware.secure import for_board
-
-
-def _hex(b):
-    return "".join("%02x" % x for x in b)
 
 
 def main():
@@ -38,7 +35,7 @@ def main():
         dial = board.dialer("tsm")
         tsm = TsmClient(dial, dial.authority, serial, se, None, board.name, board.rtc(), 30000)
         answer = tsm.enrol()
-        print("ENROLLED " + json.dumps({"serial": serial, "public_key": _hex(public),
+        print("ENROLLED " + json.dumps({"serial": serial, "public_key": hexlify(public).decode(),
                                         "cert_serial": answer.get("cert_serial"),
                                         "certificate": answer.get("certificate"),
                                         "ca": answer.get("ca")}))  # fmt: skip
